@@ -1,0 +1,208 @@
+/**
+ * The workbench contract: every method the UI, the CLI and the web server can
+ * call on the engine, with zod schemas for the arguments (parsed at every
+ * process boundary) and plain types for the results. Tensors travel as typed
+ * arrays (structured clone), never as JSON numbers.
+ */
+import { z } from 'zod';
+import { PromptSource } from './manifest.js';
+import type { SerializedError } from './errors.js';
+
+/** An image is sent by content (drag and drop, paste, web mode) or by path (CLI, dialogs). */
+export const ImageInput = z.union([
+  z.object({ bytes: z.instanceof(Uint8Array), name: z.string().optional() }),
+  z.object({ path: z.string().min(1) }),
+]);
+export type ImageInput = z.infer<typeof ImageInput>;
+
+export const DiffusionSettings = z.object({
+  t: z.number().int().min(0).max(999).optional(),
+  guidance: z.number().min(-20).max(50).optional(),
+  tap: z.string().min(1).optional(),
+  promptSource: PromptSource.optional(),
+  customPrompt: z.string().max(2000).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  ensemble: z.number().int().min(1).max(16).optional(),
+});
+export type DiffusionSettings = z.infer<typeof DiffusionSettings>;
+
+export const GenerationSettings = z.object({
+  maxTokens: z.number().int().min(1).max(4096).optional(),
+  /** 0 = greedy. */
+  temperature: z.number().min(0).max(5).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  sampleSeed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+});
+export type GenerationSettings = z.infer<typeof GenerationSettings>;
+
+export const AskParams = z.object({
+  image: ImageInput,
+  question: z.string().min(1).max(4000),
+  /** Mode ids, or 'all' = every available non-extra mode. */
+  modes: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+  diffusion: DiffusionSettings.default({}),
+  generation: GenerationSettings.default({}),
+});
+export type AskParams = z.input<typeof AskParams>;
+export type AskParamsParsed = z.infer<typeof AskParams>;
+
+export const FeaturesParams = z.object({
+  image: ImageInput,
+  /** The SD prompt (normally the question); empty = unconditional. */
+  prompt: z.string().max(4000).default(''),
+  taps: z.array(z.string().min(1)).default([]),
+  diffusion: DiffusionSettings.default({}),
+  /** Also return per-token cross-attention maps (averaged over heads and layers). */
+  crossAttention: z.boolean().default(false),
+  /** Restrict cross-attention averaging to tensors whose name contains one of these. */
+  crossAttentionLayers: z.array(z.string()).optional(),
+  /** Also return CLIP patch features. */
+  clip: z.boolean().default(false),
+  /** Return conditional and unconditional maps separately too. */
+  keepBranches: z.boolean().default(false),
+});
+export type FeaturesParams = z.input<typeof FeaturesParams>;
+export type FeaturesParamsParsed = z.infer<typeof FeaturesParams>;
+
+export const OpenPackParams = z.object({ dir: z.string().min(1) });
+export const CancelParams = z.object({ requestId: z.string().min(1) });
+
+/** A feature map as tokens × channels on a height × width grid (row-major tokens). */
+export interface FeatureMap {
+  alias: string;
+  tensorName: string;
+  height: number;
+  width: number;
+  channels: number;
+  /** [height·width, channels], float32. */
+  data: Float32Array;
+}
+
+export interface TapFeatures extends FeatureMap {
+  /** Present when keepBranches: f_c and f_u before guidance. */
+  cond?: Float32Array;
+  uncond?: Float32Array;
+}
+
+export interface CrossAttentionMaps {
+  /** The prompt's tokens as the text encoder saw them (special tokens included). */
+  tokens: string[];
+  height: number;
+  width: number;
+  /** [tokens, height·width], averaged over heads and the chosen layers, conditional pass. */
+  maps: Float32Array;
+  layers: string[];
+}
+
+export interface ResolvedDiffusionSettings {
+  t: number;
+  guidance: number;
+  tap: string;
+  promptSource: z.infer<typeof PromptSource>;
+  prompt: string;
+  seed: number;
+  ensemble: number;
+}
+
+export interface FeaturesResult {
+  imageHash: string;
+  settings: ResolvedDiffusionSettings;
+  taps: TapFeatures[];
+  crossAttention?: CrossAttentionMaps;
+  clip?: FeatureMap;
+  ms: number;
+}
+
+export type StopReason = 'eos' | 'stop-token' | 'max-tokens' | 'cancelled' | 'error';
+
+export interface ModeAnswer {
+  mode: string;
+  text: string;
+  tokens: number;
+  ms: number;
+  stop: StopReason;
+  error?: SerializedError;
+}
+
+export interface AskResult {
+  imageHash: string;
+  question: string;
+  answers: Record<string, ModeAnswer>;
+  settings: ResolvedDiffusionSettings & Required<Omit<GenerationSettings, 'sampleSeed'>> & { sampleSeed: number };
+  providers: Record<string, string>;
+}
+
+export interface ModeInfo {
+  id: string;
+  label: string;
+  description: string;
+  inputs: Array<'clip' | 'diffusion'>;
+  fusion: 'none' | 'concat' | 'cross-attention';
+  extra: boolean;
+  available: boolean;
+  reason?: string;
+}
+
+export interface TapInfo {
+  alias: string;
+  target: string;
+  /** Tensor name when resolved against the UNet graph. */
+  tensorName?: string;
+  available: boolean;
+  reason?: string;
+  /** Whether this is one of the study's named layers. */
+  study: boolean;
+}
+
+export interface PackInfo {
+  name: string;
+  dir: string;
+  description: string;
+  imageSize?: number;
+  modes: ModeInfo[];
+  taps: TapInfo[];
+  defaults?: ResolvedDiffusionSettings;
+  components: Record<string, { path: string; provider?: string; loaded: boolean }>;
+  hasDiffusion: boolean;
+  hasClip: boolean;
+  hasLlm: boolean;
+}
+
+export interface EngineStatus {
+  pack?: PackInfo;
+  rssBytes: number;
+  heapUsedBytes: number;
+  peakRssBytes: number;
+  providers: Record<string, string>;
+  pid: number;
+  restarts: number;
+}
+
+/** Events a long request emits before its result. */
+export type EngineEvent =
+  | { type: 'progress'; stage: string; done: number; total: number; message?: string }
+  | { type: 'token'; mode: string; text: string; tokenId: number }
+  | { type: 'mode-start'; mode: string }
+  | { type: 'mode-done'; mode: string; answer: ModeAnswer };
+
+/** Method name → params schema. The preload, IPC broker and HTTP server are generated from this. */
+export const CONTRACT = {
+  packInfo: z.object({}).default({}),
+  openPack: OpenPackParams,
+  ask: AskParams,
+  features: FeaturesParams,
+  status: z.object({}).default({}),
+} as const;
+
+export type ContractMethod = keyof typeof CONTRACT;
+export const CONTRACT_METHODS = Object.keys(CONTRACT) as ContractMethod[];
+
+export interface ContractResults {
+  packInfo: PackInfo;
+  openPack: PackInfo;
+  ask: AskResult;
+  features: FeaturesResult;
+  status: EngineStatus;
+}
+
+export type ContractParams = { [K in ContractMethod]: z.input<(typeof CONTRACT)[K]> };

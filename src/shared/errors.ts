@@ -1,0 +1,81 @@
+/**
+ * Error codes shared by every layer. An engine error crosses the process
+ * boundary as `{code, message, hint}` and is rebuilt as a TwinLensError, so the
+ * CLI, the server and the UI can all say what went wrong and what to do.
+ */
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'PACK_NOT_FOUND',
+  'PACK_MANIFEST_INVALID',
+  'PACK_PATH_ESCAPE',
+  'PACK_FILE_MISSING',
+  'PACK_HASH_MISMATCH',
+  'ONNX_LOAD_FAILED',
+  'ONNX_IO_MISMATCH',
+  'ONNX_RUN_FAILED',
+  'TAP_NOT_FOUND',
+  'MODE_UNAVAILABLE',
+  'IMAGE_DECODE_FAILED',
+  'IMAGE_TOO_LARGE',
+  'PROVIDER_UNAVAILABLE',
+  'CANCELLED',
+  'ENGINE_CRASHED',
+  'ENGINE_DISPOSED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+}
+
+export class TwinLensError extends Error {
+  readonly code: ErrorCode;
+  readonly hint?: string;
+
+  constructor(code: ErrorCode, message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TwinLensError';
+    this.code = code;
+    this.hint = hint;
+  }
+
+  toJSON(): SerializedError {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+
+  /** One line for a terminal or a status bar: the reason, then what to do. */
+  oneLine(): string {
+    return this.hint ? `${this.message} (${this.hint})` : this.message;
+  }
+}
+
+export function isTwinLensError(e: unknown): e is TwinLensError {
+  return e instanceof TwinLensError;
+}
+
+/** Wrap anything thrown into a TwinLensError, keeping codes that already exist. */
+export function toTwinLensError(e: unknown, fallback: ErrorCode = 'INTERNAL'): TwinLensError {
+  if (e instanceof TwinLensError) return e;
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const { code, message, hint } = e as { code: unknown; message: unknown; hint?: unknown };
+    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
+      return new TwinLensError(code as ErrorCode, String(message), typeof hint === 'string' ? hint : undefined);
+    }
+  }
+  if (e instanceof Error && e.name === 'AbortError') return new TwinLensError('CANCELLED', 'The operation was cancelled');
+  const message = e instanceof Error ? e.message : String(e);
+  return new TwinLensError(fallback, message, undefined, { cause: e });
+}
+
+export function cancelledError(what = 'The operation'): TwinLensError {
+  return new TwinLensError('CANCELLED', `${what} was cancelled`);
+}
+
+/** Throws CANCELLED when the signal is aborted; call between steps of long work. */
+export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
+  if (signal?.aborted) throw cancelledError(what);
+}
