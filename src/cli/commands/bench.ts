@@ -1,0 +1,98 @@
+/**
+ * `twinlens bench`: median stage timings of the engine on a pack, and — when
+ * Python with torch and the pack's reference script are present — the same
+ * stages of the reference PyTorch models in the same run, as ratios.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { type BenchReport, runBench } from '../../engine/bench.js';
+import type { ProviderChoice } from '../../engine/onnx/providers.js';
+import { fail, parseIntStrict, printJson } from '../output.js';
+import { defaultPackDir, REPO_ROOT } from '../pack-path.js';
+
+interface BenchOptions {
+  pack?: string;
+  image?: string;
+  question: string;
+  iterations: number;
+  warmup: number;
+  maxTokens: number;
+  provider: string;
+  reference: boolean;
+  json?: boolean;
+}
+
+interface ReferenceReport {
+  stages: Record<string, number>;
+  note?: string;
+}
+
+/** Runs training/bench_reference.py if Python, torch and the script exist; otherwise says why not. */
+function referenceRun(packDir: string, image: string, question: string, iterations: number): { report?: ReferenceReport; skipped?: string } {
+  const script = path.join(REPO_ROOT, 'training', 'bench_reference.py');
+  if (!fs.existsSync(script)) return { skipped: 'training/bench_reference.py not found' };
+  const py = process.env.TWINLENS_PYTHON ?? '/usr/bin/python3';
+  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { skipped: `${py} has no torch (apt-get install python3-torch)` };
+  const r = spawnSync(py, [script, '--pack', packDir, '--image', image, '--question', question, '--iterations', String(iterations)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) return { skipped: `reference run failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
+  try {
+    return { report: JSON.parse(r.stdout) as ReferenceReport };
+  } catch {
+    return { skipped: 'reference run printed no JSON' };
+  }
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('Median time per stage (VAE, text encoder, UNet, CLIP, projectors, prefill, decode), tokens/s and peak memory')
+    .option('--pack <dir>', 'model pack folder (default: built-in mini-world)')
+    .option('--image <file>', 'image (default: the pack sample or the test fixture)')
+    .option('--question <text>', 'question', 'what colour is the circle')
+    .option('--iterations <n>', 'measured runs', parseIntStrict('--iterations'), 5)
+    .option('--warmup <n>', 'warm-up runs', parseIntStrict('--warmup'), 1)
+    .option('--max-tokens <n>', 'answer length', parseIntStrict('--max-tokens'), 16)
+    .option('--provider <name>', 'execution provider', 'cpu')
+    .option('--no-reference', 'skip the PyTorch reference run')
+    .option('--json', 'print JSON')
+    .action(async (o: BenchOptions) => {
+      try {
+        const packDir = defaultPackDir(o.pack);
+        const image = path.resolve(o.image ?? path.join(REPO_ROOT, 'test', 'fixtures', 'images', 'sample.png'));
+        const bar = o.json || !process.stderr.isTTY ? undefined : new SingleBar({ format: 'bench [{bar}] {value}/{total} runs  ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
+        bar?.start(o.warmup + o.iterations, 0);
+        const report: BenchReport = await runBench({
+          packDir,
+          image,
+          question: o.question,
+          iterations: o.iterations,
+          warmup: o.warmup,
+          maxTokens: o.maxTokens,
+          provider: o.provider as ProviderChoice,
+          onProgress: (done) => bar?.update(done),
+        });
+        bar?.stop();
+        const ref = o.reference ? referenceRun(packDir, image, o.question, o.iterations) : { skipped: '--no-reference' };
+        const ratios: Record<string, number> = {};
+        if (ref.report) for (const s of report.stages) if (ref.report.stages[s.stage]) ratios[s.stage] = ref.report.stages[s.stage] / s.medianMs;
+        if (o.json) {
+          printJson({ ...report, reference: ref.report ?? null, referenceSkipped: ref.skipped ?? null, speedupVsReference: ratios });
+          return;
+        }
+        process.stdout.write(`Pack ${report.pack}, ${report.iterations} runs after warm-up, providers: ${Object.entries(report.providers).map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
+        process.stdout.write(`${'stage'.padEnd(18)}${'median ms'.padStart(11)}${ref.report ? 'torch ms'.padStart(11) + 'speed-up'.padStart(10) : ''}\n`);
+        for (const s of report.stages) {
+          const r = ref.report?.stages[s.stage];
+          process.stdout.write(`${s.stage.padEnd(18)}${s.medianMs.toFixed(2).padStart(11)}${r ? r.toFixed(2).padStart(11) + `${(r / s.medianMs).toFixed(2)}×`.padStart(10) : ''}\n`);
+        }
+        process.stdout.write(`whole ask (all modes): median ${report.totalMedianMs.toFixed(1)} ms; decode ${report.tokensPerSecond.toFixed(1)} tokens/s; peak RSS ${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB\n`);
+        if (ref.skipped) process.stdout.write(`reference: skipped (${ref.skipped})\n`);
+      } catch (e) {
+        fail(e);
+      }
+    });
+}

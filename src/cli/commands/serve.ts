@@ -1,0 +1,29 @@
+/**
+ * `twinlens serve`: web mode — the workbench in a browser, the same contract
+ * over HTTP + WebSocket, on 127.0.0.1 with a per-run token by default.
+ */
+import type { Command } from 'commander';
+import { fail, parseIntStrict } from '../output.js';
+import { defaultPackDir } from '../pack-path.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve the workbench to a browser (web mode)')
+    .option('--port <n>', 'port (0 = any free port)', parseIntStrict('--port'), 7860)
+    .option('--host <host>', 'interface to bind; anything but loopback exposes the engine to your network', '127.0.0.1')
+    .option('--pack <dir>', 'model pack folder (default: built-in mini-world)')
+    .option('--provider <name>', 'execution provider', 'auto')
+    .action(async (o: { port: number; host: string; pack?: string; provider: string }) => {
+      try {
+        const { startServer } = await import('../../server/index.js');
+        const server = await startServer({ port: o.port, host: o.host, packDir: defaultPackDir(o.pack), provider: o.provider });
+        process.stdout.write(`TwinLens web mode: ${server.url}\n`);
+        const stop = () => void server.close().then(() => process.exit(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      } catch (e) {
+        fail(e);
+      }
+    });
+}

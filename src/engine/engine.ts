@@ -1,0 +1,309 @@
+/**
+ * Engine: one open model pack and everything that runs on it. It wires the
+ * pack's parts (sessions, prompt encoder, extractors, projectors, LLM
+ * generators) lazily — nothing is loaded until a request needs it — and
+ * implements the contract's long operations: `ask` (one answer per mode,
+ * streamed) and `features` (taps, cross-attention, CLIP patches). It runs
+ * inside the engine process; hosts reach it through EngineClient.
+ */
+import * as path from 'node:path';
+import type {
+  AskParamsParsed,
+  AskResult,
+  EngineEvent,
+  FeatureMap,
+  FeaturesParamsParsed,
+  FeaturesResult,
+  ModeAnswer,
+  PackInfo,
+  ResolvedDiffusionSettings,
+} from '../shared/contract.js';
+import { TwinLensError, throwIfAborted, toTwinLensError } from '../shared/errors.js';
+import type { DiffusionDefaults, ModeSection } from '../shared/manifest.js';
+import { ClipExtractor } from './clip/extractor.js';
+import { clipInputSpec, type PreprocessorConfig } from './clip/preprocess.js';
+import { DiffusionExtractor } from './diffusion/extractor.js';
+import { PromptEncoder } from './diffusion/prompt-encoder.js';
+import { NoiseSchedule, type SchedulerConfig } from './diffusion/schedule.js';
+import { UnetTaps } from './diffusion/unet-taps.js';
+import { type Tokens, visualTokens } from './fusion/visual-tokens.js';
+import { loadImage, type LoadedImage } from './image/image.js';
+import { ModeRunner } from './mode-runner.js';
+import type { ProviderChoice } from './onnx/providers.js';
+import { describeModes, describeTaps } from './pack/describe.js';
+import { Pack } from './pack/pack.js';
+import { SessionPool } from './sessions.js';
+import { type StageTimer, timed } from './util/timer.js';
+
+export interface EngineOptions {
+  provider?: ProviderChoice;
+  /** Where edited graphs go when the pack folder is read-only. */
+  cacheDir?: string;
+  maxImagePixels?: number;
+}
+
+export interface RequestContext {
+  signal?: AbortSignal;
+  emit?: (e: EngineEvent) => void;
+  /** Collects per-stage timings (bench). */
+  timer?: StageTimer;
+}
+
+const DEFAULT_MAX_TOKENS = 64;
+
+export class Engine {
+  readonly pool: SessionPool;
+  private diffusion?: DiffusionExtractor;
+  private clip?: ClipExtractor;
+  private modes = new Map<string, ModeRunner>();
+  private info!: PackInfo;
+  private disposed = false;
+
+  private constructor(
+    readonly pack: Pack,
+    private opts: EngineOptions,
+  ) {
+    this.pool = new SessionPool({ provider: opts.provider ?? 'auto' });
+  }
+
+  static async open(dir: string, opts: EngineOptions = {}): Promise<Engine> {
+    const pack = Pack.load(dir);
+    const e = new Engine(pack, opts);
+    try {
+      e.build();
+      e.info = {
+        name: pack.name,
+        dir: pack.dir,
+        description: pack.manifest.description,
+        imageSize: pack.manifest.diffusion?.imageSize,
+        modes: describeModes(pack),
+        taps: e.diffusion ? await describeTaps(pack, e.diffusion.taps) : [],
+        defaults: pack.manifest.diffusion ? e.resolveDiffusion({}, undefined, '') : undefined,
+        components: {},
+        hasDiffusion: !!pack.manifest.diffusion,
+        hasClip: !!pack.manifest.clip,
+        hasLlm: !!pack.manifest.llm,
+      };
+    } catch (err) {
+      e.dispose();
+      throw err;
+    }
+    return e;
+  }
+
+  private build(): void {
+    const m = this.pack.manifest;
+    const pool = this.pool;
+    if (m.diffusion) {
+      const d = m.diffusion;
+      const textPath = this.pack.resolve(d.textEncoder.path);
+      const prompts = new PromptEncoder(this.pack.resolve(d.tokenizer), () => pool.get(textPath, 'text_encoder'), d.textEncoder.maxLength, d.padTokenId, d.textEncoder.output);
+      const unetPath = this.pack.resolve(d.unet.path);
+      const taps = new UnetTaps(unetPath, pool, 'unet', d.taps, this.opts.cacheDir);
+      const vaePath = this.pack.resolve(d.vaeEncoder.path);
+      const schedule = new NoiseSchedule(this.pack.readJson<SchedulerConfig>(d.scheduler));
+      this.diffusion = new DiffusionExtractor(d, () => pool.get(vaePath, 'vae_encoder'), prompts, taps, schedule);
+    }
+    if (m.clip) {
+      const c = m.clip;
+      const visionPath = this.pack.resolve(c.vision.path);
+      const spec = clipInputSpec(this.pack.readJson<PreprocessorConfig>(c.preprocessor));
+      const graph = new UnetTaps(visionPath, pool, 'clip_vision', {}, this.opts.cacheDir);
+      this.clip = new ClipExtractor(c, spec, {
+        tensorName: async () => {
+          if (c.layer === 'last') return 'last_hidden_state';
+          if (c.layer === 'penultimate') {
+            if (!c.numLayers) throw new TwinLensError('PACK_MANIFEST_INVALID', 'clip.layer "penultimate" needs clip.numLayers', 'Set numLayers to the vision tower depth');
+            return graph.resolve(`vision_model.encoder.layers.${c.numLayers - 2}`);
+          }
+          return graph.resolve(c.layer);
+        },
+        session: (outs) => graph.session(outs),
+      });
+    }
+  }
+
+  packInfo(): PackInfo {
+    const components: PackInfo['components'] = {};
+    for (const [label, provider] of Object.entries(this.pool.providers())) components[label] = { path: label, provider, loaded: true };
+    return { ...this.info, components };
+  }
+
+  providers(): Record<string, string> {
+    return this.pool.providers();
+  }
+
+  /** Pack defaults ← the mode's training settings ← the user's overrides. */
+  resolveDiffusion(user: AskParamsParsed['diffusion'], mode: Partial<DiffusionDefaults> | undefined, question: string): ResolvedDiffusionSettings {
+    const d = this.pack.manifest.diffusion;
+    if (!d) throw new TwinLensError('MODE_UNAVAILABLE', 'This pack has no diffusion model');
+    const base = { ...d.defaults, ...(mode ?? {}) };
+    const promptSource = user.promptSource ?? base.prompt;
+    const prompt = promptSource === 'question' ? question : promptSource === 'empty' ? '' : (user.customPrompt ?? '');
+    return {
+      t: user.t ?? base.t,
+      guidance: user.guidance ?? base.guidance,
+      tap: user.tap ?? base.tap,
+      promptSource,
+      prompt,
+      seed: user.seed ?? base.seed,
+      ensemble: user.ensemble ?? base.ensemble,
+    };
+  }
+
+  private requireDiffusion(): DiffusionExtractor {
+    if (!this.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name} has no diffusion model`, 'Open a pack with a diffusion section');
+    return this.diffusion;
+  }
+
+  private requireClip(): ClipExtractor {
+    if (!this.clip) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name} has no CLIP vision encoder`, 'Open a pack with a clip section');
+    return this.clip;
+  }
+
+  private async image(input: AskParamsParsed['image']): Promise<LoadedImage> {
+    return loadImage(input, this.opts.maxImagePixels);
+  }
+
+  async features(params: FeaturesParamsParsed, ctx: RequestContext = {}): Promise<FeaturesResult> {
+    const started = performance.now();
+    const image = await this.image(params.image);
+    const diffusion = this.requireDiffusion();
+    const settings = this.resolveDiffusion({ ...params.diffusion, promptSource: params.diffusion.promptSource ?? 'custom', customPrompt: params.diffusion.customPrompt ?? params.prompt }, undefined, params.prompt);
+    const taps = params.taps.length ? params.taps : [settings.tap];
+    const res = await diffusion.extract(
+      {
+        image,
+        prompt: settings.prompt,
+        taps,
+        t: settings.t,
+        guidance: settings.guidance,
+        seed: settings.seed,
+        ensemble: settings.ensemble,
+        crossAttention: params.crossAttention,
+        crossAttentionLayers: params.crossAttentionLayers,
+        keepBranches: params.keepBranches,
+      },
+      ctx.signal,
+      (stage, done, total) => ctx.emit?.({ type: 'progress', stage, done, total }),
+    );
+    let clip: FeatureMap | undefined;
+    if (params.clip) clip = await this.requireClip().extract(image);
+    return { imageHash: image.hash, settings, taps: res.taps, crossAttention: res.crossAttention, clip, ms: performance.now() - started };
+  }
+
+  private modeRunner(id: string): ModeRunner {
+    let r = this.modes.get(id);
+    if (!r) {
+      const reason = this.pack.modeUnavailableReason(id);
+      if (reason) throw new TwinLensError('MODE_UNAVAILABLE', `Mode "${id}" is unavailable: ${reason}`);
+      r = new ModeRunner(id, this.pack, this.pool);
+      this.modes.set(id, r);
+    }
+    return r;
+  }
+
+  /** Which modes "all" means: every available, non-extra mode, in manifest order. */
+  private pickModes(modes: AskParamsParsed['modes']): string[] {
+    if (modes !== 'all') return modes;
+    const ids = Object.entries(this.pack.manifest.modes)
+      .filter(([, m]) => !m.extra)
+      .map(([id]) => id);
+    return ids;
+  }
+
+  async ask(params: AskParamsParsed, ctx: RequestContext = {}): Promise<AskResult> {
+    const image = await this.image(params.image);
+    const ids = this.pickModes(params.modes);
+    if (!ids.length) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name} has no answer modes`, 'Use `twinlens features` for feature maps');
+    const gen = {
+      maxTokens: params.generation.maxTokens ?? DEFAULT_MAX_TOKENS,
+      temperature: params.generation.temperature ?? 0,
+      topP: params.generation.topP ?? 1,
+      sampleSeed: params.generation.sampleSeed ?? 0,
+    };
+    // Features shared between modes with identical settings are computed once per request.
+    const memo = new Map<string, Promise<Tokens>>();
+    const answers: Record<string, ModeAnswer> = {};
+    let settingsUsed: ResolvedDiffusionSettings | undefined;
+    for (const id of ids) {
+      const started = performance.now();
+      ctx.emit?.({ type: 'mode-start', mode: id });
+      let answer: ModeAnswer;
+      try {
+        throwIfAborted(ctx.signal, 'Generation');
+        const runner = this.modeRunner(id);
+        const mode = this.pack.manifest.modes[id];
+        const feats: { clip?: Tokens; diffusion?: Tokens } = {};
+        if (mode.inputs.includes('clip')) feats.clip = await this.clipTokens(image, memo, ctx);
+        if (mode.inputs.includes('diffusion')) {
+          const s = this.resolveDiffusion(params.diffusion, mode.diffusion, params.question);
+          settingsUsed ??= s;
+          feats.diffusion = await this.diffusionTokens(image, s, memo, ctx);
+        }
+        throwIfAborted(ctx.signal, 'Generation');
+        const projectors = await runner.projectors();
+        const visual = await timed(ctx.timer, 'projectors', () => visualTokens(mode, projectors, feats));
+        const out = await runner.generate(params.question, visual, gen, ctx.signal, (text, tokenId) => ctx.emit?.({ type: 'token', mode: id, text, tokenId }));
+        ctx.timer?.record('prefill', out.prefillMs);
+        if (out.tokens > 1) ctx.timer?.record('decode_per_token', out.decodeMs / (out.tokens - 1));
+        answer = { mode: id, text: out.text, tokens: out.tokens, ms: performance.now() - started, stop: out.stop };
+      } catch (e) {
+        const err = toTwinLensError(e);
+        answer = { mode: id, text: '', tokens: 0, ms: performance.now() - started, stop: err.code === 'CANCELLED' ? 'cancelled' : 'error', error: err.toJSON() };
+      }
+      answers[id] = answer;
+      ctx.emit?.({ type: 'mode-done', mode: id, answer });
+    }
+    const resolved = settingsUsed ?? (this.pack.manifest.diffusion ? this.resolveDiffusion(params.diffusion, undefined, params.question) : emptySettings());
+    return { imageHash: image.hash, question: params.question, answers, settings: { ...resolved, ...gen }, providers: this.pool.providers() };
+  }
+
+  private clipTokens(image: LoadedImage, memo: Map<string, Promise<Tokens>>, ctx: RequestContext): Promise<Tokens> {
+    let p = memo.get('clip');
+    if (!p) {
+      p = this.requireClip()
+        .extract(image, ctx.timer)
+        .then((f) => ({ data: f.data, count: f.height * f.width, dim: f.channels }));
+      memo.set('clip', p);
+    }
+    return p;
+  }
+
+  private diffusionTokens(image: LoadedImage, s: ResolvedDiffusionSettings, memo: Map<string, Promise<Tokens>>, ctx: RequestContext): Promise<Tokens> {
+    const key = JSON.stringify(s);
+    let p = memo.get(key);
+    if (!p) {
+      p = this.requireDiffusion()
+        .extract({ image, prompt: s.prompt, taps: [s.tap], t: s.t, guidance: s.guidance, seed: s.seed, ensemble: s.ensemble, timer: ctx.timer }, ctx.signal, (stage, done, total) =>
+          ctx.emit?.({ type: 'progress', stage, done, total }),
+        )
+        .then((r) => ({ data: r.taps[0].data, count: r.taps[0].height * r.taps[0].width, dim: r.taps[0].channels }));
+      memo.set(key, p);
+    }
+    return p;
+  }
+
+  /** Forget cached latents and features (bench measures cold stages). */
+  clearCaches(): void {
+    this.diffusion?.clearCaches();
+    this.clip?.clearCache();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const r of this.modes.values()) r.dispose();
+    this.pool.dispose();
+  }
+
+  get dir(): string {
+    return path.resolve(this.pack.dir);
+  }
+}
+
+function emptySettings(): ResolvedDiffusionSettings {
+  return { t: 0, guidance: 0, tap: '', promptSource: 'question', prompt: '', seed: 0, ensemble: 1 };
+}
+
+export type { ModeSection };

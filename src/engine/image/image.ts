@@ -1,0 +1,107 @@
+/**
+ * Decoding user images with sharp: one place that applies EXIF orientation,
+ * flattens alpha onto white, refuses decompression bombs and corrupt files with
+ * a clear error, and hashes the bytes (the cache key for latents and features).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import sharp, { type Metadata, type Sharp } from 'sharp';
+import type { ImageInput } from '../../shared/contract.js';
+import { TwinLensError } from '../../shared/errors.js';
+
+/** 64 megapixels: far above any encoder's input, far below what exhausts memory. */
+export const DEFAULT_MAX_PIXELS = 64_000_000;
+
+export interface LoadedImage {
+  bytes: Buffer;
+  hash: string;
+  width: number;
+  height: number;
+  name: string;
+}
+
+export async function loadImage(input: ImageInput, maxPixels = DEFAULT_MAX_PIXELS): Promise<LoadedImage> {
+  let bytes: Buffer;
+  let name: string;
+  if ('path' in input) {
+    name = input.path;
+    try {
+      bytes = await fs.readFile(input.path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${input.path}: ${code === 'ENOENT' ? 'file not found' : String(code ?? e)}`, 'Check the path');
+    }
+  } else {
+    bytes = Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
+    name = input.name ?? 'image';
+  }
+  if (bytes.length === 0) throw new TwinLensError('IMAGE_DECODE_FAILED', `${name} is empty`, 'Open a PNG, JPEG, WebP, GIF, TIFF or AVIF image');
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new TwinLensError('IMAGE_DECODE_FAILED', `${name} is not a readable image: ${(e as Error).message}`, 'Open a PNG, JPEG, WebP, GIF, TIFF or AVIF image');
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (!width || !height) throw new TwinLensError('IMAGE_DECODE_FAILED', `${name} has no pixel size`, 'The file may be corrupt');
+  if (width * height > maxPixels) {
+    throw new TwinLensError(
+      'IMAGE_TOO_LARGE',
+      `${name} is ${width}×${height} (${((width * height) / 1e6).toFixed(1)} MP), above the ${(maxPixels / 1e6).toFixed(0)} MP limit`,
+      'Downscale the image first; encoders see at most a few hundred pixels per side',
+    );
+  }
+  // Decode fully once so truncated files fail here, not half-way through a run.
+  try {
+    await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).raw().toBuffer();
+  } catch (e) {
+    throw new TwinLensError('IMAGE_DECODE_FAILED', `${name} could not be decoded: ${(e as Error).message}`, 'The file may be truncated or corrupt');
+  }
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  return { bytes, hash, width, height, name };
+}
+
+export interface RgbImage {
+  width: number;
+  height: number;
+  /** HWC uint8 RGB. */
+  data: Uint8Array;
+}
+
+export type ResampleKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+
+/** Orient, flatten alpha, convert to sRGB RGB; resize the short side to `shortSide` and center-crop to crop×crop. */
+export async function rgbResizedCropped(img: LoadedImage, shortSide: number, crop: number, kernel: ResampleKernel): Promise<RgbImage> {
+  let pipeline = sharp(img.bytes, { limitInputPixels: false }).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb');
+  const { data: base, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let w = info.width;
+  let h = info.height;
+  let buf: Buffer = base;
+  const scale = shortSide / Math.min(w, h);
+  const rw = Math.max(crop, Math.round(w * scale));
+  const rh = Math.max(crop, Math.round(h * scale));
+  if (rw !== w || rh !== h) {
+    buf = await sharp(base, { raw: { width: w, height: h, channels: 3 } }).resize(rw, rh, { kernel, fit: 'fill' }).raw().toBuffer();
+    w = rw;
+    h = rh;
+  }
+  if (w !== crop || h !== crop) {
+    const left = Math.floor((w - crop) / 2);
+    const top = Math.floor((h - crop) / 2);
+    buf = await sharp(buf, { raw: { width: w, height: h, channels: 3 } }).extract({ left, top, width: crop, height: crop }).raw().toBuffer();
+  }
+  pipeline = undefined as unknown as Sharp;
+  return { width: crop, height: crop, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) };
+}
+
+/** HWC uint8 → CHW float32 with a per-channel affine map: (x·scale − mean) / std. */
+export function toChw(rgb: RgbImage, scale: number, mean: readonly number[], std: readonly number[]): Float32Array {
+  const { width, height, data } = rgb;
+  const plane = width * height;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) out[c * plane + i] = (data[i * 3 + c] * scale - mean[c]) / std[c];
+  }
+  return out;
+}

@@ -1,0 +1,194 @@
+/**
+ * EngineClient: the host side of the engine process. It starts the process,
+ * sends requests, routes progress/token events to the caller, turns an
+ * AbortSignal into a cancel message, and watches the process: if it dies,
+ * every pending call fails with ENGINE_CRASHED and a fresh process is started
+ * on the same pack, so the caller's state (the UI's, the CLI's) survives.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../../shared/contract.js';
+import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
+import type { FromEngine } from '../../shared/protocol.js';
+import { type EngineLaunch, type EngineTransport, forkNodeEngine } from './transport.js';
+
+export type EngineStateName = 'starting' | 'ready' | 'crashed' | 'stopped';
+
+export interface EngineState {
+  state: EngineStateName;
+  message?: string;
+  restarts: number;
+  pid?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  onEvent?: (e: EngineEvent) => void;
+}
+
+export interface EngineClientOptions extends EngineLaunch {
+  /** Defaults to a Node child process; Electron passes a utilityProcess factory. */
+  transportFactory?: (launch: EngineLaunch) => EngineTransport;
+  autoRestart?: boolean;
+  /** Give up restarting after this many crashes within a minute. */
+  maxRestartsPerMinute?: number;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  onEvent?: (e: EngineEvent) => void;
+  cleanup: () => void;
+}
+
+export class EngineClient {
+  private transport!: EngineTransport;
+  private pending = new Map<string, Pending>();
+  private listeners = new Set<(s: EngineState) => void>();
+  private current: EngineState = { state: 'starting', restarts: 0 };
+  private ready!: Promise<void>;
+  private disposed = false;
+  private crashTimes: number[] = [];
+  private launch: EngineLaunch;
+
+  private constructor(private opts: EngineClientOptions) {
+    this.launch = { packDir: opts.packDir, provider: opts.provider, cacheDir: opts.cacheDir };
+  }
+
+  static async start(opts: EngineClientOptions = {}): Promise<EngineClient> {
+    const c = new EngineClient(opts);
+    c.spawn();
+    await c.ready;
+    return c;
+  }
+
+  get state(): EngineState {
+    return this.current;
+  }
+
+  get pid(): number | undefined {
+    return this.transport?.pid;
+  }
+
+  onState(cb: (s: EngineState) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private setState(s: Partial<EngineState> & { state: EngineStateName }): void {
+    this.current = { ...this.current, message: undefined, ...s };
+    for (const l of this.listeners) l(this.current);
+  }
+
+  private spawn(): void {
+    this.setState({ state: 'starting', pid: undefined });
+    const factory = this.opts.transportFactory ?? forkNodeEngine;
+    const t = factory(this.launch);
+    this.transport = t;
+    let resolveReady!: () => void;
+    let rejectReady!: (e: unknown) => void;
+    this.ready = new Promise<void>((res, rej) => {
+      resolveReady = res;
+      rejectReady = rej;
+    });
+    this.ready.catch(() => undefined);
+    t.onMessage((msg) => {
+      if (this.transport !== t) return;
+      if (msg.type === 'ready') {
+        this.setState({ state: 'ready', pid: msg.pid });
+        resolveReady();
+      } else this.route(msg);
+    });
+    t.onExit((code, signal) => {
+      if (this.transport !== t) return;
+      const why = signal ? `signal ${signal}` : `exit code ${code}`;
+      rejectReady(new TwinLensError('ENGINE_CRASHED', `The engine process could not start (${why})`, 'Run with --provider cpu, or check the terminal for the engine log'));
+      this.failAll(new TwinLensError('ENGINE_CRASHED', `The engine process exited unexpectedly (${why})`, 'It is being restarted; run the request again'));
+      if (this.disposed) return this.setState({ state: 'stopped' });
+      this.setState({ state: 'crashed', message: `engine exited (${why})` });
+      const now = Date.now();
+      this.crashTimes = this.crashTimes.filter((x) => now - x < 60_000).concat(now);
+      if ((this.opts.autoRestart ?? true) && this.crashTimes.length <= (this.opts.maxRestartsPerMinute ?? 5)) {
+        this.current.restarts += 1;
+        this.spawn();
+      }
+    });
+  }
+
+  private route(msg: FromEngine): void {
+    if (msg.type === 'ready') return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'event') {
+      p.onEvent?.(msg.event);
+      return;
+    }
+    this.pending.delete(msg.id);
+    p.cleanup();
+    if (msg.type === 'result') p.resolve(msg.result);
+    else p.reject(toTwinLensError(msg.error));
+  }
+
+  private failAll(err: TwinLensError): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.cleanup();
+      p.reject(err);
+    }
+  }
+
+  /** Wait for a restarted engine to be ready (after a crash or restart()). */
+  async whenReady(): Promise<void> {
+    await this.ready;
+  }
+
+  async call<M extends ContractMethod>(method: M, params: ContractParams[M], opts: CallOptions = {}): Promise<ContractResults[M]> {
+    if (this.disposed) throw new TwinLensError('ENGINE_DISPOSED', 'The engine has been shut down');
+    if (opts.signal?.aborted) throw new TwinLensError('CANCELLED', `${method} was cancelled`);
+    await this.ready;
+    const id = randomUUID();
+    const result = new Promise<unknown>((resolve, reject) => {
+      const onAbort = () => this.transport.send({ type: 'cancel', id });
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, { resolve, reject, onEvent: opts.onEvent, cleanup: () => opts.signal?.removeEventListener('abort', onAbort) });
+    });
+    this.transport.send({ type: 'request', id, method, params });
+    const value = (await result) as ContractResults[M];
+    if (method === 'openPack') this.launch.packDir = (params as ContractParams['openPack']).dir;
+    return value;
+  }
+
+  /** Kill and start a fresh engine on the same pack ("Reload Engine"). */
+  async restart(): Promise<void> {
+    const old = this.transport;
+    this.transport = undefined as unknown as EngineTransport;
+    this.failAll(new TwinLensError('CANCELLED', 'The engine was restarted'));
+    old.kill('SIGKILL');
+    this.current.restarts += 1;
+    this.spawn();
+    await this.ready;
+  }
+
+  /** Simulate a crash (tests, "kill engine" in diagnostics). */
+  killProcess(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.transport.kill(signal);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.failAll(new TwinLensError('ENGINE_DISPOSED', 'The engine was shut down'));
+    const t = this.transport;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        t.kill('SIGKILL');
+        resolve();
+      }, 3000);
+      t.onExit(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      t.send({ type: 'shutdown' });
+    });
+    this.setState({ state: 'stopped' });
+  }
+}

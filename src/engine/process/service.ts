@@ -1,0 +1,126 @@
+/**
+ * EngineService: runs inside the engine process and turns protocol messages
+ * into Engine calls. Requests run one at a time (ONNX Runtime blocks the
+ * thread during run(), so parallel requests would only interleave), while
+ * cancel messages are handled between steps through each request's
+ * AbortController.
+ */
+import { CONTRACT, type ContractMethod, type EngineEvent, type EngineStatus } from '../../shared/contract.js';
+import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
+import type { FromEngine, ToEngine } from '../../shared/protocol.js';
+import { Engine, type EngineOptions } from '../engine.js';
+
+export interface ServiceOptions extends EngineOptions {
+  packDir?: string;
+}
+
+export class EngineService {
+  private engine: Engine | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private controllers = new Map<string, AbortController>();
+  private peakRss = 0;
+  private memTimer: NodeJS.Timeout;
+
+  constructor(
+    private send: (msg: FromEngine) => void,
+    private opts: ServiceOptions,
+  ) {
+    this.memTimer = setInterval(() => this.sampleMemory(), 250);
+    this.memTimer.unref();
+  }
+
+  private sampleMemory(): void {
+    this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
+  }
+
+  async init(): Promise<void> {
+    if (this.opts.packDir) {
+      try {
+        this.engine = await Engine.open(this.opts.packDir, this.opts);
+      } catch (e) {
+        // Keep running without a pack: the host shows the reason and lets the user open another.
+        process.stderr.write(`twinlens engine: could not open ${this.opts.packDir}: ${toTwinLensError(e).oneLine()}\n`);
+      }
+    }
+    this.send({ type: 'ready', pid: process.pid });
+  }
+
+  handle(msg: ToEngine): void {
+    if (msg.type === 'cancel') {
+      this.controllers.get(msg.id)?.abort();
+      return;
+    }
+    if (msg.type === 'shutdown') {
+      void this.dispose().then(() => process.exit(0));
+      return;
+    }
+    const controller = new AbortController();
+    this.controllers.set(msg.id, controller);
+    this.queue = this.queue.then(async () => {
+      try {
+        const result = await this.dispatch(msg.method, msg.params, msg.id, controller.signal);
+        this.send({ type: 'result', id: msg.id, result });
+      } catch (e) {
+        this.send({ type: 'error', id: msg.id, error: toTwinLensError(e).toJSON() });
+      } finally {
+        this.controllers.delete(msg.id);
+        this.sampleMemory();
+      }
+    });
+  }
+
+  private requireEngine(): Engine {
+    if (!this.engine) throw new TwinLensError('PACK_NOT_FOUND', 'No model pack is open', 'Open a pack folder (File › Open Pack, or --pack DIR)');
+    return this.engine;
+  }
+
+  private async dispatch(method: ContractMethod, raw: unknown, id: string, signal: AbortSignal): Promise<unknown> {
+    const schema = CONTRACT[method];
+    if (!schema) throw new TwinLensError('INVALID_ARGUMENT', `Unknown method ${String(method)}`);
+    const parsed = schema.safeParse(raw ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new TwinLensError('INVALID_ARGUMENT', `${method}: ${issue.path.join('.') || 'params'}: ${issue.message}`);
+    }
+    const emit = (event: EngineEvent) => this.send({ type: 'event', id, event });
+    switch (method) {
+      case 'packInfo':
+        return this.requireEngine().packInfo();
+      case 'openPack': {
+        const p = parsed.data as { dir: string };
+        const next = await Engine.open(p.dir, this.opts);
+        this.engine?.dispose();
+        this.engine = next;
+        return next.packInfo();
+      }
+      case 'ask':
+        return this.requireEngine().ask(parsed.data as never, { signal, emit });
+      case 'features':
+        return this.requireEngine().features(parsed.data as never, { signal, emit });
+      case 'status':
+        return this.status();
+    }
+  }
+
+  status(): EngineStatus {
+    this.sampleMemory();
+    const mem = process.memoryUsage();
+    return {
+      pack: this.engine?.packInfo(),
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      peakRssBytes: this.peakRss,
+      providers: this.engine?.providers() ?? {},
+      pid: process.pid,
+      restarts: 0,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    clearInterval(this.memTimer);
+    for (const c of this.controllers.values()) c.abort();
+    await this.queue.catch(() => undefined);
+    this.engine?.dispose();
+    this.engine = undefined;
+  }
+}

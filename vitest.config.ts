@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // ONNX Runtime sessions are heavy; two cores on CI.
+    maxWorkers: 2,
+    pool: 'forks',
+  },
+});
