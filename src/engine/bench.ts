@@ -43,8 +43,6 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   try {
     const modes = engine.packInfo().modes.filter((m) => m.available && !m.extra).map((m) => m.id);
     const totals: number[] = [];
-    let tokens = 0;
-    let decodeMs = 0;
     const timer = new StageTimer();
     const total = o.warmup + o.iterations;
     for (let i = 0; i < total; i++) {
@@ -52,15 +50,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const measuring = i >= o.warmup;
       const t = new StageTimer();
       const t0 = performance.now();
-      const res = await engine.ask(
+      await engine.ask(
         { image: { path: o.image }, question: o.question, modes: modes.length ? modes : 'all', diffusion: {}, generation: { maxTokens: o.maxTokens } },
         { timer: t },
       );
       if (measuring) {
         totals.push(performance.now() - t0);
         for (const [k, v] of t.samples) for (const x of v) timer.record(k, x);
-        for (const a of Object.values(res.answers)) tokens += Math.max(0, a.tokens - 1);
-        decodeMs += (t.samples.get('decode_per_token') ?? []).reduce((a, b) => a + b, 0) * 1;
       }
       o.onProgress?.(i + 1, total);
     }

@@ -149,11 +149,18 @@ export class DiffusionExtractor {
       for (const [name, r] of Object.entries(rows)) {
         const acc = sums.get(name);
         if (!acc) sums.set(name, { u: Float32Array.from(r.u), c: Float32Array.from(r.c), dims: r.dims });
-        else for (let i = 0; i < r.c.length; i++) ((acc.u[i] += r.u[i]), (acc.c[i] += r.c[i]));
+        else
+          for (let i = 0; i < r.c.length; i++) {
+            acc.u[i] += r.u[i];
+            acc.c[i] += r.c[i];
+          }
       }
     }
     for (const acc of sums.values()) {
-      for (let i = 0; i < acc.c.length; i++) ((acc.u[i] /= req.ensemble), (acc.c[i] /= req.ensemble));
+      for (let i = 0; i < acc.c.length; i++) {
+        acc.u[i] /= req.ensemble;
+        acc.c[i] /= req.ensemble;
+      }
     }
 
     const taps: TapFeatures[] = req.taps.map((alias, i) => {

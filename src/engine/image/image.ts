@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import type { ImageInput } from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
 
@@ -73,7 +73,7 @@ export type ResampleKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
 
 /** Orient, flatten alpha, convert to sRGB RGB; resize the short side to `shortSide` and center-crop to crop×crop. */
 export async function rgbResizedCropped(img: LoadedImage, shortSide: number, crop: number, kernel: ResampleKernel): Promise<RgbImage> {
-  let pipeline = sharp(img.bytes, { limitInputPixels: false }).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb');
+  const pipeline = sharp(img.bytes, { limitInputPixels: false }).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb');
   const { data: base, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   let w = info.width;
   let h = info.height;
@@ -91,7 +91,6 @@ export async function rgbResizedCropped(img: LoadedImage, shortSide: number, cro
     const top = Math.floor((h - crop) / 2);
     buf = await sharp(buf, { raw: { width: w, height: h, channels: 3 } }).extract({ left, top, width: crop, height: crop }).raw().toBuffer();
   }
-  pipeline = undefined as unknown as Sharp;
   return { width: crop, height: crop, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) };
 }
 
