@@ -1,0 +1,100 @@
+/**
+ * The API the preload exposes to the renderer as `window.twinlens`, built
+ * from an ipcRenderer-like object so it can be tested without Electron.
+ *
+ * Exactly one function per contract method (src/shared/contract.ts), plus
+ * `cancel` (the contract's CancelParams: an AbortSignal cannot cross the
+ * context bridge, so a call is cancelled by its request id) and `subscribe`
+ * for host events. Nothing else: no ipcRenderer, no Node, no generic send.
+ *
+ * Each method resolves to an envelope `{ok: true, result}` or
+ * `{ok: false, error: {code, message, hint}}`, because an Error thrown across
+ * ipcRenderer.invoke and the context bridge loses its code and hint.
+ */
+import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../shared/contract.js';
+import type { SerializedError } from '../shared/errors.js';
+
+/** IPC channel names, shared with src/main/ipc-broker.ts. */
+export const IPC = {
+  call: 'twinlens:call',
+  cancel: 'twinlens:cancel',
+  event: 'twinlens:event',
+  host: 'twinlens:host',
+  dropped: 'twinlens:dropped',
+} as const;
+
+/** One entry per contract method; `satisfies` makes adding a method to CONTRACT a type error here until it is exposed. */
+export const PRELOAD_METHODS = {
+  packInfo: true,
+  openPack: true,
+  ask: true,
+  features: true,
+  status: true,
+} as const satisfies Record<ContractMethod, true>;
+
+export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe'] as const;
+
+export type Envelope<T> = { ok: true; result: T } | { ok: false; error: SerializedError };
+
+export interface PreloadCallOptions {
+  /** Chosen by the caller so it can cancel(); generated when absent. */
+  requestId?: string;
+  onEvent?: (e: EngineEvent) => void;
+}
+
+export type PreloadMethod<M extends ContractMethod> = (params: ContractParams[M], opts?: PreloadCallOptions) => Promise<Envelope<ContractResults[M]>>;
+
+export type PreloadApi = { [M in ContractMethod]: PreloadMethod<M> } & {
+  cancel(requestId: string): void;
+  /** Host events (engine state, menu commands, opened images); returns the unsubscribe function. */
+  subscribe(cb: (event: unknown) => void): () => void;
+};
+
+/** What createPreloadApi needs from Electron's ipcRenderer. */
+export interface IpcRendererLike {
+  invoke(channel: string, ...args: unknown[]): Promise<unknown>;
+  send(channel: string, ...args: unknown[]): void;
+  on(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;
+  removeListener(channel: string, listener: (event: unknown, ...args: unknown[]) => void): unknown;
+}
+
+let counter = 0;
+function newRequestId(): string {
+  counter += 1;
+  return `p${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export function createPreloadApi(ipc: IpcRendererLike): PreloadApi {
+  const eventHandlers = new Map<string, (e: EngineEvent) => void>();
+  ipc.on(IPC.event, (_event, payload) => {
+    const p = payload as { requestId?: unknown; event?: unknown } | undefined;
+    if (p && typeof p.requestId === 'string') eventHandlers.get(p.requestId)?.(p.event as EngineEvent);
+  });
+
+  const method = <M extends ContractMethod>(name: M): PreloadMethod<M> => {
+    return async (params, opts = {}) => {
+      const requestId = typeof opts.requestId === 'string' && opts.requestId ? opts.requestId : newRequestId();
+      if (typeof opts.onEvent === 'function') eventHandlers.set(requestId, opts.onEvent);
+      try {
+        return (await ipc.invoke(IPC.call, name, requestId, params)) as Envelope<ContractResults[M]>;
+      } finally {
+        eventHandlers.delete(requestId);
+      }
+    };
+  };
+
+  const api = {} as Record<string, unknown>;
+  for (const name of Object.keys(PRELOAD_METHODS) as ContractMethod[]) api[name] = method(name);
+  api.cancel = (requestId: string) => {
+    if (typeof requestId === 'string') ipc.send(IPC.cancel, requestId);
+  };
+  api.subscribe = (cb: (event: unknown) => void) => {
+    if (typeof cb !== 'function') throw new TypeError('subscribe needs a function');
+    const listener = (_event: unknown, payload: unknown) => cb(payload);
+    ipc.on(IPC.host, listener);
+    return () => {
+      ipc.removeListener(IPC.host, listener);
+    };
+  };
+  return Object.freeze(api) as PreloadApi;
+}

@@ -1,0 +1,21 @@
+/**
+ * Picks the bridge for the host the page is running in: the preload's
+ * `window.twinlens` inside Electron, otherwise the web-mode WebSocket.
+ */
+import type { PreloadApi } from '../../preload/api.js';
+import { ElectronBridge } from './electron-bridge.js';
+import type { Bridge } from './types.js';
+import { WsBridge } from './ws-bridge.js';
+
+declare global {
+  interface Window {
+    twinlens?: PreloadApi;
+  }
+}
+
+export function createBridge(): Bridge {
+  if (window.twinlens) return new ElectronBridge(window.twinlens);
+  return new WsBridge();
+}
+
+export type { Bridge, BridgeCallOptions, HostEvent, EngineStateView, HostCommand } from './types.js';

@@ -1,0 +1,49 @@
+/**
+ * The one seam between the React workbench and whoever hosts it. The same app
+ * runs inside Electron (window.twinlens, from the preload) and in a browser
+ * (a WebSocket to the web-mode server); both implement Bridge, and nothing
+ * else in src/renderer knows which one it talks to.
+ *
+ * Calls are the contract's methods (src/shared/contract.ts) with an
+ * AbortSignal and a per-call event callback; host events are what the host
+ * pushes on its own: engine state, images opened from the menu, commands.
+ */
+import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo } from '../../shared/contract.js';
+
+export interface EngineStateView {
+  state: 'starting' | 'ready' | 'crashed' | 'stopped';
+  message?: string;
+  restarts: number;
+  pid?: number;
+}
+
+/** Menu and keyboard commands the host forwards to the page. */
+export type HostCommand = 'open-image' | 'export' | 'stop' | 'focus-question' | 'toggle-theme' | 'ask';
+
+export type HostEvent =
+  | { type: 'engine'; engine: EngineStateView }
+  /** Web mode: the socket to the server dropped (the server may have stopped) or came back. */
+  | { type: 'connection'; connected: boolean; message?: string }
+  /** An image opened by the host (menu dialog, dropped file resolved by the host). */
+  | { type: 'image'; image: { bytes: Uint8Array<ArrayBuffer>; name: string } }
+  /** The host opened another pack (menu, dropped folder). */
+  | { type: 'pack'; pack: PackInfo }
+  | { type: 'command'; command: HostCommand }
+  /** A host-side failure to show (dialog read error, pack open error). */
+  | { type: 'notice'; level: 'info' | 'error'; message: string };
+
+export interface BridgeCallOptions {
+  signal?: AbortSignal;
+  onEvent?: (e: EngineEvent) => void;
+}
+
+export interface Bridge {
+  readonly kind: 'electron' | 'web';
+  call<M extends ContractMethod>(method: M, params: ContractParams[M], opts?: BridgeCallOptions): Promise<ContractResults[M]>;
+  /** Host events; returns the unsubscribe function. */
+  subscribe(cb: (e: HostEvent) => void): () => void;
+  /** Kill and restart the engine; absent where only the host's menu can (Electron: Reload Engine). */
+  restartEngine?(): void;
+  /** Whether the user can type a pack folder path (the server's file system in web mode). */
+  readonly canOpenPackByPath: boolean;
+}

@@ -1,0 +1,150 @@
+/**
+ * The study's knobs, next to the question: timestep t (t = 50 best, 500
+ * collapses), guidance s on features (f_u + s·(f_c − f_u); 0 = unconditional,
+ * 4 in the final models), the tap layer, where the SD prompt comes from (the
+ * question, nothing, or custom text — the leakage experiment), the noise
+ * seed, and the answer length. Untouched knobs show the pack's defaults.
+ */
+import type { PackInfo } from '../../shared/contract.js';
+import { type Knobs, type PromptSourceName, effectiveKnobs } from '../state/settings.js';
+
+interface Props {
+  knobs: Knobs;
+  pack: PackInfo | undefined;
+  autoRerun: boolean;
+  onKnobs(patch: Partial<Knobs>): void;
+  onAutoRerun(v: boolean): void;
+  onReset(): void;
+}
+
+const T_PRESETS = [10, 50, 100, 250, 500];
+
+function intOrNull(v: string, min: number, max: number): number | null {
+  if (v.trim() === '') return null;
+  const n = Math.round(Number(v));
+  return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : null;
+}
+
+export function KnobsPanel({ knobs, pack, autoRerun, onKnobs, onAutoRerun, onReset }: Props) {
+  const k = effectiveKnobs(knobs, pack?.defaults);
+  const taps = pack?.taps ?? [];
+  const noDiffusion = pack !== undefined && !pack.hasDiffusion;
+  return (
+    <fieldset className="knobs" disabled={noDiffusion} title={noDiffusion ? 'This pack has no diffusion model' : undefined}>
+      <label className="knob knob-t" title="Diffusion timestep of the single UNet pass (study: 50 best, 10–100 good, 500 collapses)">
+        <span>t</span>
+        <input
+          type="range"
+          min={0}
+          max={999}
+          step={1}
+          value={k.t}
+          aria-label="timestep slider"
+          onChange={(e) => onKnobs({ t: Number(e.currentTarget.value) })}
+        />
+        <input
+          type="number"
+          min={0}
+          max={999}
+          value={k.t}
+          data-testid="knob-t"
+          aria-label="timestep t"
+          onChange={(e) => onKnobs({ t: intOrNull(e.currentTarget.value, 0, 999) })}
+        />
+        <span className="presets">
+          {T_PRESETS.map((t) => (
+            <button type="button" key={t} className={t === k.t ? 'chip active' : 'chip'} onClick={() => onKnobs({ t })}>
+              {t}
+            </button>
+          ))}
+        </span>
+      </label>
+      <label className="knob" title="Guidance on features: f_u + s·(f_c − f_u). 0 = unconditional; the study's final models use 4">
+        <span>s</span>
+        <input
+          type="number"
+          min={-20}
+          max={50}
+          step={0.5}
+          value={k.guidance}
+          data-testid="knob-guidance"
+          aria-label="guidance s"
+          onChange={(e) => {
+            const v = e.currentTarget.value;
+            onKnobs({ guidance: v === '' || !Number.isFinite(Number(v)) ? null : Math.min(50, Math.max(-20, Number(v))) });
+          }}
+        />
+      </label>
+      <label className="knob" title="Which intermediate UNet activation feeds the projector">
+        <span>tap</span>
+        <select value={k.tap} data-testid="knob-tap" aria-label="tap layer" onChange={(e) => onKnobs({ tap: e.currentTarget.value })}>
+          {!taps.some((t) => t.alias === k.tap) && <option value={k.tap}>{k.tap}</option>}
+          {taps.map((t) => (
+            <option key={t.alias} value={t.alias} disabled={!t.available} title={t.reason ?? t.target}>
+              {t.study ? '★ ' : ''}
+              {t.alias}
+              {t.available ? '' : ' (unavailable)'}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="knob" title="The SD prompt: the question (task-aware), empty (unconditional), or custom text (leakage test)">
+        <span>prompt</span>
+        <select
+          value={k.promptSource}
+          data-testid="knob-prompt"
+          aria-label="prompt source"
+          onChange={(e) => onKnobs({ promptSource: e.currentTarget.value as PromptSourceName })}
+        >
+          <option value="question">question</option>
+          <option value="empty">empty</option>
+          <option value="custom">custom…</option>
+        </select>
+      </label>
+      {k.promptSource === 'custom' && (
+        <input
+          className="knob-custom"
+          type="text"
+          maxLength={2000}
+          value={knobs.customPrompt}
+          placeholder="custom SD prompt"
+          aria-label="custom prompt"
+          data-testid="knob-custom-prompt"
+          onChange={(e) => onKnobs({ customPrompt: e.currentTarget.value })}
+        />
+      )}
+      <label className="knob" title="Seed of the noise added at timestep t">
+        <span>seed</span>
+        <input
+          type="number"
+          min={0}
+          max={4294967295}
+          value={k.seed}
+          data-testid="knob-seed"
+          aria-label="seed"
+          onChange={(e) => onKnobs({ seed: intOrNull(e.currentTarget.value, 0, 2 ** 32 - 1) })}
+        />
+      </label>
+      <label className="knob" title="Longest answer, in tokens (empty = the pack's default)">
+        <span>max</span>
+        <input
+          type="number"
+          min={1}
+          max={4096}
+          value={knobs.maxTokens ?? ''}
+          placeholder="auto"
+          aria-label="max tokens"
+          data-testid="knob-max-tokens"
+          onChange={(e) => onKnobs({ maxTokens: intOrNull(e.currentTarget.value, 1, 4096) })}
+        />
+      </label>
+      <label className="knob toggle" title="Re-run the diffusion-based columns when a diffusion knob changes">
+        <input type="checkbox" checked={autoRerun} onChange={(e) => onAutoRerun(e.currentTarget.checked)} data-testid="auto-rerun" />
+        <span>auto re-run</span>
+      </label>
+      <button type="button" className="link" onClick={onReset} title="Back to the pack's defaults">
+        defaults
+      </button>
+    </fieldset>
+  );
+}

@@ -1,0 +1,67 @@
+/**
+ * The status bar: which pack is open, which execution provider runs each
+ * model, the engine process' memory (now and peak), model-loading progress,
+ * and the engine's life (starting, ready, crashed → restarted). In web mode
+ * it also says when the connection to the server is lost.
+ */
+import type { EngineStatus, PackInfo } from '../../shared/contract.js';
+import type { EngineStateView } from '../bridge/index.js';
+import { formatBytes } from '../lib/format.js';
+import type { ProgressView } from '../state/use-engine.js';
+
+interface Props {
+  engine: EngineStateView;
+  connected: boolean;
+  pack: PackInfo | undefined;
+  status: EngineStatus | undefined;
+  progress: ProgressView | undefined;
+  busy: boolean;
+  onRestart?: () => void;
+}
+
+const STATE_TEXT: Record<EngineStateView['state'], string> = {
+  starting: 'engine starting…',
+  ready: 'engine ready',
+  crashed: 'engine crashed',
+  stopped: 'engine stopped',
+};
+
+export function StatusBar({ engine, connected, pack, status, progress, busy, onRestart }: Props) {
+  const providers = Object.entries(status?.providers ?? {});
+  const showProgress = progress && (busy || engine.state === 'starting') && progress.total > 0 && progress.done < progress.total;
+  return (
+    <footer className="status-bar" data-testid="status-bar" data-engine-state={engine.state} data-engine-pid={status?.pid ?? engine.pid ?? ''} data-restarts={engine.restarts}>
+      <span className={`dot dot-${connected ? engine.state : 'crashed'}`} aria-hidden="true" />
+      <span data-testid="engine-state">
+        {connected ? STATE_TEXT[engine.state] : 'disconnected from server'}
+        {engine.restarts > 0 && ` · restarted ${engine.restarts}×`}
+      </span>
+      <span className="sep" />
+      <span title={pack?.dir} data-testid="pack-name">
+        pack: <b>{pack?.name ?? '–'}</b>
+      </span>
+      {providers.length > 0 && (
+        <span title="Execution provider per model" data-testid="providers">
+          {providers.map(([model, p]) => `${model}: ${p}`).join(' · ')}
+        </span>
+      )}
+      {status && (
+        <span title={`heap ${formatBytes(status.heapUsedBytes)}`} data-testid="memory">
+          mem {formatBytes(status.rssBytes)} (peak {formatBytes(status.peakRssBytes)})
+        </span>
+      )}
+      {showProgress && (
+        <span className="progress" data-testid="progress" title={progress.message}>
+          {progress.stage} {progress.done}/{progress.total}
+          <progress max={progress.total} value={progress.done} />
+        </span>
+      )}
+      <span className="grow" />
+      {onRestart && (
+        <button type="button" className="link small" onClick={onRestart} title="Kill and restart the engine process" data-testid="restart-engine">
+          restart engine
+        </button>
+      )}
+    </footer>
+  );
+}

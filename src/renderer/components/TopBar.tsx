@@ -1,0 +1,79 @@
+/**
+ * The title bar of the workbench: open a pack by folder path (the host's
+ * file system: the server's in web mode), export what was asked, switch the
+ * theme. Opening images lives in the image pane; the Electron menu mirrors
+ * these commands with shortcuts.
+ */
+import { useState } from 'react';
+import type { ThemeName } from '../state/settings.js';
+
+interface Props {
+  theme: ThemeName;
+  onTheme(t: ThemeName): void;
+  onExport(): void;
+  canExport: boolean;
+  canOpenPack: boolean;
+  onOpenPack(dir: string): void;
+  showAttention: boolean;
+  onShowAttention(v: boolean): void;
+  showExtraModes: boolean;
+  onShowExtraModes(v: boolean): void;
+  hostKind: 'electron' | 'web';
+}
+
+export function TopBar(p: Props) {
+  const [packOpen, setPackOpen] = useState(false);
+  const [dir, setDir] = useState('');
+  return (
+    <header className="top-bar">
+      <span className="brand">
+        Twin<b>Lens</b>
+      </span>
+      <span className="muted small">CLIP · diffusion · fused, side by side</span>
+      <span className="grow" />
+      <label className="toggle small" title="Fetch per-word cross-attention maps after each question">
+        <input type="checkbox" checked={p.showAttention} onChange={(e) => p.onShowAttention(e.currentTarget.checked)} /> attention
+      </label>
+      <label className="toggle small" title="Also show the pack's extra modes (e.g. concat fusion)">
+        <input type="checkbox" checked={p.showExtraModes} onChange={(e) => p.onShowExtraModes(e.currentTarget.checked)} /> extra modes
+      </label>
+      {p.canOpenPack && (
+        <span className="pack-open">
+          <button type="button" onClick={() => setPackOpen((v) => !v)} aria-expanded={packOpen} data-testid="open-pack">
+            Open pack…
+          </button>
+          {packOpen && (
+            <form
+              className="popover"
+              onSubmit={(e) => {
+                e.preventDefault();
+                if (dir.trim()) p.onOpenPack(dir.trim());
+                setPackOpen(false);
+              }}
+            >
+              <label className="small">
+                Pack folder {p.hostKind === 'web' ? 'on the server' : ''}
+                <input autoFocus type="text" value={dir} onChange={(e) => setDir(e.currentTarget.value)} placeholder="/path/to/pack (contains pack.json)" />
+              </label>
+              <button type="submit" className="primary">
+                Open
+              </button>
+            </form>
+          )}
+        </span>
+      )}
+      <button type="button" onClick={p.onExport} disabled={!p.canExport} title="Save the answers and history of this image as JSON" data-testid="export">
+        Export
+      </button>
+      <button
+        type="button"
+        onClick={() => p.onTheme(p.theme === 'dark' ? 'light' : 'dark')}
+        title="Switch between light and dark"
+        aria-label={`Switch to ${p.theme === 'dark' ? 'light' : 'dark'} theme`}
+        data-testid="theme-toggle"
+      >
+        {p.theme === 'dark' ? '☀ light' : '☾ dark'}
+      </button>
+    </header>
+  );
+}
