@@ -1,0 +1,132 @@
+/**
+ * The `twinlens` command as a user runs it: answers as JSON, feature files
+ * that an independent reader (numpy) reads back bit-exactly, and `packs
+ * validate` accepting the fixtures and rejecting each broken pack with its
+ * reason and a non-zero exit.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, SAMPLE, TINY, TINY_FP16 } from '../helpers/fixtures.js';
+
+function twinlens(args: string[], timeout = 120_000) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], { encoding: 'utf8', timeout, env: { ...process.env, TWINLENS_FROM_SOURCE: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tmps: string[] = [];
+function tmpdir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-cli-'));
+  tmps.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of tmps) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A copy of the tiny pack with one thing broken. */
+function broken(mutate: (dir: string, manifest: Record<string, any>) => void): string {
+  const dir = path.join(tmpdir(), 'pack');
+  fs.cpSync(TINY, dir, { recursive: true, filter: (src) => !/\.twinlens-/.test(src) && !src.includes(`${path.sep}golden`) });
+  const file = path.join(dir, 'pack.json');
+  const m = JSON.parse(fs.readFileSync(file, 'utf8'));
+  mutate(dir, m);
+  if (fs.existsSync(file) && m.__keep !== true) fs.writeFileSync(file, JSON.stringify(m, null, 2));
+  return dir;
+}
+
+const python = fs.existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
+
+describe('twinlens CLI', () => {
+  it('prints help for every command', () => {
+    for (const cmd of [[], ['ask'], ['features'], ['packs'], ['packs', 'validate'], ['bench'], ['serve']]) {
+      const r = twinlens([...cmd, '--help']);
+      expect(r.code, cmd.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: twinlens/);
+    }
+  });
+
+  it('ask --mode all --json prints three answers with settings and providers', () => {
+    const r = twinlens(['ask', '--pack', TINY, '--image', SAMPLE, '--question', 'what colour is the circle', '--mode', 'all', '--max-tokens', '6', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out.answers).sort()).toEqual(['clip', 'diffusion', 'fused']);
+    for (const a of Object.values(out.answers) as Array<{ text: string; ms: number }>) {
+      expect(a.text.length).toBeGreaterThan(0);
+      expect(a.ms).toBeGreaterThanOrEqual(0);
+    }
+    expect(out.settings).toMatchObject({ t: 50, guidance: 4, tap: 'U-L1-R1-B0-Cross-Q', prompt: 'what colour is the circle' });
+    expect(out.providers.unet).toMatch(/cpu/);
+  });
+
+  it('fails with a one-line reason and exit 2 on a corrupt image', () => {
+    const bad = path.join(tmpdir(), 'bad.png');
+    fs.writeFileSync(bad, 'not an image');
+    const r = twinlens(['ask', '--pack', TINY, '--image', bad, '--question', 'what colour is the circle', '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/IMAGE_DECODE_FAILED.*not a readable image/);
+  });
+
+  it.skipIf(!python)('features writes .npy + sidecars that numpy reads back bit-exactly (needs /usr/bin/python3 with numpy)', () => {
+    const out = tmpdir();
+    const r = twinlens(['features', '--pack', TINY, '--image', SAMPLE, '--question', 'what colour is the circle', '--tap', 'U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out', '--cross-attention', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { written } = JSON.parse(r.stdout) as { written: string[] };
+    expect(written).toHaveLength(3);
+    const side = JSON.parse(fs.readFileSync(written[0].replace(/\.npy$/, '.json'), 'utf8'));
+    expect(side).toMatchObject({ tap: 'U-L1-R1-B0-Cross-Q', t: 50, guidance: 4, seed: 0, prompt: 'what colour is the circle', shape: [16, 32], pack: 'tiny' });
+    expect(side.imageHash).toMatch(/^[0-9a-f]{64}$/);
+    const check = spawnSync(
+      '/usr/bin/python3',
+      ['-c', 'import sys, numpy as np, hashlib; a = np.load(sys.argv[1]); print(a.dtype, a.shape, hashlib.sha256(a.tobytes()).hexdigest())', written[0]],
+      { encoding: 'utf8' },
+    );
+    expect(check.status, check.stderr).toBe(0);
+    const raw = fs.readFileSync(written[0]);
+    const hlen = raw.readUInt16LE(8);
+    const { createHash } = require('node:crypto') as typeof import('node:crypto');
+    const digest = createHash('sha256').update(raw.subarray(10 + hlen)).digest('hex');
+    expect(check.stdout.trim()).toBe(`float32 (16, 32) ${digest}`);
+  });
+
+  it('packs validate accepts both fixture packs', () => {
+    for (const p of [TINY, TINY_FP16]) {
+      const r = twinlens(['packs', 'validate', p]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Usable\./);
+    }
+  });
+
+  const cases: Array<[string, (dir: string, m: Record<string, any>) => void, RegExp]> = [
+    ['broken manifest', (dir, m) => {
+      fs.writeFileSync(path.join(dir, 'pack.json'), '{"format": "twinlens-pack", ');
+      m.__keep = true;
+    }, /PACK_MANIFEST_INVALID.*not valid JSON/],
+    ['path escaping the pack', (_d, m) => (m.clip.preprocessor = '../../etc/passwd'), /PACK_PATH_ESCAPE/],
+    ['missing file', (dir) => fs.rmSync(path.join(dir, 'projectors', 'diffusion.onnx')), /PACK_FILE_MISSING.*projectors\/diffusion\.onnx/],
+    ['sha256 mismatch', (_d, m) => (m.diffusion.vaeEncoder.sha256 = '0'.repeat(64)), /PACK_HASH_MISMATCH/],
+    ['truncated ONNX', (dir, m) => {
+      delete m.diffusion.vaeEncoder.sha256;
+      const f = path.join(dir, 'vae_encoder', 'model.onnx');
+      fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 300));
+    }, /ONNX_LOAD_FAILED/],
+    ['wrong dtype / names', (dir, m) => {
+      delete m.modes.clip.projectors.clip.sha256;
+      delete m.modes.fused.projectors.clip.sha256;
+      fs.copyFileSync(path.join(dir, 'llm', 'embed_tokens.onnx'), path.join(dir, 'projectors', 'clip.onnx'));
+    }, /ONNX_IO_MISMATCH.*missing input "features"/],
+    ['missing tap', (_d, m) => (m.diffusion.defaults.tap = 'U-L7-R0-B0-Cross-Q'), /TAP_NOT_FOUND/],
+  ];
+  for (const [name, mutate, reason] of cases) {
+    it(`packs validate rejects a pack with a ${name}`, () => {
+      const dir = broken(mutate);
+      const r = twinlens(['packs', 'validate', dir]);
+      expect(r.code).toBe(1);
+      expect(r.stdout + r.stderr).toMatch(reason);
+      expect(r.stderr.trim().split('\n').length).toBe(1);
+    });
+  }
+});

@@ -1,0 +1,74 @@
+/**
+ * The engine as the hosts use it: a separate process behind EngineClient,
+ * with streamed tokens, cancellation, a crash in the middle of a request and
+ * the automatic restart on the same pack.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineClient } from '../../src/engine/process/client.js';
+import { SAMPLE, TINY } from '../helpers/fixtures.js';
+
+describe('engine process', () => {
+  let client: EngineClient;
+  beforeAll(async () => {
+    client = await EngineClient.start({ packDir: TINY, provider: 'cpu' });
+  });
+  afterAll(async () => client?.dispose());
+
+  it('answers in three modes with streamed tokens, passing tensors as binary', async () => {
+    const tokens: Record<string, string[]> = {};
+    const res = await client.call(
+      'ask',
+      { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 4 } },
+      { onEvent: (e) => e.type === 'token' && (tokens[e.mode] ??= []).push(e.text) },
+    );
+    expect(Object.keys(res.answers).sort()).toEqual(['clip', 'diffusion', 'fused']);
+    for (const a of Object.values(res.answers)) {
+      expect(a.text.length).toBeGreaterThan(0);
+      expect(tokens[a.mode].join('')).toBe(a.text);
+    }
+    const f = await client.call('features', { image: { path: SAMPLE }, taps: ['U-L1-R1-B0-Cross-Q'] });
+    expect(f.taps[0].data).toBeInstanceOf(Float32Array);
+    expect(f.taps[0].data.length).toBe(16 * 32);
+  });
+
+  it('refuses bad arguments with INVALID_ARGUMENT', async () => {
+    await expect(client.call('ask', { image: { path: SAMPLE }, question: '' } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(client.call('ask', { image: { path: '/nope.png' }, question: 'x' })).rejects.toMatchObject({ code: 'IMAGE_DECODE_FAILED' });
+  });
+
+  it('stops a generation midway and keeps the text so far', async () => {
+    const ac = new AbortController();
+    let seen = 0;
+    const res = await client.call(
+      'ask',
+      { image: { path: SAMPLE }, question: 'what colour is the circle', modes: ['fused'], generation: { maxTokens: 200 } },
+      {
+        signal: ac.signal,
+        onEvent: (e) => {
+          if (e.type === 'token' && ++seen === 2) ac.abort();
+        },
+      },
+    );
+    expect(res.answers.fused.stop).toBe('cancelled');
+    expect(res.answers.fused.tokens).toBeLessThan(200);
+  });
+
+  it('reports a crash to the pending caller and restarts on the same pack', async () => {
+    const states: string[] = [];
+    const off = client.onState((s) => states.push(s.state));
+    const firstPid = client.pid;
+    const pending = client.call('ask', { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 200 } }, {
+      onEvent: (e) => {
+        if (e.type === 'mode-start') client.killProcess('SIGKILL');
+      },
+    });
+    await expect(pending).rejects.toMatchObject({ code: 'ENGINE_CRASHED' });
+    await client.whenReady();
+    expect(client.pid).not.toBe(firstPid);
+    expect(states).toContain('crashed');
+    expect(client.state.restarts).toBeGreaterThanOrEqual(1);
+    const info = await client.call('packInfo', {});
+    expect(info.name).toBe('tiny');
+    off();
+  });
+});
