@@ -152,7 +152,7 @@ export class LlmGenerator {
     const streamer = new TextStreamer(this.tokenizer, this.stopStrings);
     const ids: number[] = [];
     const t0 = performance.now();
-    let prefillEnd: number | undefined;
+    let prefillEnd: number | undefined = undefined;
     const finish = (stop: StopReason): GenerationResult => {
       const end = performance.now();
       const rest = streamer.flush();

@@ -96,7 +96,7 @@ export function softmaxInto(logits: Float32Array, offset: number, length: number
  */
 export function nucleus(probs: Float64Array, length: number, topP: number, maxP: number): number[] {
   let threshold = maxP;
-  let candidates: number[] = [];
+  let candidates: number[];
   for (;;) {
     candidates = [];
     let mass = 0;

@@ -109,7 +109,10 @@ function prepareTokenizerJson(json: Record<string, unknown>, file: string): Reco
 function normaliseConfig(config: TokenizerConfigJson, file: string): TokenizerConfigJson {
   const out: TokenizerConfigJson = { ...config };
   for (const field of SPECIAL_FIELDS) {
-    if (config[field] === undefined || config[field] === null) continue;
+    if (config[field] === undefined || config[field] === null) {
+      delete out[field];
+      continue;
+    }
     const text = specialTokenText(config[field]);
     if (text === undefined) throw invalid(file, `"${field}" must be a string or an object with "content"`);
     out[field] = text;
