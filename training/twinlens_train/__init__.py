@@ -1,0 +1,2 @@
+"""TwinLens training package: reference modules, tokenizers, ONNX export and the
+reference feature pipeline shared by the fixture builder and (later) pack training."""
