@@ -24,6 +24,21 @@ export function nodeScope(nodeName: string): string[] {
   return parts;
 }
 
+/** Every enclosing scope key of a node, outermost first: `/a/b.1/c/Op` → a, a/b.1, a/b.1/c. */
+function scopePrefixes(nodeName: string): string[] {
+  let name = nodeName;
+  while (name.startsWith('/')) name = name.slice(1);
+  const first = name.indexOf('/');
+  if (first > 0 && SCOPE_WRAPPERS.includes(name.slice(0, first)) && name.indexOf('/', first + 1) > 0) name = name.slice(first + 1);
+  if (name.includes('//')) {
+    const segments = nodeScope(nodeName);
+    return segments.map((_, i) => segments.slice(0, i + 1).join('/'));
+  }
+  const keys: string[] = [];
+  for (let at = name.indexOf('/'); at > 0; at = name.indexOf('/', at + 1)) keys.push(name.slice(0, at));
+  return keys;
+}
+
 /**
  * Scope key (segments joined by '/') of a module path given either dotted
  * (`up_blocks.1.attentions.1`) or slash-separated (`/unet/up_blocks.1/attentions.1/`).
@@ -79,11 +94,7 @@ export function graphLookup(index: GraphIndex): GraphLookup {
     if (node.name && !nodeByName.has(node.name)) nodeByName.set(node.name, i);
     // A Constant is never a module's output, even when the exporter emits it last in the scope.
     if (node.opType === 'Constant' || node.outputs.length === 0) return;
-    let key = '';
-    for (const segment of nodeScope(node.name)) {
-      key = key ? `${key}/${segment}` : segment;
-      lastInScope.set(key, i);
-    }
+    for (const key of scopePrefixes(node.name)) lastInScope.set(key, i);
   });
   const sources = new Set<string>([...index.inputs.map((v) => v.name), ...index.initializers.map((t) => t.name)]);
   const lookup = { producer, nodeByName, lastInScope, sources };

@@ -11,13 +11,13 @@
 /** The `count` names closest to `query`, best first, without duplicates. */
 export function nearestNames(query: string, pool: Iterable<string>, count = 5, shortlist = 64): string[] {
   const q = query.toLowerCase();
-  const qGrams = bigramCounts(q);
+  const grams = new QueryBigrams(q);
   const seen = new Set<string>();
   const scored: Array<{ name: string; score: number }> = [];
   for (const name of pool) {
     if (!name || seen.has(name)) continue;
     seen.add(name);
-    scored.push({ name, score: bigramSimilarity(qGrams, q.length, name.toLowerCase()) });
+    scored.push({ name, score: grams.similarity(name.toLowerCase()) });
   }
   scored.sort((a, b) => b.score - a.score);
   const candidates = scored.slice(0, Math.max(shortlist, count));
@@ -26,33 +26,48 @@ export function nearestNames(query: string, pool: Iterable<string>, count = 5, s
   return ranked.slice(0, count).map((r) => r.name);
 }
 
-const bigram = (s: string, i: number): number => s.charCodeAt(i) * 65536 + s.charCodeAt(i + 1);
+/**
+ * The query's character bigrams as a multiset; scores other strings by the
+ * Dice coefficient (2·common / (bigrams(a) + bigrams(b))) without allocating
+ * per string.
+ */
+class QueryBigrams {
+  private readonly slot = new Map<number, number>();
+  private readonly capacity: Int32Array;
+  private readonly used: Int32Array;
+  private readonly total: number;
 
-function bigramCounts(s: string): Map<number, number> {
-  const m = new Map<number, number>();
-  for (let i = 0; i < s.length - 1; i++) {
-    const g = bigram(s, i);
-    m.set(g, (m.get(g) ?? 0) + 1);
-  }
-  return m;
-}
-
-/** Dice coefficient over character bigrams (multiset), in [0, 1]. */
-function bigramSimilarity(qGrams: Map<number, number>, qLen: number, s: string): number {
-  if (qLen < 2 || s.length < 2) return qLen === s.length ? 1 : 0;
-  const used = new Map<number, number>();
-  let common = 0;
-  for (let i = 0; i < s.length - 1; i++) {
-    const g = bigram(s, i);
-    const have = qGrams.get(g);
-    if (!have) continue;
-    const u = used.get(g) ?? 0;
-    if (u < have) {
-      used.set(g, u + 1);
-      common++;
+  constructor(q: string) {
+    const counts: number[] = [];
+    for (let i = 0; i < q.length - 1; i++) {
+      const g = q.charCodeAt(i) * 65536 + q.charCodeAt(i + 1);
+      let k = this.slot.get(g);
+      if (k === undefined) {
+        k = counts.length;
+        this.slot.set(g, k);
+        counts.push(0);
+      }
+      counts[k]++;
     }
+    this.capacity = Int32Array.from(counts);
+    this.used = new Int32Array(counts.length);
+    this.total = Math.max(0, q.length - 1);
   }
-  return (2 * common) / (qLen - 1 + (s.length - 1));
+
+  similarity(s: string): number {
+    const n = s.length - 1;
+    if (this.total === 0 || n <= 0) return 0;
+    this.used.fill(0);
+    let common = 0;
+    for (let i = 0; i < n; i++) {
+      const k = this.slot.get(s.charCodeAt(i) * 65536 + s.charCodeAt(i + 1));
+      if (k !== undefined && this.used[k] < this.capacity[k]) {
+        this.used[k]++;
+        common++;
+      }
+    }
+    return (2 * common) / (this.total + n);
+  }
 }
 
 /** Classic Levenshtein distance with two rolling rows. */

@@ -161,6 +161,17 @@ const SHORT: Record<string, string> = { to_q: 'Q', to_k: 'K', to_v: 'V', 'to_out
  * encoder layers, in UNet order (down, mid, up; then level, index).
  */
 export function listGraphTaps(index: GraphIndex): TapAliasInfo[] {
+  let taps = listed.get(index);
+  if (!taps) {
+    taps = enumerateTaps(index);
+    listed.set(index, taps);
+  }
+  return taps.map((t) => ({ ...t }));
+}
+
+const listed = new WeakMap<GraphIndex, TapAliasInfo[]>();
+
+function enumerateTaps(index: GraphIndex): TapAliasInfo[] {
   const found: Array<{ info: TapAliasInfo; key: number[] }> = [];
   const study = new Set<string>(STUDY_TAPS);
   for (const modulePath of knownModulePaths(index)) {
