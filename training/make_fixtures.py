@@ -388,9 +388,10 @@ def main() -> None:
         if fp16:
             g["tolerances"] = {"note": "UNet I/O float16; golden computed in float32 torch from float16-rounded "
                                        "inputs and weights; intermediate taps are float32 tensors in this graph",
-                               "vae_latent": {"atol": 1e-4, "rtol": 1e-4},
+                               "vae_latent": {"atol": 5e-4, "rtol": 1e-3},
                                "text_hidden": {"atol": 1e-4, "rtol": 1e-4},
                                "taps": {"atol": 5e-3, "rtol": 5e-3},
+                               "taps_end_to_end": {"atol": 1e-2, "rtol": 1e-2},
                                "out_sample": {"atol": 1e-2, "rtol": 1e-2},
                                "clip": {"atol": 1e-4, "rtol": 1e-4}}
         else:
@@ -407,10 +408,13 @@ def main() -> None:
                               "text": gen["text"], "min_logit_margin": gen["min_margin"]}
             g["modes"] = modes
             g["llm_prompt_text"] = render_chat([{"role": "user", "content": "<image>\n" + QUESTION}])
-            g["tolerances"] = {"vae_latent": {"atol": 1e-4, "rtol": 1e-4},
-                               "noisy_latent": {"atol": 1e-4, "rtol": 1e-4},
+            g["tolerances"] = {"note": "fp32 ONNX Runtime vs PyTorch. 'taps' = UNet fed the golden noisy_latent and "
+                                       "text_hidden; 'taps_end_to_end' = engine computes everything from the PNG",
+                               "vae_latent": {"atol": 5e-4, "rtol": 1e-3},
+                               "noisy_latent": {"atol": 5e-4, "rtol": 1e-3},
                                "text_hidden": {"atol": 1e-4, "rtol": 1e-4},
                                "taps": {"atol": 1e-4, "rtol": 1e-3},
+                               "taps_end_to_end": {"atol": 2e-3, "rtol": 2e-3},
                                "cross_attention": {"atol": 1e-5, "rtol": 1e-4},
                                "out_sample": {"atol": 1e-4, "rtol": 1e-3},
                                "clip": {"atol": 1e-4, "rtol": 1e-4},
