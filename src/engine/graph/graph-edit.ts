@@ -124,7 +124,7 @@ export async function editGraph(modelPath: string, options: EditGraphOptions): P
     inputs = index.inputs.filter((v) => plan.needed.has(v.name) && !weights.has(v.name)).map((v) => v.name);
   }
 
-  const request = { format: EDIT_FORMAT, add, prune, keep: prune ? keep : [] };
+  const request = { format: EDIT_FORMAT, add, prune, keep: prune ? [...keep].sort() : [] };
   const store: StoreRequest = {
     modelPath,
     key: editKey(scan.bytes, request),
