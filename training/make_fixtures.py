@@ -385,6 +385,11 @@ def main() -> None:
                                             "CLIP penultimate layer output, CLS dropped, [P, D]"),
                      "pixel_values": gw.save("clip_pixel_values", pipe.clip_pixels(sample).numpy(),
                                              "CLIP pixel_values [1,3,64,64]")}
+        with torch.no_grad():
+            last, embeds = c["clip"](pipe.clip_pixels(sample))
+        g["clip"]["last_hidden_state"] = gw.save("clip_last_hidden_state", last.numpy(),
+                                                 "CLIP vision output last_hidden_state [1,17,32]")
+        g["clip"]["image_embeds"] = gw.save("clip_image_embeds", embeds.numpy(), "CLIP vision output image_embeds [1,16]")
         if fp16:
             g["tolerances"] = {"note": "UNet I/O float16; golden computed in float32 torch from float16-rounded "
                                        "inputs and weights; intermediate taps are float32 tensors in this graph",

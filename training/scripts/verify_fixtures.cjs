@@ -117,6 +117,8 @@ async function checkDiffusion(name, entry) {
     };
   }
   const out = await unet.run(feeds);
+  compare(`${name} shipped unet out_sample`, toF32((await shipped.run(feeds)).out_sample), golden(dir, 'out_sample.npy').data,
+    tol.out_sample.atol, tol.out_sample.rtol);
   compare(`${name} unet out_sample`, toF32(out.out_sample), golden(dir, 'out_sample.npy').data, tol.out_sample.atol, tol.out_sample.rtol);
   for (const [alias, t] of Object.entries(g.taps)) {
     const tensor = out[t.onnx_tensor];
@@ -158,6 +160,9 @@ async function checkDiffusion(name, entry) {
   const pv = golden(dir, g.clip.pixel_values);
   const co = await clip.run({ pixel_values: f32(pv.data, pv.shape) });
   const pen = co[g.clip.onnx_tensor];
+  const so = await shippedClip.run({ pixel_values: f32(pv.data, pv.shape) });
+  compare(`${name} clip last_hidden_state`, so.last_hidden_state.data, golden(dir, g.clip.last_hidden_state).data, tol.clip.atol, tol.clip.rtol);
+  compare(`${name} clip image_embeds`, so.image_embeds.data, golden(dir, g.clip.image_embeds).data, tol.clip.atol, tol.clip.rtol);
   compare(`${name} clip penultimate (${g.clip.onnx_tensor}) CLS dropped`, pen.data.slice(pen.dims[2]), golden(dir, g.clip.penultimate).data,
     tol.clip.atol, tol.clip.rtol);
   return { g, man };
