@@ -77,7 +77,7 @@ describe('twinlens CLI', () => {
     const { written } = JSON.parse(r.stdout) as { written: string[] };
     expect(written).toHaveLength(3);
     const side = JSON.parse(fs.readFileSync(written[0].replace(/\.npy$/, '.json'), 'utf8'));
-    expect(side).toMatchObject({ tap: 'U-L1-R1-B0-Cross-Q', t: 50, guidance: 4, seed: 0, prompt: 'what colour is the circle', shape: [16, 32], pack: 'tiny' });
+    expect(side).toMatchObject({ tap: 'U-L1-R1-B0-Cross-Q', t: 50, guidance: 4, seed: 0, prompt: 'what colour is the circle', shape: [16, 24], pack: 'tiny' });
     expect(side.imageHash).toMatch(/^[0-9a-f]{64}$/);
     const check = spawnSync(
       '/usr/bin/python3',
@@ -89,7 +89,7 @@ describe('twinlens CLI', () => {
     const hlen = raw.readUInt16LE(8);
     const { createHash } = require('node:crypto') as typeof import('node:crypto');
     const digest = createHash('sha256').update(raw.subarray(10 + hlen)).digest('hex');
-    expect(check.stdout.trim()).toBe(`float32 (16, 32) ${digest}`);
+    expect(check.stdout.trim()).toBe(`float32 (16, 24) ${digest}`);
   });
 
   it('packs validate accepts both fixture packs', () => {

@@ -112,7 +112,9 @@ export class DiffusionExtractor {
       const eps = gaussian64(drawSeed(req.seed, k), n);
       const xt = this.schedule.addNoise(latent.data, eps, req.t);
       const ukey = `${req.image.hash}|${req.t}|${drawSeed(req.seed, k)}|${outputs.join(',')}`;
-      const cachedU = this.uncond.get(ukey);
+      // Exports with a static batch of 2 (some fixed-shape exports) cannot run the conditional row alone.
+      const fixed = unet.inputs.get('sample')?.shape[0];
+      const cachedU = typeof fixed === 'number' && fixed > 0 && fixed !== 1 ? undefined : this.uncond.get(ukey);
       const batch = cachedU ? 1 : 2;
       const sample = new Float32Array(batch * n);
       for (let b = 0; b < batch; b++) sample.set(xt, b * n);

@@ -45,8 +45,10 @@ export class UnetTaps {
     const idx = await this.graph();
     const original = new Set(idx.outputs.map((o) => o.name));
     if (outputs.every((o) => original.has(o))) return this.pool.get(this.modelPath, this.label);
-    const key = [...outputs].sort().join('|');
-    const edited = await editGraph(this.modelPath, { addOutputs: outputs, prune: true, cacheDir: this.cacheDir });
+    // Sorted so the same set of taps maps to one edited file and one session.
+    const sorted = [...new Set(outputs)].sort();
+    const key = sorted.join('|');
+    const edited = await editGraph(this.modelPath, { addOutputs: sorted, prune: true, cacheDir: this.cacheDir });
     return this.pool.get(edited.path, this.label, key);
   }
 }
