@@ -92,6 +92,16 @@ describe('twinlens CLI', () => {
     expect(check.stdout.trim()).toBe(`float32 (16, 24) ${digest}`);
   });
 
+  it('bench reports every stage, tokens/s and peak memory (no timing assertions)', () => {
+    const r = twinlens(['bench', '--pack', TINY, '--iterations', '1', '--warmup', '0', '--max-tokens', '3', '--no-reference', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const stages = out.stages.map((s: { stage: string }) => s.stage);
+    for (const s of ['preprocess', 'vae', 'text_encoder', 'unet_batch2', 'clip', 'projectors', 'prefill', 'decode_per_token']) expect(stages).toContain(s);
+    expect(out.peakRssBytes).toBeGreaterThan(0);
+    expect(out.referenceSkipped).toBe('--no-reference');
+  });
+
   it('packs validate accepts both fixture packs', () => {
     for (const p of [TINY, TINY_FP16]) {
       const r = twinlens(['packs', 'validate', p]);
