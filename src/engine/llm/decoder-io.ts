@@ -155,7 +155,8 @@ export class LlmIo {
     }
     const fetches = ['logits'];
     for (let i = 0; i < this.shape.numLayers; i++) fetches.push(`present.${i}.key`, `present.${i}.value`);
-    const out = await this.decoder.run(feeds, fetches);
+    // An fp16 cache goes back to the decoder as raw bits: no float32 round trip per token.
+    const out = await this.decoder.run(feeds, fetches, { rawFloat16: (name) => name.startsWith('present.') });
 
     const logits = out.logits;
     if (!logits || logits.dims.length !== 3 || logits.dims[1] < 1) {

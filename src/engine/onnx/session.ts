@@ -21,10 +21,19 @@ export interface IoMeta {
   shape: Array<number | string>;
 }
 
-/** What the engine passes around: float data is always float32 here. */
+/**
+ * What the engine passes around: float data is float32, except that a
+ * Uint16Array holds raw float16 bits — used to hand an fp16 KV cache back to
+ * the decoder without converting it twice per generated token.
+ */
 export interface HostTensor {
   dims: number[];
-  data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+}
+
+export interface RunOptions {
+  /** Float16 outputs for which this returns true come back as raw Uint16Array bits. */
+  rawFloat16?: (name: string) => boolean;
 }
 
 export interface SessionOptions {
@@ -116,7 +125,7 @@ export class OnnxSession {
    * Run with float32/int feeds, converting each to the dtype the model declares.
    * Feeds the model does not declare are dropped (pruned graphs lose inputs).
    */
-  async run(feeds: Record<string, HostTensor>, fetches?: string[]): Promise<Record<string, HostTensor>> {
+  async run(feeds: Record<string, HostTensor>, fetches?: string[], opts: RunOptions = {}): Promise<Record<string, HostTensor>> {
     if (this.disposed) throw new TwinLensError('ENGINE_DISPOSED', `${this.label}: session already disposed`);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, meta] of this.inputs) {
@@ -133,7 +142,10 @@ export class OnnxSession {
       throw new TwinLensError('ONNX_RUN_FAILED', `${this.label}: inference failed: ${firstLine(e)}`, 'Check that the inputs match the model (shapes, dtypes)');
     }
     const out: Record<string, HostTensor> = {};
-    for (const [name, value] of Object.entries(result)) out[name] = fromOrtTensor(value as ort.Tensor);
+    for (const [name, value] of Object.entries(result)) {
+      const t = value as ort.Tensor;
+      out[name] = t.type === 'float16' && opts.rawFloat16?.(name) ? { dims: [...t.dims], data: t.data as Uint16Array } : fromOrtTensor(t);
+    }
     return out;
   }
 
@@ -158,6 +170,11 @@ function toOrtTensor(t: HostTensor, meta: IoMeta, label: string): ort.Tensor {
       `${label}: input "${meta.name}" has rank ${meta.shape.length} [${meta.shape.join(',')}] but got [${t.dims.join(',')}]`,
       'The model does not follow the expected contract; check the export',
     );
+  }
+  if (d instanceof Uint16Array) {
+    // Raw float16 bits: pass through to a float16 input, widen for a float32 one.
+    if (want === 'float16' || want === 'unknown') return new ort.Tensor('float16', d, t.dims);
+    if (want === 'float32') return new ort.Tensor('float32', float16BitsToFloat32(d), t.dims);
   }
   if (want === 'float32' || want === 'float16') {
     const f = d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number | bigint>, Number);
@@ -209,5 +226,7 @@ export function i64(dims: number[], values: ArrayLike<number>): HostTensor {
 }
 
 export function asFloat32(t: HostTensor): Float32Array {
-  return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
+  if (t.data instanceof Float32Array) return t.data;
+  if (t.data instanceof Uint16Array) return float16BitsToFloat32(t.data);
+  return Float32Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
