@@ -16,7 +16,6 @@ export interface Tolerance {
   rtol: number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function golden(pack: string): any {
   return JSON.parse(fs.readFileSync(path.join(pack, 'golden', 'golden.json'), 'utf8'));
 }

@@ -5,6 +5,7 @@
  * reason and a non-zero exit.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -87,7 +88,6 @@ describe('twinlens CLI', () => {
     expect(check.status, check.stderr).toBe(0);
     const raw = fs.readFileSync(written[0]);
     const hlen = raw.readUInt16LE(8);
-    const { createHash } = require('node:crypto') as typeof import('node:crypto');
     const digest = createHash('sha256').update(raw.subarray(10 + hlen)).digest('hex');
     expect(check.stdout.trim()).toBe(`float32 (16, 24) ${digest}`);
   });

@@ -1,0 +1,81 @@
+/**
+ * Shared e2e fixtures: one web-mode server per worker (the compiled
+ * dist/server, a real engine process on the tiny fixture pack), and a page
+ * that has opened the printed URL (token → cookie) and waited for the
+ * engine and the pack.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Page, test as base, expect } from '@playwright/test';
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const PACK = process.env.TWINLENS_E2E_PACK ?? path.join(ROOT, 'test', 'fixtures', 'packs', 'tiny');
+export const SAMPLE_IMAGE = path.join(ROOT, 'test', 'fixtures', 'images', 'sample.png');
+export const SAMPLE_IMAGE_B = path.join(ROOT, 'test', 'fixtures', 'images', 'sample-b.png');
+
+export interface RunningServer {
+  url: string;
+  token: string;
+  port: number;
+  engine: { readonly pid?: number; killProcess?(): void; readonly state: { state: string; restarts: number } };
+  close(): Promise<void>;
+}
+
+async function startBuiltServer(): Promise<RunningServer> {
+  const entry = path.join(ROOT, 'dist', 'server', 'index.js');
+  if (!fs.existsSync(entry)) throw new Error('dist/server is missing: run `npm run build` (npm run test:e2e does)');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'))) throw new Error('dist/renderer is missing: run `npm run build:renderer`');
+  const { startServer } = (await import(pathToFileURL(entry).href)) as { startServer(o: object): Promise<RunningServer> };
+  return startServer({ port: 0, packDir: PACK, provider: 'cpu' });
+}
+
+export const test = base.extend<{ app: Page }, { server: RunningServer }>({
+  server: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright needs the destructuring to see no dependencies
+    async ({}, use) => {
+      const server = await startBuiltServer();
+      await use(server);
+      await server.close();
+    },
+    { scope: 'worker', timeout: 120_000 },
+  ],
+  app: async ({ page, server }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await waitForEngine(page);
+    await use(page);
+    expect(errors, 'uncaught errors in the page').toEqual([]);
+  },
+});
+
+export { expect };
+
+export async function waitForEngine(page: Page): Promise<void> {
+  await expect(page.getByTestId('status-bar')).toHaveAttribute('data-engine-state', 'ready', { timeout: 60_000 });
+  await expect(page.getByTestId('pack-name')).not.toContainText('–');
+}
+
+/** The ids of the columns that can answer (available, non-extra modes). */
+export async function answerModes(page: Page): Promise<string[]> {
+  await expect(page.locator('.answer-col').first()).toBeVisible();
+  return page.locator('.answer-col:not(.unavailable)').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.mode ?? ''));
+}
+
+export async function openSample(page: Page, file = SAMPLE_IMAGE): Promise<void> {
+  await page.getByTestId('image-input').setInputFiles(file);
+  await expect(page.getByTestId('image-preview')).toBeVisible();
+}
+
+export async function ask(page: Page, question: string): Promise<void> {
+  await page.getByTestId('question').fill(question);
+  await page.getByTestId('question').press('Enter');
+}
+
+export async function expectAllDone(page: Page, modes: string[], timeout = 60_000): Promise<void> {
+  for (const m of modes) {
+    await expect(page.getByTestId(`answer-${m}`)).toHaveAttribute('data-status', 'done', { timeout });
+    await expect(page.getByTestId(`text-${m}`)).not.toBeEmpty();
+  }
+}
