@@ -34,7 +34,7 @@ export function bundledProviders(): ProviderName[] {
 export function providerCandidates(choice: ProviderChoice, platform: NodeJS.Platform = process.platform): ProviderName[] {
   if (choice !== 'auto') {
     if (!PROVIDER_NAMES.includes(choice)) {
-      throw new TwinLensError('PROVIDER_UNAVAILABLE', `Unknown execution provider "${choice}"`, `Use one of: auto, ${PROVIDER_NAMES.join(', ')}`);
+      throw new TwinLensError('PROVIDER_UNAVAILABLE', `Unknown execution provider "${choice}": use one of auto, ${PROVIDER_NAMES.join(', ')}`);
     }
     return choice === 'cpu' ? ['cpu'] : [choice, 'cpu'];
   }
