@@ -108,7 +108,7 @@ export function App({ bridge }: { bridge: Bridge }) {
     if (!prefs.autoRerun || !last || !image || last.imageHash !== image.hash || last.diffKey === knobKey) return;
     const timer = setTimeout(() => void submit(last.question, prefs.knobs, diffusionModes), RERUN_DEBOUNCE_MS);
     return () => clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- re-run only when the diffusion knobs change
+    // Deliberately keyed on the diffusion knobs only: other changes must not re-run.
   }, [knobKey]);
 
   const rerunEntry = useCallback(

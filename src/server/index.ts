@@ -66,10 +66,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   // Start the engine now, but do not wait: the page loads while models load, and shows the progress.
   if (engine instanceof EngineHost) void engine.start().catch(() => undefined);
 
-  let guard: Guard | undefined;
+  // Created once listening: the token cookie's name carries the actual port (port 0 = any).
+  const ready: { guard?: Guard } = {};
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const g = guard;
+    const g = ready.guard;
     if (!g) {
       res.writeHead(503).end();
       return;
@@ -97,8 +98,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/ws') return reject(socket, 404, 'Not found');
-    if (!guard) return reject(socket, 403, 'Starting');
-    const verdict = guard.check(req, url, { requireOrigin: true });
+    if (!ready.guard) return reject(socket, 403, 'Starting');
+    const verdict = ready.guard.check(req, url, { requireOrigin: true });
     if (!verdict.ok) return reject(socket, verdict.status, verdict.reason);
     wss.handleUpgrade(req, socket, head, (ws) => {
       const broker = new WsBroker(ws, engine, { provider: opts.provider });
@@ -115,7 +116,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     });
   });
   const port = (server.address() as AddressInfo).port;
-  guard = new Guard({ token, port, bindHost: host, allowedHosts: opts.allowedHosts });
+  ready.guard = new Guard({ token, port, bindHost: host, allowedHosts: opts.allowedHosts });
 
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}/?token=${token}`;

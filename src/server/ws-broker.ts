@@ -9,9 +9,10 @@
  */
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import { CONTRACT, type ContractMethod, type ContractParams, type ContractResults } from '../shared/contract.js';
+import type { ContractMethod, ContractParams, ContractResults } from '../shared/contract.js';
 import type { HostCallOptions } from './engine-host.js';
-import { TwinLensError, toTwinLensError } from '../shared/errors.js';
+import { toTwinLensError } from '../shared/errors.js';
+import { parseParams } from './parse-call.js';
 import type { EngineState } from '../engine/process/client.js';
 import { type ServerMessage, decodeMessage, encodeMessage } from './wire.js';
 
@@ -34,21 +35,6 @@ const ClientMessageSchema = z.discriminatedUnion('type', [
 
 /** More than this many calls in flight on one socket is a runaway client. */
 const MAX_IN_FLIGHT = 64;
-
-export function isContractMethod(m: string): m is ContractMethod {
-  return Object.prototype.hasOwnProperty.call(CONTRACT, m);
-}
-
-/** Parse a call's params with the contract; throws INVALID_ARGUMENT naming the first bad field. */
-export function parseParams(method: string, params: unknown): { method: ContractMethod; params: unknown } {
-  if (!isContractMethod(method)) throw new TwinLensError('INVALID_ARGUMENT', `Unknown method "${method}"`);
-  const parsed = CONTRACT[method].safeParse(params ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new TwinLensError('INVALID_ARGUMENT', `${method}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}`);
-  }
-  return { method, params: parsed.data };
-}
 
 export class WsBroker {
   private controllers = new Map<string, AbortController>();

@@ -75,7 +75,10 @@ export async function ask(page: Page, question: string): Promise<void> {
 
 export async function expectAllDone(page: Page, modes: string[], timeout = 60_000): Promise<void> {
   for (const m of modes) {
-    await expect(page.getByTestId(`answer-${m}`)).toHaveAttribute('data-status', 'done', { timeout });
+    const col = page.getByTestId(`answer-${m}`);
+    // Settle first (done or error), then fail at once with the column's error text instead of timing out.
+    await expect(col).toHaveAttribute('data-status', /^(done|error|stopped)$/, { timeout });
+    if ((await col.getAttribute('data-status')) !== 'done') throw new Error(`column ${m} did not answer: ${await col.innerText()}`);
     await expect(page.getByTestId(`text-${m}`)).not.toBeEmpty();
   }
 }

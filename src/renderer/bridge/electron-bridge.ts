@@ -1,14 +1,13 @@
 /**
  * Bridge for the desktop app: `window.twinlens`, exposed by the sandboxed
- * preload (src/preload/api.ts). An AbortSignal cannot cross the context
+ * preload (src/preload/api.ts; its shape is TwinLensWindowApi in types.ts). An AbortSignal cannot cross the context
  * bridge, so each call gets a request id and aborting sends cancel(id);
  * results arrive as {ok, result | error} envelopes and errors are rebuilt
  * here with their code and hint.
  */
 import type { ContractMethod, ContractParams, ContractResults } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
-import type { PreloadApi } from '../../preload/api.js';
-import type { Bridge, BridgeCallOptions, HostEvent } from './types.js';
+import type { Bridge, BridgeCallOptions, HostEvent, TwinLensWindowApi } from './types.js';
 
 let counter = 0;
 
@@ -16,7 +15,7 @@ export class ElectronBridge implements Bridge {
   readonly kind = 'electron' as const;
   readonly canOpenPackByPath = true;
 
-  constructor(private readonly api: PreloadApi) {}
+  constructor(private readonly api: TwinLensWindowApi) {}
 
   async call<M extends ContractMethod>(method: M, params: ContractParams[M], opts: BridgeCallOptions = {}): Promise<ContractResults[M]> {
     if (opts.signal?.aborted) throw new TwinLensError('CANCELLED', `${method} was cancelled`);

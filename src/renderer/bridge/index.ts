@@ -2,14 +2,13 @@
  * Picks the bridge for the host the page is running in: the preload's
  * `window.twinlens` inside Electron, otherwise the web-mode WebSocket.
  */
-import type { PreloadApi } from '../../preload/api.js';
 import { ElectronBridge } from './electron-bridge.js';
-import type { Bridge } from './types.js';
+import type { Bridge, TwinLensWindowApi } from './types.js';
 import { WsBridge } from './ws-bridge.js';
 
 declare global {
   interface Window {
-    twinlens?: PreloadApi;
+    twinlens?: TwinLensWindowApi;
   }
 }
 

@@ -9,6 +9,7 @@
  * pushes on its own: engine state, images opened from the menu, commands.
  */
 import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo } from '../../shared/contract.js';
+import type { SerializedError } from '../../shared/errors.js';
 
 export interface EngineStateView {
   state: 'starting' | 'ready' | 'crashed' | 'stopped';
@@ -47,3 +48,18 @@ export interface Bridge {
   /** Whether the user can type a pack folder path (the server's file system in web mode). */
   readonly canOpenPackByPath: boolean;
 }
+
+/**
+ * What the renderer expects of `window.twinlens` (built in src/preload/api.ts,
+ * which the renderer may not import): one function per contract method
+ * resolving to an {ok, result | error} envelope, cancel by request id, and
+ * host-event subscription. test/e2e/security.spec.ts checks the two agree.
+ */
+export type PreloadEnvelope<T> = { ok: true; result: T } | { ok: false; error: SerializedError };
+
+export type TwinLensWindowApi = {
+  [M in ContractMethod]: (params: ContractParams[M], opts?: { requestId?: string; onEvent?: (e: EngineEvent) => void }) => Promise<PreloadEnvelope<ContractResults[M]>>;
+} & {
+  cancel(requestId: string): void;
+  subscribe(cb: (event: unknown) => void): () => void;
+};

@@ -79,13 +79,22 @@ export function KnobsPanel({ knobs, pack, autoRerun, onKnobs, onAutoRerun, onRes
         <span>tap</span>
         <select value={k.tap} data-testid="knob-tap" aria-label="tap layer" onChange={(e) => onKnobs({ tap: e.currentTarget.value })}>
           {!taps.some((t) => t.alias === k.tap) && <option value={k.tap}>{k.tap}</option>}
-          {taps.map((t) => (
-            <option key={t.alias} value={t.alias} disabled={!t.available} title={t.reason ?? t.target}>
-              {t.study ? '★ ' : ''}
-              {t.alias}
-              {t.available ? '' : ' (unavailable)'}
-            </option>
-          ))}
+          {[
+            ['The study’s layers', taps.filter((t) => t.study)] as const,
+            ['Every tap', taps.filter((t) => !t.study)] as const,
+          ].map(([label, group]) =>
+            group.length === 0 ? null : (
+              <optgroup key={label} label={label}>
+                {group.map((t) => (
+                  <option key={t.alias} value={t.alias} disabled={!t.available} title={t.reason ?? t.tensorName ?? t.target}>
+                    {t.study ? '★ ' : ''}
+                    {t.alias}
+                    {t.available ? '' : ' (unavailable)'}
+                  </option>
+                ))}
+              </optgroup>
+            ),
+          )}
         </select>
       </label>
       <label className="knob" title="The SD prompt: the question (task-aware), empty (unconditional), or custom text (leakage test)">

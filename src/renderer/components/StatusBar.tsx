@@ -41,8 +41,8 @@ export function StatusBar({ engine, connected, pack, status, progress, busy, onR
         pack: <b>{pack?.name ?? '–'}</b>
       </span>
       {providers.length > 0 && (
-        <span title="Execution provider per model" data-testid="providers">
-          {providers.map(([model, p]) => `${model}: ${p}`).join(' · ')}
+        <span title={providers.map(([model, p]) => `${model}: ${p}`).join('\n')} data-testid="providers">
+          {providerSummary(providers)}
         </span>
       )}
       {status && (
@@ -64,4 +64,12 @@ export function StatusBar({ engine, connected, pack, status, progress, busy, onR
       )}
     </footer>
   );
+}
+
+/** "cpu ×7" or "unet: cuda · cpu ×6": the full per-model list is in the tooltip. */
+export function providerSummary(providers: Array<[string, string]>): string {
+  const byProvider = new Map<string, string[]>();
+  for (const [model, p] of providers) byProvider.set(p, [...(byProvider.get(p) ?? []), model]);
+  const groups = [...byProvider.entries()].sort((a, b) => a[1].length - b[1].length);
+  return groups.map(([p, models]) => (models.length === 1 && groups.length > 1 ? `${models[0]}: ${p}` : `${p} ×${models.length}`)).join(' · ');
 }

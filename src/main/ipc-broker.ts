@@ -1,0 +1,109 @@
+/**
+ * The contract over Electron IPC: the desktop twin of the WebSocket broker
+ * (src/server/ws-broker.ts). Every message is checked twice before it can
+ * reach the engine:
+ *
+ * 1. the sender must be our window's main frame, loaded from app://twinlens
+ *    (not an iframe, not a page that navigated elsewhere);
+ * 2. the method must be a contract method and its params must parse with the
+ *    contract's zod schema (src/server/parse-call.ts).
+ *
+ * Results go back as {ok, result | error} envelopes (an Error thrown through
+ * ipcRenderer.invoke loses its code and hint); events go to the sending
+ * window tagged with the caller's request id; cancel aborts that request.
+ */
+import { type IpcMainEvent, type IpcMainInvokeEvent, type WebContents, ipcMain } from 'electron';
+import { z } from 'zod';
+import type { ContractParams } from '../shared/contract.js';
+import { TwinLensError, toTwinLensError } from '../shared/errors.js';
+import { IPC } from '../preload/api.js';
+import type { EngineHost } from '../server/engine-host.js';
+import { parseParams } from '../server/parse-call.js';
+import { APP_ORIGIN } from './protocol.js';
+
+const RequestId = z.string().min(1).max(128);
+const DroppedPaths = z.array(z.string().min(1).max(4096)).max(64);
+
+export interface BrokerOptions {
+  host: EngineHost;
+  /** The web contents allowed to call (our one window). */
+  trusted: () => WebContents | undefined;
+  /** Paths dropped on the window (already validated as strings). */
+  onDropped: (paths: string[]) => void;
+}
+
+export class IpcBroker {
+  private controllers = new Map<string, AbortController>();
+
+  constructor(private readonly opts: BrokerOptions) {
+    ipcMain.handle(IPC.call, (event, method: unknown, requestId: unknown, params: unknown) => this.onCall(event, method, requestId, params));
+    ipcMain.on(IPC.cancel, (event, requestId: unknown) => this.onCancel(event, requestId));
+    ipcMain.on(IPC.dropped, (event, paths: unknown) => this.onDroppedPaths(event, paths));
+  }
+
+  /** Our window, its top frame, on our origin: anything else is refused. */
+  isTrustedSender(event: IpcMainEvent | IpcMainInvokeEvent): boolean {
+    const wc = this.opts.trusted();
+    const frame = event.senderFrame;
+    if (!wc || event.sender !== wc || !frame || frame.parent !== null) return false;
+    try {
+      return new URL(frame.url).origin === APP_ORIGIN;
+    } catch {
+      return false;
+    }
+  }
+
+  private async onCall(event: IpcMainInvokeEvent, method: unknown, requestId: unknown, params: unknown) {
+    if (!this.isTrustedSender(event)) {
+      return { ok: false, error: new TwinLensError('INVALID_ARGUMENT', 'IPC call from an untrusted sender refused').toJSON() };
+    }
+    const id = RequestId.safeParse(requestId);
+    if (!id.success || typeof method !== 'string') {
+      return { ok: false, error: new TwinLensError('INVALID_ARGUMENT', 'Malformed IPC call').toJSON() };
+    }
+    const key = `${event.sender.id}:${id.data}`;
+    if (this.controllers.has(key)) return { ok: false, error: new TwinLensError('INVALID_ARGUMENT', `Request id ${id.data} is already in flight`).toJSON() };
+    const controller = new AbortController();
+    this.controllers.set(key, controller);
+    const sender = event.sender;
+    try {
+      const call = parseParams(method, params);
+      const result = await this.opts.host.call(call.method, call.params as ContractParams[typeof call.method], {
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (!sender.isDestroyed()) sender.send(IPC.event, { requestId: id.data, event: e });
+        },
+      });
+      return { ok: true, result };
+    } catch (e) {
+      return { ok: false, error: toTwinLensError(e, controller.signal.aborted ? 'CANCELLED' : 'INTERNAL').toJSON() };
+    } finally {
+      this.controllers.delete(key);
+    }
+  }
+
+  private onCancel(event: IpcMainEvent, requestId: unknown): void {
+    if (!this.isTrustedSender(event)) return;
+    const id = RequestId.safeParse(requestId);
+    if (id.success) this.controllers.get(`${event.sender.id}:${id.data}`)?.abort();
+  }
+
+  private onDroppedPaths(event: IpcMainEvent, paths: unknown): void {
+    if (!this.isTrustedSender(event)) return;
+    const parsed = DroppedPaths.safeParse(paths);
+    if (parsed.success) this.opts.onDropped(parsed.data);
+  }
+
+  /** Cancel everything a window started (it reloaded or closed). */
+  cancelAll(): void {
+    for (const c of this.controllers.values()) c.abort();
+    this.controllers.clear();
+  }
+
+  dispose(): void {
+    this.cancelAll();
+    ipcMain.removeHandler(IPC.call);
+    ipcMain.removeAllListeners(IPC.cancel);
+    ipcMain.removeAllListeners(IPC.dropped);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Which model pack the desktop app opens, and where user packs live.
+ *
+ *   --pack DIR > $TWINLENS_PACK > the pack opened last time > the built-in
+ *   mini-world (resources/mini-world when packaged, models/mini-world in a
+ *   checkout) > the tiny test fixture (checkouts only).
+ *
+ * User packs belong under <userData>/packs, where the Open Pack dialog
+ * starts; the last pack opened is remembered in <userData>/last-pack.json.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { app } from 'electron';
+import { argValue, isPackDir, resolveDefaultPack } from '../server/default-pack.js';
+
+export function userPacksDir(): string {
+  const dir = path.join(app.getPath('userData'), 'packs');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch {
+    /* read-only profile: the dialog falls back to home */
+  }
+  return dir;
+}
+
+function lastPackFile(): string {
+  return path.join(app.getPath('userData'), 'last-pack.json');
+}
+
+export function rememberPack(dir: string): void {
+  try {
+    fs.writeFileSync(lastPackFile(), JSON.stringify({ dir }));
+  } catch {
+    /* not worth failing over */
+  }
+}
+
+function lastPack(): string | undefined {
+  try {
+    const { dir } = JSON.parse(fs.readFileSync(lastPackFile(), 'utf8')) as { dir?: unknown };
+    return typeof dir === 'string' && isPackDir(dir) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function chooseStartupPack(argv = process.argv): string | undefined {
+  const explicit = argValue(argv, '--pack');
+  if (explicit || process.env.TWINLENS_PACK) return resolveDefaultPack({ explicit }).dir;
+  const remembered = lastPack();
+  if (remembered) return remembered;
+  const builtIn = app.isPackaged ? [path.join(process.resourcesPath, 'mini-world')] : [];
+  const choice = resolveDefaultPack({ root: app.isPackaged ? process.resourcesPath : app.getAppPath(), extraCandidates: builtIn });
+  return choice.source === 'none' ? undefined : choice.dir;
+}
+
+/** Dropped paths: folders with a pack.json are packs; other folders get an explanation; files are the page's business. */
+export function classifyDropped(paths: string[]): { packs: string[]; notPacks: string[] } {
+  const packs: string[] = [];
+  const notPacks: string[] = [];
+  for (const p of paths) {
+    const stat = fs.statSync(p, { throwIfNoEntry: false });
+    if (!stat?.isDirectory()) continue;
+    (isPackDir(p) ? packs : notPacks).push(p);
+  }
+  return { packs, notPacks };
+}
