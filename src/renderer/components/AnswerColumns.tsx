@@ -39,6 +39,7 @@ function Column({ mode, run, onStop, onRetry }: { mode: ModeInfo; run: ColumnRun
       data-testid={`answer-${mode.id}`}
       data-mode={mode.id}
       data-status={mode.available ? status : 'unavailable'}
+      data-runs={run?.runs ?? 0}
       aria-label={`${mode.label} answer`}
       aria-busy={active}
     >

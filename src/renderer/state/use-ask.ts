@@ -25,6 +25,8 @@ export interface ColumnRun {
   stop?: StopReason;
   error?: SerializedError;
   question?: string;
+  /** How many times this column has been run (tests and the UI tell a re-run from a stale answer). */
+  runs: number;
 }
 
 export interface RunRequest {
@@ -56,7 +58,7 @@ export function useAsk(bridge: Bridge, onEvent?: (e: EngineEvent) => void): AskA
     if (generation.current.get(mode) !== gen) return;
     // The ref is the source of truth (run() reads it right after the calls settle); state mirrors it for rendering.
     const cols = columnsRef.current;
-    const prev = cols[mode] ?? { status: 'idle', text: '', tokens: 0 };
+    const prev: ColumnRun = cols[mode] ?? { status: 'idle', text: '', tokens: 0, runs: 0 };
     const next = { ...cols, [mode]: { ...prev, ...(typeof p === 'function' ? p(prev) : p) } };
     columnsRef.current = next;
     setColumns(next);
@@ -69,7 +71,7 @@ export function useAsk(bridge: Bridge, onEvent?: (e: EngineEvent) => void): AskA
       controllers.current.set(mode, controller);
       const gen = (generation.current.get(mode) ?? 0) + 1;
       generation.current.set(mode, gen);
-      patch(mode, gen, { status: 'queued', text: '', tokens: 0, ms: undefined, startedAt: undefined, stop: undefined, error: undefined, question: req.question });
+      patch(mode, gen, (c) => ({ status: 'queued', text: '', tokens: 0, ms: undefined, startedAt: undefined, stop: undefined, error: undefined, question: req.question, runs: (c.runs ?? 0) + 1 }));
       setInFlight((n) => n + 1);
       const onEv = (e: EngineEvent) => {
         eventSink.current?.(e);
@@ -131,6 +133,8 @@ export function useAsk(bridge: Bridge, onEvent?: (e: EngineEvent) => void): AskA
 }
 
 function finalPatch(a: ModeAnswer): Partial<ColumnRun> {
+  // A request cancelled while it waited in the engine's queue comes back as an answer with a CANCELLED error.
+  if (a.stop === 'cancelled' || a.error?.code === 'CANCELLED') return { status: 'stopped', text: a.text, tokens: a.tokens, ms: a.ms, stop: 'cancelled' };
   if (a.error) return { status: 'error', text: a.text, tokens: a.tokens, ms: a.ms, stop: a.stop, error: a.error };
-  return { status: a.stop === 'cancelled' ? 'stopped' : 'done', text: a.text, tokens: a.tokens, ms: a.ms, stop: a.stop };
+  return { status: 'done', text: a.text, tokens: a.tokens, ms: a.ms, stop: a.stop };
 }
