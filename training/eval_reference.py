@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""PyTorch reference evaluation of the mini-world pack on its test suites.
+
+    /usr/bin/python3 training/eval_reference.py [--quick] [--limit N]
+
+Reads <pack>/suites/mini-world-{test,pairs}.jsonl, answers every item with every
+mode exactly as the engine does (greedy, CLIP penultimate tokens, UNet tap at t=50,
+mulberry32 seed 0, s=4, question as prompt), and writes
+  <pack>/eval-python.json                     accuracies (per mode, category, target), pair accuracy,
+                                              CLIP vs diffusion feature similarity within pairs
+  training/.work/<run>/predictions-python.json  every answer (for the TS agreement check)
+Uses the checkpoints in training/.work, not the ONNX files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from twinlens_train.images import load_png  # noqa: E402
+from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate  # noqa: E402
+from twinlens_train.models import LlamaForCausalLM  # noqa: E402
+
+SUITES = ["mini-world-test", "mini-world-pairs"]
+
+
+def load_suite(pack: str, name: str):
+    p = os.path.join(pack, "suites", f"{name}.jsonl")
+    items = [json.loads(line) for line in open(p)]
+    for it in items:
+        it["suite"] = name
+        it["image_path"] = os.path.join(os.path.dirname(p), it["image"])
+    return items
+
+
+def normalise(text: str) -> str:
+    return text.strip().lower().rstrip(".?!")
+
+
+@torch.no_grad()
+def greedy(c, llm, vis: torch.Tensor, questions, max_new: int = 4):
+    """Greedy answers for rows of visual tokens [n,N,H]; groups rows by prompt length (no padding)."""
+    from train_mini_world import IMG_POS, prompt_token_ids
+    eos = c.ltok.token_to_id("</s>")
+    out = [None] * len(questions)
+    groups = defaultdict(list)
+    prompts = [prompt_token_ids(c, q) for q in questions]
+    for i, p in enumerate(prompts):
+        groups[len(p)].append(i)
+    N = vis.shape[1]
+    for _, idx in groups.items():
+        ids = torch.tensor([prompts[i][:IMG_POS] + [prompts[i][IMG_POS]] * N + prompts[i][IMG_POS + 1:] for i in idx])
+        emb = llm.embed(ids)
+        emb[:, IMG_POS:IMG_POS + N] = vis[idx]
+        gen = [[] for _ in idx]
+        for _ in range(max_new):
+            logits, _ = llm(emb)
+            nxt = logits[:, -1].argmax(-1)
+            for r, t in enumerate(nxt.tolist()):
+                if not gen[r] or gen[r][-1] != eos:
+                    gen[r].append(t)
+            if all(g[-1] == eos for g in gen):
+                break
+            emb = torch.cat([emb, llm.embed(nxt[:, None])], dim=1)
+        for r, i in enumerate(idx):
+            out[i] = c.ltok.decode(gen[r], skip_special_tokens=True)
+    return out
+
+
+def cos(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def evaluate(c, write: bool = True, limit: int = 0) -> dict:
+    from train_mini_world import MODES, PROJ_KEYS, visual
+    t0 = time.time()
+    items = [it for s in SUITES for it in load_suite(c.pack, s)]
+    if limit:
+        items = items[:limit]
+    imgs = np.stack([load_png(it["image_path"]) for it in items])
+    qs = [it["question"] for it in items]
+    fx = c.extractor()
+    clipf = torch.from_numpy(clip_penultimate(c.vision(), imgs))
+    x_t = fx.noisy(fx.latents(imgs))
+    fu = fx.tap(x_t, [""] * len(items))
+    fc = fx.tap(x_t, qs)
+    guided = fu + np.float32(GUIDANCE) * (fc - fu)
+    diff = torch.from_numpy(guided)
+    H = c.mc["llm"].hidden_size
+    preds = {}
+    for mode in MODES:
+        ck = torch.load(c.path(f"tune-{mode}.pt"))
+        llm = LlamaForCausalLM(c.mc["llm"])
+        llm.load_state_dict(ck["llm"])
+        llm.eval()
+        projs = build_projectors(c.mc["vision"].hidden_size, diff.shape[-1], H)
+        for k in PROJ_KEYS[mode]:
+            projs[k].load_state_dict(ck["projectors"][k])
+            projs[k].eval()
+        with torch.no_grad():
+            vis = visual(mode, projs, clipf, diff)
+        preds[mode] = greedy(c, llm, vis, qs)
+    res = {"modes": {}, "n_items": len(items), "suites": SUITES,
+           "settings": {"t": 50, "guidance": GUIDANCE, "tap": "U-L1-R1-B0-Cross-Q", "seed": 0, "prompt": "question",
+                        "decoding": "greedy"},
+           "source": "PyTorch checkpoints (training/eval_reference.py), not the ONNX engine"}
+    for mode in MODES:
+        r = {"test": defaultdict(lambda: [0, 0]), "pairs_items": [0, 0]}
+        by_pair = defaultdict(list)
+        for it, p in zip(items, preds[mode]):
+            ok = normalise(p) == it["answer"]
+            if it["suite"] == "mini-world-test":
+                for key in ("all", f"category:{it['category']}", f"target:{it['target']}"):
+                    r["test"][key][0] += ok
+                    r["test"][key][1] += 1
+            else:
+                r["pairs_items"][0] += ok
+                r["pairs_items"][1] += 1
+                by_pair[it["pair"]].append(ok)
+        pairs_ok = sum(all(v) for v in by_pair.values())
+        pair_cat = defaultdict(lambda: [0, 0])
+        for it in items:
+            if it["suite"] == "mini-world-pairs" and it["id"].endswith("a"):
+                pair_cat[it["category"]][0] += all(by_pair[it["pair"]])
+                pair_cat[it["category"]][1] += 1
+        res["modes"][mode] = {
+            "test_accuracy": {k: round(v[0] / v[1], 4) for k, v in sorted(r["test"].items())},
+            "test_counts": {k: v[1] for k, v in sorted(r["test"].items())},
+            "pair_item_accuracy": round(r["pairs_items"][0] / max(1, r["pairs_items"][1]), 4),
+            "pair_accuracy": round(pairs_ok / max(1, len(by_pair)), 4),
+            "pair_accuracy_by_category": {k: round(v[0] / v[1], 4) for k, v in sorted(pair_cat.items())},
+            "n_pairs": len(by_pair),
+        }
+    # feature similarity within pairs (cosine of flattened token grids; lower = the encoder separates the pair more)
+    sims = defaultdict(list)
+    pos = {it["id"]: i for i, it in enumerate(items)}
+    for it in items:
+        if it["suite"] == "mini-world-pairs" and it["id"].endswith("a") and it["pair"] + "b" in pos:
+            a, b = pos[it["id"]], pos[it["pair"] + "b"]
+            sims["clip"].append(cos(clipf[a].numpy(), clipf[b].numpy()))
+            sims["diffusion_guided"].append(cos(guided[a], guided[b]))
+            sims["diffusion_uncond"].append(cos(fu[a], fu[b]))
+    res["pair_feature_similarity"] = {k: {"mean_cosine": round(float(np.mean(v)), 4), "n": len(v)}
+                                      for k, v in sims.items()}
+    res["seconds"] = round(time.time() - t0, 1)
+    if write:
+        with open(os.path.join(c.pack, "eval-python.json"), "w") as f:
+            json.dump(res, f, indent=2)
+        with open(c.path("predictions-python.json"), "w") as f:
+            json.dump([{"id": it["id"], "suite": it["suite"], "image": it["image_path"], "question": it["question"],
+                        "answer": it["answer"], **{m: preds[m][i] for m in MODES}} for i, it in enumerate(items)],
+                      f, indent=1)
+    return res
+
+
+def main():
+    from train_mini_world import Ctx, REPO
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--pack", default=None)
+    ap.add_argument("--limit", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    pack = args.pack or (os.path.join(HERE, ".work", "quick", "pack") if args.quick
+                         else os.path.join(REPO, "models", "mini-world"))
+    res = evaluate(Ctx(args.quick, os.path.abspath(pack)), write=True, limit=args.limit)
+    print(json.dumps({m: {"all": v["test_accuracy"].get("all"), "pairs": v["pair_accuracy"]}
+                      for m, v in res["modes"].items()}, indent=1))
+    print(json.dumps(res["pair_feature_similarity"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+"""Train the built-in mini-world pack from nothing and export it to models/mini-world.
+
+    /usr/bin/python3 training/train_mini_world.py            # every stage, resuming finished ones
+    /usr/bin/python3 training/train_mini_world.py --quick    # a few steps of every stage (smoke test)
+    /usr/bin/python3 training/train_mini_world.py --stage unet --force   # rerun one stage
+
+Stages (each writes a checkpoint in training/.work/<full|quick>/ and is skipped when it exists):
+  data     scenes, captions, questions, pairs (train/val); test suites -> <pack>/suites
+  clip     CLIP ViT + text transformer, contrastive on (scene, coarse caption)
+  vae      VAE (encoder exported, decoder training-only); latentScale = 1/std(latent mean)
+  unet     UNet noise prediction (scaled-linear schedule, caption dropout 10%), frozen CLIP text
+  features CLIP penultimate tokens; UNet tap features (uncond, question-guided s=4, caption-guided s=4)
+  llm      decoder-only LM pre-trained on the chat-formatted text (no image content)
+  align    stage 1: projectors on captions, LLM frozen (unconditional diffusion features; the
+           leaky variant reads caption-conditioned features)
+  tune     stage 2: projector + LLM decoder per mode on VQA (question-guided s=4, 30% prompt dropout;
+           leaky: no dropout)
+  export   ONNX pack, pack.json, goldens for the TS agreement check
+  eval     training/eval_reference.py on the test suites -> <pack>/eval-python.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from typing import Dict, List
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+REPO = os.path.dirname(HERE)
+
+from twinlens_train import world  # noqa: E402
+from twinlens_train.images import save_png  # noqa: E402
+from twinlens_train.mw_models import (GUIDANCE, FeatureExtractor, VAEDecoder, build_projectors,  # noqa: E402
+                                      clip_penultimate, clip_pixels, configs, llm_tok_json, text_tok_json,
+                                      vae_pixels)
+from twinlens_train.models import (CLIPTextModel, CLIPVisionModelWithProjection, LlamaForCausalLM,  # noqa: E402
+                                   UNet2DConditionModel, VAEEncoder)
+from twinlens_train.schedule import alphas_cumprod  # noqa: E402
+from twinlens_train.tokenizer import ReferenceTokenizer, render_chat  # noqa: E402
+
+STAGES = ["data", "clip", "vae", "unet", "features", "llm", "align", "tune", "export", "eval"]
+MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
+SEED = 1234
+DESCRIBE = "describe the image"
+
+FULL = dict(n_train=1000, n_val=100, q_per_scene=4, n_train_pairs=200, n_val_pairs=30, n_test=300, n_test_pairs=100,
+            clip_steps=200, clip_bs=32, vae_steps=150, vae_bs=16, unet_steps=160, unet_bs=12,
+            llm_steps=200, llm_bs=32, align_steps=60, align_bs=24, tune_steps=200, tune_bs=24)
+QUICK = dict(n_train=48, n_val=12, q_per_scene=3, n_train_pairs=8, n_val_pairs=4, n_test=12, n_test_pairs=4,
+             clip_steps=3, clip_bs=16, vae_steps=3, vae_bs=8, unet_steps=3, unet_bs=8,
+             llm_steps=3, llm_bs=8, align_steps=2, align_bs=8, tune_steps=3, tune_bs=8)
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def seed_all(s: int):
+    torch.manual_seed(s)
+    np.random.seed(s % (2 ** 32))
+
+
+class Ctx:
+    def __init__(self, quick: bool, pack: str, work: str = None):
+        self.quick = quick
+        self.cfg = QUICK if quick else FULL
+        self.work = work or os.path.join(HERE, ".work", "quick" if quick else "full")
+        self.pack = pack
+        os.makedirs(self.work, exist_ok=True)
+        self.ttok_json, self.ltok_json = text_tok_json(), llm_tok_json()
+        self.ttok, self.ltok = ReferenceTokenizer(self.ttok_json), ReferenceTokenizer(self.ltok_json)
+        self.pad_text = self.ttok.token_to_id("<|endoftext|>")
+        self.mc = configs(len(self.ttok.vocab), len(self.ltok.vocab), self.pad_text, quick)
+        self._data = None
+        self.times = self._load_json("times.json", {})
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.work, name)
+
+    def _load_json(self, name, default):
+        p = self.path(name)
+        return json.load(open(p)) if os.path.exists(p) else default
+
+    def save_json(self, name, obj):
+        with open(self.path(name), "w") as f:
+            json.dump(obj, f, indent=1)
+
+    def data(self) -> dict:
+        if self._data is None:
+            z = np.load(self.path("data.npz"))
+            self._data = {k: z[k] for k in z.files}
+            self._data.update(json.load(open(self.path("data.json"))))
+        return self._data
+
+    # ---- models
+    def text(self) -> CLIPTextModel:
+        m = CLIPTextModel(self.mc["text"])
+        m.load_state_dict(torch.load(self.path("clip.pt"))["text"])
+        return m.eval()
+
+    def vision(self) -> CLIPVisionModelWithProjection:
+        m = CLIPVisionModelWithProjection(self.mc["vision"])
+        m.load_state_dict(torch.load(self.path("clip.pt"))["vision"])
+        return m.eval()
+
+    def vae(self):
+        ck = torch.load(self.path("vae.pt"))
+        m = VAEEncoder(self.mc["vae"])
+        m.load_state_dict(ck["encoder"])
+        return m.eval(), float(ck["latent_scale"])
+
+    def unet(self) -> UNet2DConditionModel:
+        m = UNet2DConditionModel(self.mc["unet"])
+        m.load_state_dict(torch.load(self.path("unet.pt"))["unet"])
+        return m.eval()
+
+    def extractor(self) -> FeatureExtractor:
+        vae, scale = self.vae()
+        return FeatureExtractor(vae, self.text(), self.unet(), self.ttok, self.pad_text, scale)
+
+
+def lr_at(step: int, total: int, base: float, warm: int = 20) -> float:
+    if step < warm:
+        return base * (step + 1) / warm
+    return base * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+# ------------------------------------------------------------------ data
+def stage_data(c: Ctx):
+    cfg = c.cfg
+    images, captions, qas = [], [], []  # qas: [img, question, answer, category, target]
+
+    def add_split(split, n, npairs, tag):
+        start = len(images)
+        for s in world.build_split(split, n, cfg["q_per_scene"]):
+            i = len(images)
+            images.append(s["image"])
+            captions.append(s["caption"])
+            for q in s["qas"]:
+                qas.append([i, q.question, q.answer, q.category, q.target, tag])
+        for p in world.build_pairs(split + "-pairs", npairs):
+            for side in ("a", "b"):
+                i = len(images)
+                images.append(p[f"image_{side}"])
+                captions.append(p[f"caption_{side}"])
+                qas.append([i, p["question"], p[f"answer_{side}"], p["category"], "small", tag])
+        return start, len(images)
+
+    tr = add_split("train", cfg["n_train"], cfg["n_train_pairs"], "train")
+    va = add_split("val", cfg["n_val"], cfg["n_val_pairs"], "val")
+    np.savez(c.path("data.npz"), images=np.stack(images))
+    with open(c.path("data.json"), "w") as f:
+        json.dump({"captions": captions, "qas": qas, "train_images": tr, "val_images": va}, f)
+    write_suites(c)
+    log(f"data: {len(images)} images ({tr[1] - tr[0]} train, {va[1] - va[0]} val), {len(qas)} QA")
+
+
+def write_suites(c: Ctx):
+    cfg = c.cfg
+    d = os.path.join(c.pack, "suites")
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(os.path.join(d, "images"))
+    lines = []
+    for i, s in enumerate(world.build_split("test", cfg["n_test"], 1)):
+        q = s["qas"][0]
+        fn = f"images/test-{i:04d}.png"
+        save_png(os.path.join(d, fn), s["image"])
+        lines.append({"id": f"test-{i:04d}", "image": fn, "question": q.question, "answer": q.answer,
+                      "options": q.options, "category": q.category, "target": q.target, "caption": s["caption"]})
+    with open(os.path.join(d, "mini-world-test.jsonl"), "w") as f:
+        f.writelines(json.dumps(x) + "\n" for x in lines)
+    lines = []
+    for i, p in enumerate(world.build_pairs("test-pairs", cfg["n_test_pairs"])):
+        for side in ("a", "b"):
+            fn = f"images/pair-{i:04d}{side}.png"
+            save_png(os.path.join(d, fn), p[f"image_{side}"])
+            lines.append({"id": f"pair-{i:04d}{side}", "image": fn, "question": p["question"],
+                          "answer": p[f"answer_{side}"], "options": world.OPTIONS[p["category"]],
+                          "pair": f"pair-{i:04d}", "category": p["category"], "target": "small",
+                          "caption": p[f"caption_{side}"]})
+    with open(os.path.join(d, "mini-world-pairs.jsonl"), "w") as f:
+        f.writelines(json.dumps(x) + "\n" for x in lines)
+
+
+# ------------------------------------------------------------------ clip
+def stage_clip(c: Ctx):
+    seed_all(SEED + 1)
+    d = c.data()
+    lo, hi = d["train_images"]
+    imgs, caps = d["images"][lo:hi], d["captions"][lo:hi]
+    text, vision = CLIPTextModel(c.mc["text"]), CLIPVisionModelWithProjection(c.mc["vision"])
+    text_proj = torch.nn.Linear(c.mc["text"].hidden_size, c.mc["vision"].projection_dim, bias=False)
+    logit_scale = torch.nn.Parameter(torch.tensor(math.log(10.0)))
+    params = list(text.parameters()) + list(vision.parameters()) + list(text_proj.parameters()) + [logit_scale]
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
+    ids_all = torch.tensor([world_prompt_ids(c, s) for s in caps], dtype=torch.int32)
+    pix_all = clip_pixels(imgs)
+    g = torch.Generator().manual_seed(SEED + 1)
+    steps, bs = c.cfg["clip_steps"], c.cfg["clip_bs"]
+    for step in range(steps):
+        idx = torch.randperm(len(caps), generator=g)[:bs]
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, steps, 1e-3)
+        _, img_e = vision(pix_all[idx])
+        _, pooled = text(ids_all[idx])
+        ie, te = F.normalize(img_e, dim=-1), F.normalize(text_proj(pooled), dim=-1)
+        logits = logit_scale.exp().clamp(max=100) * ie @ te.t()
+        same = (ids_all[idx][:, None, :] == ids_all[idx][None, :, :]).all(-1).float()
+        tgt = same / same.sum(1, keepdim=True)
+        loss = 0.5 * (-(tgt * logits.log_softmax(1)).sum(1).mean() - (tgt * logits.log_softmax(0)).sum(0).mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 50 == 0 or step == steps - 1:
+            acc = float((logits.argmax(1) == torch.arange(len(idx))).float().mul(same[torch.arange(len(idx)),
+                                                                                        logits.argmax(1)]).mean())
+            log(f"clip step {step}/{steps} loss {loss.item():.3f} i2t-acc {acc:.2f}")
+    torch.save({"text": text.state_dict(), "vision": vision.state_dict(), "text_proj": text_proj.state_dict()},
+               c.path("clip.pt"))
+
+
+def world_prompt_ids(c: Ctx, text: str) -> List[int]:
+    from twinlens_train.tokenizer import prompt_ids
+    return prompt_ids(c.ttok, text, c.mc["text"].max_position_embeddings, c.pad_text)
+
+
+# ------------------------------------------------------------------ vae
+def stage_vae(c: Ctx):
+    seed_all(SEED + 2)
+    d = c.data()
+    lo, hi = d["train_images"]
+    pix = vae_pixels(d["images"][lo:hi])
+    crop = 32 if not c.quick else 64  # fully convolutional: train on 32 px crops (4x cheaper)
+    enc, dec = VAEEncoder(c.mc["vae"]), VAEDecoder(c.mc["vae"].latent_channels)
+    opt = torch.optim.AdamW(list(enc.parameters()) + list(dec.parameters()), lr=2e-3, weight_decay=0.0)
+    g = torch.Generator().manual_seed(SEED + 2)
+    steps, bs = c.cfg["vae_steps"], c.cfg["vae_bs"]
+    for step in range(steps):
+        x = pix[torch.randperm(len(pix), generator=g)[:bs]]
+        if crop < x.shape[-1]:
+            oy, ox = torch.randint(0, x.shape[-1] - crop + 1, (2,), generator=g).tolist()
+            x = x[:, :, oy:oy + crop, ox:ox + crop]
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, steps, 2e-3)
+        mom = enc.moments(x)
+        mean, logvar = mom.chunk(2, dim=1)
+        logvar = logvar.clamp(-20, 10)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g)
+        rec = dec(z)
+        # pixel loss weighted towards non-background pixels so small objects survive
+        w = 1.0 + 4.0 * (x - x.mean(dim=(2, 3), keepdim=True)).abs().mean(1, keepdim=True)
+        lrec = ((rec - x) ** 2 * w).mean()
+        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
+        loss = lrec + 1e-4 * kl
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"vae step {step}/{steps} rec {lrec.item():.4f} kl {kl.item():.3f}")
+    enc.eval()
+    with torch.no_grad():
+        means = torch.cat([enc(pix[i:i + 256]) for i in range(0, min(len(pix), 1024), 256)])
+    scale = float(1.0 / means.std())
+    log(f"vae latent std {means.std().item():.4f} -> latentScale {scale:.5f}")
+    torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict(), "latent_scale": scale}, c.path("vae.pt"))
+
+
+# ------------------------------------------------------------------ unet
+def stage_unet(c: Ctx):
+    seed_all(SEED + 3)
+    d = c.data()
+    lo, hi = d["train_images"]
+    vae, scale = c.vae()
+    fx = FeatureExtractor(vae, c.text(), None, c.ttok, c.pad_text, scale)
+    x0 = torch.from_numpy(fx.latents(d["images"][lo:hi]))
+    caps = d["captions"][lo:hi]
+    ehs = fx.text_hidden(caps)
+    empty = fx.text_hidden([""])[0]
+    unet = UNet2DConditionModel(c.mc["unet"])
+    nparams = sum(p.numel() for p in unet.parameters())
+    log(f"unet params {nparams}")
+    ac = torch.from_numpy(alphas_cumprod()).float()
+    opt = torch.optim.AdamW(unet.parameters(), lr=1e-3, weight_decay=0.01)
+    g = torch.Generator().manual_seed(SEED + 3)
+    steps, bs = c.cfg["unet_steps"], c.cfg["unet_bs"]
+    ema = None
+    for step in range(steps):
+        idx = torch.randperm(len(x0), generator=g)[:bs]
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, steps, 1e-3)
+        t = torch.randint(0, 1000, (len(idx),), generator=g)
+        eps = torch.randn(x0[idx].shape, generator=g)
+        a = ac[t][:, None, None, None]
+        xt = a.sqrt() * x0[idx] + (1 - a).sqrt() * eps
+        cond = ehs[idx].clone()
+        drop = torch.rand(len(idx), generator=g) < 0.1
+        cond[drop] = empty
+        loss = F.mse_loss(unet(xt, t, cond), eps)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"unet step {step}/{steps} loss {loss.item():.4f} ema {ema:.4f}")
+    torch.save({"unet": unet.state_dict(), "final_loss_ema": ema}, c.path("unet.pt"))
+
+
+# ------------------------------------------------------------------ features
+def stage_features(c: Ctx):
+    d = c.data()
+    fx = c.extractor()
+    imgs = d["images"]
+    t0 = time.time()
+    clipf = clip_penultimate(c.vision(), imgs)
+    x_t = fx.noisy(fx.latents(imgs))
+    n = len(imgs)
+    fu = fx.tap(x_t, [""] * n)
+    fcap = fx.tap(x_t, d["captions"])
+    qas = d["qas"]
+    fq = fx.tap(x_t[[q[0] for q in qas]], [q[1] for q in qas])
+    s = np.float32(GUIDANCE)
+    gq = fu[[q[0] for q in qas]] + s * (fq - fu[[q[0] for q in qas]])
+    gcap = fu + s * (fcap - fu)
+    np.savez(c.path("features.npz"), clip=clipf.astype(np.float16), uncond=fu.astype(np.float16),
+             caption=gcap.astype(np.float16), question=gq.astype(np.float16))
+    log(f"features: clip {clipf.shape} diffusion {fu.shape} question rows {gq.shape[0]} in {time.time() - t0:.0f}s; "
+        f"std uncond {fu.std():.3f} guided {gq.std():.3f}")
+
+
+def load_features(c: Ctx) -> Dict[str, torch.Tensor]:
+    z = np.load(c.path("features.npz"))
+    return {k: torch.from_numpy(z[k]) for k in z.files}
+
+
+# ------------------------------------------------------------------ llm helpers
+IMG_POS = 3  # <s> user : <image>
+
+
+def prompt_token_ids(c: Ctx, question: str) -> List[int]:
+    ids = c.ltok.encode(render_chat([{"role": "user", "content": "<image>\n" + question}]),
+                        add_special_tokens=False).ids
+    assert ids[IMG_POS] == c.ltok.token_to_id("<image>"), ids
+    return ids
+
+
+class SeqCache:
+    def __init__(self, c: Ctx):
+        self.c = c
+        self.cache = {}
+        self.eos = c.ltok.token_to_id("</s>")
+
+    def get(self, q: str, a: str):
+        k = (q, a)
+        if k not in self.cache:
+            p = prompt_token_ids(self.c, q)
+            ans = self.c.ltok.encode(a, add_special_tokens=False).ids + [self.eos]
+            self.cache[k] = (p, ans)
+        return self.cache[k]
+
+
+def lm_loss(llm: LlamaForCausalLM, seqs, vis: torch.Tensor = None) -> torch.Tensor:
+    """seqs: [(prompt_ids, answer_ids)]; vis [b,N,H] replaces the <image> token (expanded to N)."""
+    n_vis = vis.shape[1] if vis is not None else 1
+    rows, tgts = [], []
+    for p, a in seqs:
+        ids = p[:IMG_POS] + [p[IMG_POS]] * n_vis + p[IMG_POS + 1:] + a
+        tgt = [-100] * (len(ids) - len(a)) + a
+        rows.append(ids)
+        tgts.append(tgt)
+    L = max(len(r) for r in rows)
+    ids = torch.tensor([r + [0] * (L - len(r)) for r in rows])
+    tgt = torch.tensor([t + [-100] * (L - len(t)) for t in tgts])
+    emb = llm.embed(ids)
+    if vis is not None:
+        emb = torch.cat([emb[:, :IMG_POS], vis, emb[:, IMG_POS + n_vis:]], dim=1)
+    logits, _ = llm(emb)
+    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1), ignore_index=-100)
+
+
+def stage_llm(c: Ctx):
+    seed_all(SEED + 5)
+    d = c.data()
+    lo, hi = d["train_images"]
+    items = [(DESCRIBE, d["captions"][i]) for i in range(lo, hi)]
+    items += [(q[1], q[2]) for q in d["qas"] if q[5] == "train"]
+    llm = LlamaForCausalLM(c.mc["llm"])
+    with torch.no_grad():
+        for name, p in llm.named_parameters():
+            if p.dim() == 2:
+                p.normal_(0, 0.02)
+    log(f"llm params {sum(p.numel() for p in llm.parameters())}")
+    sc = SeqCache(c)
+    opt = torch.optim.AdamW(llm.parameters(), lr=2e-3, weight_decay=0.01)
+    g = torch.Generator().manual_seed(SEED + 5)
+    steps, bs = c.cfg["llm_steps"], c.cfg["llm_bs"]
+    for step in range(steps):
+        idx = torch.randperm(len(items), generator=g)[:bs].tolist()
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(step, steps, 2e-3)
+        loss = lm_loss(llm, [sc.get(*items[i]) for i in idx])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(llm.parameters(), 1.0)
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"llm step {step}/{steps} loss {loss.item():.3f}")
+    torch.save({"llm": llm.state_dict()}, c.path("llm0.pt"))
+
+
+def new_llm(c: Ctx, path: str = "llm0.pt") -> LlamaForCausalLM:
+    llm = LlamaForCausalLM(c.mc["llm"])
+    llm.load_state_dict(torch.load(c.path(path))["llm"])
+    return llm
+
+
+def visual(mode: str, projs: Dict[str, torch.nn.Module], clip_f, diff_f) -> torch.Tensor:
+    if mode == "clip":
+        return projs["clip"](clip_f)
+    if mode == "diffusion":
+        return projs["diffusion"](diff_f)
+    if mode == "leaky":
+        return projs["leaky"](diff_f)
+    if mode == "fused":
+        return torch.cat([projs["clip"](clip_f), projs["diffusion"](diff_f)], dim=1)
+    if mode == "fused-xattn":
+        return projs["fused_xattn"](clip_f, diff_f)
+    raise ValueError(mode)
+
+
+PROJ_KEYS = {"clip": ["clip"], "diffusion": ["diffusion"], "fused": ["clip", "diffusion"],
+             "fused-xattn": ["fused_xattn"], "leaky": ["leaky"]}
+
+
+# ------------------------------------------------------------------ stage 1
+def stage_align(c: Ctx):
+    d = c.data()
+    feats = load_features(c)
+    lo, hi = d["train_images"]
+    llm = new_llm(c).eval()
+    for p in llm.parameters():
+        p.requires_grad_(False)
+    sc = SeqCache(c)
+    H = c.mc["llm"].hidden_size
+    out = {}
+    for k, mode in enumerate(["clip", "diffusion", "fused-xattn", "leaky"]):
+        seed_all(SEED + 10 + k)
+        projs = build_projectors(c.mc["vision"].hidden_size, feats["uncond"].shape[-1], H)
+        keys = PROJ_KEYS[mode]
+        params = [p for kk in keys for p in projs[kk].parameters()]
+        opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
+        g = torch.Generator().manual_seed(SEED + 10 + k)
+        steps, bs = c.cfg["align_steps"], c.cfg["align_bs"]
+        for step in range(steps):
+            idx = (torch.randperm(hi - lo, generator=g)[:bs] + lo)
+            for pg in opt.param_groups:
+                pg["lr"] = lr_at(step, steps, 2e-3)
+            diff_src = feats["caption"] if mode == "leaky" else feats["uncond"]
+            vis = visual(mode, projs, feats["clip"][idx].float(), diff_src[idx].float())
+            loss = lm_loss(llm, [sc.get(DESCRIBE, d["captions"][i]) for i in idx.tolist()], vis)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 50 == 0 or step == steps - 1:
+                log(f"align[{mode}] step {step}/{steps} loss {loss.item():.3f}")
+        for kk in keys:
+            out[f"{mode}:{kk}"] = projs[kk].state_dict()
+    torch.save(out, c.path("align.pt"))
+
+
+# ------------------------------------------------------------------ stage 2
+def stage_tune(c: Ctx, modes=None):
+    d = c.data()
+    feats = load_features(c)
+    al = torch.load(c.path("align.pt"))
+    sc = SeqCache(c)
+    H = c.mc["llm"].hidden_size
+    train_q = [i for i, q in enumerate(d["qas"]) if q[5] == "train"]
+    img_of = torch.tensor([q[0] for q in d["qas"]])
+    for k, mode in enumerate(modes or MODES):
+        ck = c.path(f"tune-{mode}.pt")
+        if os.path.exists(ck):
+            log(f"tune[{mode}] exists, skipped")
+            continue
+        seed_all(SEED + 20 + k)
+        projs = build_projectors(c.mc["vision"].hidden_size, feats["uncond"].shape[-1], H)
+        src = {"clip": "clip", "diffusion": "diffusion", "fused": None, "fused-xattn": "fused-xattn",
+               "leaky": "leaky"}[mode]
+        for kk in PROJ_KEYS[mode]:
+            projs[kk].load_state_dict(al[f"{src or kk}:{kk}"])
+        llm = new_llm(c)
+        llm.model.embed_tokens.weight.requires_grad_(False)  # shared embed_tokens.onnx across modes
+        params = [p for kk in PROJ_KEYS[mode] for p in projs[kk].parameters()] + \
+                 [p for p in llm.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+        g = torch.Generator().manual_seed(SEED + 20 + k)
+        steps, bs = c.cfg["tune_steps"], c.cfg["tune_bs"]
+        dropout = 0.0 if mode in ("leaky", "clip") else 0.3
+        t0 = time.time()
+        for step in range(steps):
+            sel = torch.tensor(train_q)[torch.randperm(len(train_q), generator=g)[:bs]]
+            for pg in opt.param_groups:
+                pg["lr"] = lr_at(step, steps, 1e-3)
+            imgs = img_of[sel]
+            diff = feats["question"][sel].float()
+            if dropout > 0:
+                drop = torch.rand(len(sel), generator=g) < dropout
+                diff[drop] = feats["uncond"][imgs[drop]].float()
+            vis = visual(mode, projs, feats["clip"][imgs].float(), diff)
+            loss = lm_loss(llm, [sc.get(d["qas"][i][1], d["qas"][i][2]) for i in sel.tolist()], vis)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            if step % 100 == 0 or step == steps - 1:
+                log(f"tune[{mode}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
+        torch.save({"llm": llm.state_dict(), "projectors": {kk: projs[kk].state_dict() for kk in PROJ_KEYS[mode]}},
+                   ck)
+        if not c.quick:
+            val_acc(c, mode, llm, projs, feats)
+
+
+@torch.no_grad()
+def val_acc(c: Ctx, mode, llm, projs, feats):
+    """First-token accuracy on the validation QA (logged only; never used to select)."""
+    d = c.data()
+    val = [i for i, q in enumerate(d["qas"]) if q[5] == "val"][:400]
+    if not val:
+        return
+    llm.eval()
+    sc = SeqCache(c)
+    ok = 0
+    for i in range(0, len(val), 64):
+        sel = val[i:i + 64]
+        imgs = torch.tensor([d["qas"][j][0] for j in sel])
+        vis = visual(mode, projs, feats["clip"][imgs].float(), feats["question"][sel].float())
+        for j, v in zip(sel, vis):
+            p, a = sc.get(d["qas"][j][1], d["qas"][j][2])
+            n = v.shape[0]
+            ids = torch.tensor([p[:IMG_POS] + [p[IMG_POS]] * n + p[IMG_POS + 1:]])
+            emb = llm.embed(ids)
+            emb[0, IMG_POS:IMG_POS + n] = v
+            logits, _ = llm(emb)
+            ok += int(int(logits[0, -1].argmax()) == a[0])
+    log(f"val[{mode}] first-token accuracy {ok / len(val):.3f} (n={len(val)})")
+
+
+# ------------------------------------------------------------------ main
+def run_stage(c: Ctx, name: str, force: bool):
+    marker = c.path(f"done-{name}")
+    if os.path.exists(marker) and not force:
+        log(f"stage {name}: done earlier, skipped")
+        return
+    if force and name == "tune":
+        for m in MODES:
+            if os.path.exists(c.path(f"tune-{m}.pt")):
+                os.remove(c.path(f"tune-{m}.pt"))
+    log(f"stage {name}: start")
+    t0 = time.time()
+    if name in ("export", "eval"):
+        import mw_export
+        getattr(mw_export, f"stage_{name}")(c)
+    else:
+        globals()[f"stage_{name}"](c)
+    dt = time.time() - t0
+    c.times[name] = round(dt, 1)
+    c.save_json("times.json", c.times)
+    open(marker, "w").write(f"{dt:.1f}\n")
+    log(f"stage {name}: {dt:.0f}s")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="a few steps of every stage (smoke test)")
+    ap.add_argument("--stage", action="append", choices=STAGES, help="run only these stages (repeatable)")
+    ap.add_argument("--from", dest="from_stage", choices=STAGES, help="run this stage and all later ones")
+    ap.add_argument("--force", action="store_true", help="rerun the selected stages even if done")
+    ap.add_argument("--pack", default=None, help="output pack folder (default models/mini-world; "
+                                                 "--quick: training/.work/quick/pack)")
+    ap.add_argument("--work", default=None, help="checkpoint folder (default training/.work/<full|quick>)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared 2-core machine two threads ran 2.7x slower)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    pack = args.pack or (os.path.join(HERE, ".work", "quick", "pack") if args.quick
+                         else os.path.join(REPO, "models", "mini-world"))
+    c = Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work))
+    stages = args.stage or (STAGES[STAGES.index(args.from_stage):] if args.from_stage else STAGES)
+    for s in stages:
+        run_stage(c, s, args.force)
+    log("finished", json.dumps(c.times))
+
+
+if __name__ == "__main__":
+    main()
