@@ -314,7 +314,8 @@ def clip_preprocessor() -> dict:
 
 # ------------------------------------------------------------------ LLaVA-style LLM (transformers.js)
 class LlavaVisionEncoder(nn.Module):
-    """transformers.js vision_encoder.onnx: vision tower + multi_modal_projector -> image_features."""
+    """transformers.js vision_encoder.onnx: vision tower + multi_modal_projector -> image_features
+    (vision_feature_select_strategy "default": the CLS token is dropped, leaving the square patch grid)."""
 
     def __init__(self, tower: CLIPVisionModelWithProjection, projector: MlpProjector):
         super().__init__()
@@ -323,7 +324,7 @@ class LlavaVisionEncoder(nn.Module):
 
     def forward(self, pixel_values):
         last, _ = self.vision_tower(pixel_values)
-        return self.multi_modal_projector(last)
+        return self.multi_modal_projector(last[:, 1:])
 
 
 class EmbedTokens(nn.Module):
@@ -393,7 +394,7 @@ def export_llava_family(folder: str, llm: LlamaForCausalLM, cfg: LLMConfig, qwen
     write_json(f"{folder}/config.json", {
         "architectures": ["LlavaForConditionalGeneration"], "model_type": "llava",
         "ignore_index": -100, "image_token_index": qwen.added["<image>"], "projector_hidden_act": "gelu",
-        "vision_feature_layer": -1, "vision_feature_select_strategy": "full", "tie_word_embeddings": False,
+        "vision_feature_layer": -1, "vision_feature_select_strategy": "default", "tie_word_embeddings": False,
         "text_config": {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": cfg.hidden_size,
                         "intermediate_size": cfg.intermediate_size, "num_attention_heads": cfg.num_attention_heads,
                         "num_hidden_layers": cfg.num_hidden_layers, "num_key_value_heads": cfg.num_key_value_heads,
@@ -485,8 +486,8 @@ def main() -> None:
                             num_hidden_layers=1, num_attention_heads=2, projection_dim=8)
     tower = seeded(lambda: CLIPVisionModelWithProjection(vcfg), SEEDS["llm_vision"])
     mmproj = seeded(lambda: MlpProjector(ProjectorConfig(vcfg.hidden_size, lcfg.hidden_size)), SEEDS["llm_mmproj"])
-    export_llava_family(f"{out}/llava-qwen-transformersjs", llm, lcfg, qwen, LlavaVisionEncoder(tower, mmproj).eval(),
-                        vcfg)
+    llava_vision = LlavaVisionEncoder(tower, mmproj).eval()
+    export_llava_family(f"{out}/llava-qwen-transformersjs", llm, lcfg, qwen, llava_vision, vcfg)
 
     tap_dim = UNET_BLOCKS[::-1][1]
     proj_clip = seeded(lambda: MlpProjector(ProjectorConfig(ccfg.hidden_size, lcfg.hidden_size)), SEEDS["proj_clip"])
@@ -507,6 +508,7 @@ def main() -> None:
     clip_feats = pipe.clip_features(img)
     with torch.no_grad():
         visual = proj_clip(torch.from_numpy(clip_feats)[None])[0].numpy()
+        native = llava_vision(pipe.clip_pixels(img))[0].numpy()
     g = {
         "image": "test/fixtures/images/sample.png", "question": QUESTION,
         "clip_tokenizer": {"strings": TOKENIZER_STRINGS,
@@ -522,7 +524,10 @@ def main() -> None:
         "sd15-olive-fp16": sd_golden(gw, "sd15-olive-fp16", olive, clip_tok, CLIP_EOT, img, True),
         "clip": {"penultimate": gw.save("clip_penultimate", clip_feats, "CLIP fixture penultimate layer, CLS dropped [16,32]")},
         "llava": {"clip_mode": {**greedy(llm, qwen, visual, QUESTION, 6),
-                                "visual_embeds": gw.save("clip_mode_visual_embeds", visual, "proj_clip(penultimate) [16,32]")}},
+                                "visual_embeds": gw.save("clip_mode_visual_embeds", visual, "proj_clip(penultimate) [16,32]")},
+                  "native_mode": {**greedy(llm, qwen, native, QUESTION, 6),
+                                  "visual_embeds": gw.save("native_mode_visual_embeds", native,
+                                                           "LLaVA vision_encoder image_features [16,32]")}},
         "tolerances": {"taps": {"atol": 2e-3, "rtol": 2e-3}, "taps_fp16": {"atol": 2e-2, "rtol": 2e-2},
                        "clip": {"atol": 1e-4, "rtol": 1e-4}},
     }
