@@ -6,7 +6,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerAsk } from './commands/ask.js';
 import { registerBench } from './commands/bench.js';
+import { registerEval } from './commands/eval.js';
 import { registerFeatures } from './commands/features.js';
+import { registerLeakage } from './commands/leakage.js';
 import { registerPacks } from './commands/packs.js';
 import { registerServe } from './commands/serve.js';
 
@@ -22,6 +24,8 @@ registerAsk(program);
 registerFeatures(program);
 registerPacks(program);
 registerBench(program);
+registerEval(program);
+registerLeakage(program);
 registerServe(program);
 
 try {

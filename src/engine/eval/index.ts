@@ -19,7 +19,7 @@ export function loadSuite(spec: string, opts: LoadSuiteOptions = {}): Suite {
 export { type AnswerOption, matchAnswer, type MatchResult, parseOptionString } from './answer-match.js';
 export { diffRuns, type RunDiff } from './diff.js';
 export { leakageReport, type LeakageReport } from './leakage-report.js';
-export { type LeakageOptions, type LeakageRun, mismatchPartners, runLeakage } from './leakage-run.js';
+export { DEFAULT_CAPTION_QUESTION, type LeakageOptions, type LeakageRun, type LeakageTask, mismatchPartners, runLeakage } from './leakage-run.js';
 export type { ItemRecord, RunHeader, SweepSpec } from './records.js';
 export { formatDiff, formatEvalSummary, formatLeakage } from './report.js';
 export { judge, mergeResults, readResults } from './results-file.js';

@@ -15,13 +15,15 @@
  *   towardPartnerAnswer = (c)'s output against the partner's reference answer
  *     (CIDEr-D, F1, and the share of items where it matches the partner's
  *     answer but not its own): for VQA suites, answering the other question.
+ *     (In the caption task the partner's reference is its caption, i.e. the
+ *     mismatched prompt itself, scored with the reference idf.)
  *
  * (b) is computed once per item (guidance has no effect with an empty
  * prompt), so its numbers repeat in every row. Texts are scored as written;
  * an errored output counts as the empty string.
  */
 import { matchAnswer } from './answer-match.js';
-import type { LeakageItem, LeakageRun, MismatchSource } from './leakage-run.js';
+import type { LeakageItem, LeakageRun, LeakageTask, MismatchSource } from './leakage-run.js';
 import { type Score, score } from './stats.js';
 import { CiderScorer, mean, tokenF1 } from './text-metrics.js';
 
@@ -50,7 +52,11 @@ export interface LeakageReport {
   pack: { name: string; hash: string };
   modes: string[];
   guidance: number[];
-  mismatchFrom: MismatchSource;
+  task: LeakageTask;
+  /** qa task: the field the prompts come from. */
+  mismatchFrom?: MismatchSource;
+  /** caption task: the LLM question. */
+  captionQuestion?: string;
   /** Items probed (all three conditions done). */
   evaluated: number;
   complete: boolean;
@@ -74,7 +80,9 @@ export interface LeakageReportInput {
   pack: { name: string; hash: string };
   modes: string[];
   guidance: number[];
-  mismatchFrom: MismatchSource;
+  task?: LeakageTask;
+  mismatchFrom?: MismatchSource;
+  captionQuestion?: string;
   withoutItems?: boolean;
 }
 
@@ -120,7 +128,8 @@ export function leakageReport(x: LeakageReportInput): LeakageReport {
     pack: x.pack,
     modes: x.modes,
     guidance: x.guidance,
-    mismatchFrom: x.mismatchFrom,
+    task: x.task ?? 'qa',
+    ...((x.task ?? 'qa') === 'qa' ? { mismatchFrom: x.mismatchFrom ?? 'question' } : { captionQuestion: x.captionQuestion ?? x.run.items[0]?.question }),
     evaluated: items.length,
     complete: x.run.complete,
     metric: 'CIDEr-D (n=1..4, tf-idf with idf over the probed items, clipped, length penalty sigma 6, x10) and token F1; see src/engine/eval/text-metrics.ts',

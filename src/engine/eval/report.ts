@@ -69,7 +69,7 @@ const signed = (x: number, d = 2) => (x >= 0 ? '+' : '') + num(x, d);
 /** Human-readable tables for a leakage report: one block per mode, rows = guidance s. */
 export function formatLeakage(r: LeakageReport): string {
   const out: string[] = [
-    `Leakage probe · suite ${r.suite.name} (${r.evaluated} items${r.complete ? '' : ', INCOMPLETE'}) · pack ${r.pack.name} · mismatched prompt = another item's ${r.mismatchFrom}`,
+    `Leakage probe · suite ${r.suite.name} (${r.evaluated} items${r.complete ? '' : ', INCOMPLETE'}) · pack ${r.pack.name} · ${r.task === 'caption' ? `caption task ("${r.captionQuestion}"; prompts = captions)` : `prompts = the items' ${r.mismatchFrom}s`}`,
     'leak = CIDEr-D / F1 of the mismatched-prompt answer against that prompt; ctrl = same for the empty-prompt answer; gap = matched − empty vs the reference',
   ];
   for (const m of r.modes) {

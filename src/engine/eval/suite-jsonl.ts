@@ -7,15 +7,17 @@
  * `image` is relative to the JSONL file (or absolute); `answer` may be a
  * string, number or boolean (true/false → yes/no); `options` a list of texts
  * (letters a, b, … in order) or one MMVP-style string "(a) Open (b) Closed";
- * `id`, `pair` and `category` are optional (id defaults to the line number).
- * Blank lines are skipped. Every malformed line is reported as file:line.
+ * `id`, `pair`, `category` and `caption` (a caption of the image, for the
+ * leakage probe's caption task) are optional (id defaults to the line
+ * number). Other fields are ignored. Blank lines are skipped. Every
+ * malformed line is reported as file:line.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type AnswerOption, optionsFromList, parseOptionString, referenceOption } from './answer-match.js';
 import { LineErrors, pairWarnings, sha256File, type Suite, type SuiteItem, suiteName } from './suite.js';
 
-const KNOWN = new Set(['id', 'image', 'question', 'answer', 'options', 'pair', 'category']);
+const KNOWN = new Set(['id', 'image', 'question', 'answer', 'options', 'pair', 'category', 'caption']);
 
 function asText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
@@ -55,6 +57,7 @@ export function itemFromJson(obj: unknown, dir: string, index: number, line: num
   }
   if (o.pair !== undefined && o.pair !== null && asText(o.pair) === undefined) problems.push('"pair" must be a string or a number');
   if (o.category !== undefined && o.category !== null && typeof o.category !== 'string') problems.push('"category" must be a string');
+  if (o.caption !== undefined && o.caption !== null && typeof o.caption !== 'string') problems.push('"caption" must be a string');
   const unknown = Object.keys(o).filter((k) => !KNOWN.has(k));
   if (problems.length) return problems.join(', ') + (unknown.length ? ` (unknown fields: ${unknown.join(', ')})` : '');
   const image = path.resolve(dir, o.image as string);
@@ -71,6 +74,7 @@ export function itemFromJson(obj: unknown, dir: string, index: number, line: num
     ...(options ? { options } : {}),
     ...(o.pair !== undefined && o.pair !== null ? { pair: asText(o.pair)! } : {}),
     ...(typeof o.category === 'string' && o.category ? { category: o.category } : {}),
+    ...(typeof o.caption === 'string' && o.caption.trim() ? { caption: o.caption.trim() } : {}),
   };
 }
 

@@ -27,6 +27,8 @@ export interface SuiteItem {
   /** Items sharing a pair id are scored together (all right = pair right). */
   pair?: string;
   category?: string;
+  /** A caption of the image (JSONL "caption"): the leakage probe's caption task uses it. */
+  caption?: string;
 }
 
 export type SuiteFormat = 'jsonl' | 'mmvp';

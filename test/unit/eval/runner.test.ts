@@ -30,7 +30,8 @@ function scripted(): { ask: AskFn; calls: AskParams[] } {
   const calls: AskParams[] = [];
   const ask: AskFn = async (p, { signal }) => {
     calls.push(p);
-    const item = suite.items.find((i) => i.question === p.question && 'path' in p.image && i.image === p.image.path)!;
+    const onImage = suite.items.filter((i) => 'path' in p.image && i.image === p.image.path);
+    const item = onImage.find((i) => i.question === p.question) ?? onImage[0];
     const t = p.diffusion?.t ?? 50;
     const prompt = p.diffusion?.promptSource === 'empty' ? '' : p.diffusion?.promptSource === 'custom' ? p.diffusion.customPrompt! : p.question;
     const answers: Record<string, ModeAnswer> = {};
@@ -123,14 +124,15 @@ describe('runEval', () => {
 
 describe('leakage probe', () => {
   it('pairs each item with a different prompt, deterministically', () => {
-    const p = mismatchPartners(suite.items);
-    expect(p).toEqual(mismatchPartners(suite.items));
+    const questions = suite.items.map((i) => i.question);
+    const p = mismatchPartners(suite.items, questions);
+    expect(p).toEqual(mismatchPartners(suite.items, questions));
     p.forEach((j, i) => {
       expect(j).not.toBe(i);
       expect(suite.items[j].question).not.toBe(suite.items[i].question);
       expect(suite.items[j].image).not.toBe(suite.items[i].image);
     });
-    expect(() => mismatchPartners(suite.items.slice(0, 2))).toThrow(/no mismatched prompt/);
+    expect(() => mismatchPartners(suite.items.slice(0, 2), questions.slice(0, 2))).toThrow(/no mismatched prompt/);
   });
 
   it('runs matched / empty / mismatched per guidance and reports an echoing model as leaking', async () => {
@@ -156,6 +158,28 @@ describe('leakage probe', () => {
     expect(d.matched.accuracy).toMatchObject({ n: 4, correct: 4 });
     expect(d.gap).toEqual({ accuracy: 0, f1: 0, cider: 0 });
     expect(r.items![0]).toMatchObject({ id: 'colour-a', partner: 'count-b', mismatchedPrompt: 'how many squares are there' }); // count-a (i + N/2) shares the image
+  });
+});
+
+describe('leakage caption task', () => {
+  it('asks for a caption with the own / empty / partner caption as SD prompt and scores against captions', async () => {
+    const { ask, calls } = scripted();
+    const run = await runLeakage(ask, suite, { modes: ['echo'], guidance: [4], task: 'caption', limit: 4 });
+    expect(calls.slice(0, 3).map((c) => [c.question, c.diffusion?.promptSource, c.diffusion?.customPrompt])).toEqual([
+      ['describe the image', 'empty', undefined],
+      ['describe the image', 'custom', 'a red circle and two squares'],
+      ['describe the image', 'custom', 'a blue circle and one square'],
+    ]);
+    const r = leakageReport({ run, suite: { name: suite.name, hash: suite.hash, items: 8 }, pack: PACK, modes: ['echo'], guidance: [4], task: 'caption' });
+    expect(r).toMatchObject({ task: 'caption', captionQuestion: 'describe the image' });
+    const c = r.rows[0].modes.echo;
+    // The echo model repeats its SD prompt: perfect on its own caption (a), fully leaking under (c).
+    expect(c.matched.f1).toBe(1);
+    expect(c.leakage.f1).toBe(1);
+    expect(c.towardPartnerAnswer.f1).toBe(1);
+    expect(c.gap.f1).toBe(1); // the empty prompt echoes "nothing"
+    const bare = { ...suite, items: suite.items.map(({ caption: _c, ...rest }) => rest) };
+    await expect(runLeakage(ask, bare, { modes: ['echo'], guidance: [4], task: 'caption' })).rejects.toThrow(/needs a "caption" on every item/);
   });
 });
 
