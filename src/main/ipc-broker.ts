@@ -19,7 +19,7 @@ import { TwinLensError, toTwinLensError } from '../shared/errors.js';
 import { IPC } from '../preload/api.js';
 import type { EngineHost } from '../server/engine-host.js';
 import { parseParams } from '../server/parse-call.js';
-import { APP_ORIGIN } from './protocol.js';
+import { isAppUrl } from './protocol.js';
 
 const RequestId = z.string().min(1).max(128);
 const DroppedPaths = z.array(z.string().min(1).max(4096)).max(64);
@@ -46,11 +46,7 @@ export class IpcBroker {
     const wc = this.opts.trusted();
     const frame = event.senderFrame;
     if (!wc || event.sender !== wc || !frame || frame.parent !== null) return false;
-    try {
-      return new URL(frame.url).origin === APP_ORIGIN;
-    } catch {
-      return false;
-    }
+    return isAppUrl(frame.url);
   }
 
   private async onCall(event: IpcMainInvokeEvent, method: unknown, requestId: unknown, params: unknown) {

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrowserWindow, app, session, shell } from 'electron';
-import { APP_ORIGIN, APP_URL } from './protocol.js';
+import { APP_URL, isAppUrl } from './protocol.js';
 import { WINDOW_MIN_SIZE, loadWindowState, trackWindowState } from './window-state.js';
 
 export function preloadPath(): string {
@@ -35,7 +35,7 @@ export function hardenSessions(): void {
       return { action: 'deny' };
     });
     const guard = (ev: { preventDefault(): void }, url: string) => {
-      if (url.startsWith(`${APP_ORIGIN}/`)) return;
+      if (isAppUrl(url)) return;
       ev.preventDefault();
       if (isExternalHttp(url)) void shell.openExternal(url);
     };

@@ -1,0 +1,104 @@
+// A stand-in for the `electron` module, so the compiled main-process code
+// (dist/main) can be exercised under plain Node where no Electron binary
+// exists. Only what src/main touches is modelled; every object records what
+// was done to it. utilityProcess.fork runs the real engine entry as a Node
+// child behind a `process.parentPort` shim (utility-shim.mjs).
+import { fork as forkChild } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+class IpcMain extends EventEmitter {
+  handlers = new Map();
+  handle(channel, fn) {
+    if (this.handlers.has(channel)) throw new Error(`second handler for ${channel}`);
+    this.handlers.set(channel, fn);
+  }
+  removeHandler(channel) {
+    this.handlers.delete(channel);
+  }
+}
+export const ipcMain = new IpcMain();
+
+export const utilityProcess = {
+  forks: [],
+  fork(modulePath, args = [], opts = {}) {
+    const child = forkChild(path.join(here, 'utility-shim.mjs'), [modulePath, ...args], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: opts.env,
+      execArgv: opts.execArgv ?? [],
+    });
+    const proc = new EventEmitter();
+    Object.defineProperty(proc, 'pid', { get: () => child.pid });
+    proc.postMessage = (m) => child.connected && child.send(m);
+    proc.kill = () => child.kill('SIGKILL');
+    child.on('spawn', () => proc.emit('spawn'));
+    child.on('message', (m) => proc.emit('message', m));
+    // Like Electron, report only a code (a killed child gets a non-zero one).
+    child.on('exit', (code, signal) => proc.emit('exit', code ?? (signal ? 1 : 0)));
+    this.forks.push({ modulePath, args, opts, proc });
+    return proc;
+  },
+};
+
+class App extends EventEmitter {
+  isPackaged = false;
+  paths = new Map();
+  getPath(name) {
+    return this.paths.get(name) ?? path.join(here, '.user-data');
+  }
+  setPath(name, p) {
+    this.paths.set(name, p);
+  }
+  getAppPath() {
+    return path.resolve(here, '..', '..', '..');
+  }
+  getVersion() {
+    return '0.0.0-stub';
+  }
+}
+export const app = new App();
+
+export const protocol = {
+  privileged: [],
+  handlers: new Map(),
+  registerSchemesAsPrivileged(list) {
+    this.privileged.push(...list);
+  },
+  handle(scheme, fn) {
+    this.handlers.set(scheme, fn);
+  },
+};
+
+export const shell = {
+  opened: [],
+  async openExternal(url) {
+    this.opened.push(url);
+  },
+};
+
+const defaultSession = {
+  permissionRequestHandler: undefined,
+  permissionCheckHandler: undefined,
+  setPermissionRequestHandler(fn) {
+    this.permissionRequestHandler = fn;
+  },
+  setPermissionCheckHandler(fn) {
+    this.permissionCheckHandler = fn;
+  },
+};
+export const session = { defaultSession };
+
+export const screen = { getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }] };
+export const dialog = { showOpenDialog: async () => ({ canceled: true, filePaths: [] }) };
+export const Menu = { buildFromTemplate: (t) => ({ template: t }), setApplicationMenu() {} };
+export class BrowserWindow extends EventEmitter {
+  static getAllWindows() {
+    return [];
+  }
+}
+
+export default { ipcMain, utilityProcess, app, protocol, shell, session, screen, dialog, Menu, BrowserWindow };
