@@ -148,11 +148,17 @@ interface EvalCliOptions {
   results?: string;
   fresh?: boolean;
   summaryOnly?: boolean;
+  by?: string;
   merge?: string[];
   diff?: string[];
   provider: string;
   json?: boolean;
   progress: boolean;
+}
+
+function byFields(o: EvalCliOptions): string[] | undefined {
+  const fields = o.by?.split(',').map((s) => s.trim()).filter(Boolean);
+  return fields?.length ? fields : undefined;
 }
 
 function writeSummary(file: string, s: EvalSummary): void {
@@ -193,7 +199,7 @@ async function runMerge(o: EvalCliOptions): Promise<void> {
     fs.writeFileSync(o.out, [merged.header, ...merged.records].map((x) => JSON.stringify(x)).join('\n') + '\n');
     process.stderr.write(`merged results written to ${o.out}\n`);
   }
-  const s = summarize(merged.header, merged.records, { shards: merged.shardsSeen, withoutItems: o.summaryOnly });
+  const s = summarize(merged.header, merged.records, { shards: merged.shardsSeen, withoutItems: o.summaryOnly, by: byFields(o) });
   if (!s.complete) process.stderr.write(`warning: ${s.missing} item×setting runs are missing (shards found: ${merged.shardsSeen.join(', ')})\n`);
   output(s, o);
 }
@@ -248,7 +254,7 @@ async function runSuite(o: EvalCliOptions): Promise<void> {
       await client.dispose();
       fail(new TwinLensError('CANCELLED', `Stopped after ${run.records.length} of ${run.records.length + summarize(run.header, run.records).missing} item×setting runs`, resultsFile ? 'Run the same command again to resume' : 'Pass --out FILE to make runs resumable'));
     }
-    output(summarize(run.header, run.records, { withoutItems: o.summaryOnly }), o);
+    output(summarize(run.header, run.records, { withoutItems: o.summaryOnly, by: byFields(o) }), o);
   } finally {
     bar.stop();
     await client.dispose();
@@ -277,6 +283,7 @@ export function registerEval(program: Command): void {
     .option('--results <file>', 'per-item results file (JSONL, resumable); default derived from --out')
     .option('--fresh', 'start the results file over instead of resuming it')
     .option('--summary-only', 'leave per-item answers out of the summary')
+    .option('--by <fields>', 'also break accuracy down by these extra item fields of a JSONL suite (e.g. target)')
     .option('--merge <files...>', 'merge results files (shards) into one summary (with --out and/or --json)')
     .option('--diff <files...>', 'compare two runs item by item (results .jsonl or summary .json)')
     .option('--provider <name>', 'execution provider: auto|cpu|cuda|dml|coreml|webgpu', 'auto')

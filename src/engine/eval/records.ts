@@ -49,6 +49,8 @@ export interface ItemRecord {
   options?: AnswerOption[];
   pair?: string;
   category?: string;
+  /** The suite item's extra scalar fields (`eval --by FIELD`). */
+  tags?: Record<string, string>;
   /** Image path relative to the suite file. */
   image: string;
   imageHash: string;

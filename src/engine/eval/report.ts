@@ -60,6 +60,11 @@ export function formatEvalSummary(s: EvalSummary): string {
     out.push('', 'By category: accuracy % [95 % CI]');
     out.push(table(['category', ...s.modes], cats.map((c) => [`${c} (n=${r.modes[s.modes[0]]?.categories[c]?.n ?? 0})`, ...s.modes.map((m) => formatScore(r.modes[m]?.categories[c]))])));
   }
+  for (const field of Object.keys(r.modes[s.modes[0]]?.by ?? {})) {
+    const values = [...new Set(s.modes.flatMap((m) => Object.keys(r.modes[m]?.by?.[field] ?? {})))].sort();
+    out.push('', `By ${field}: accuracy % [95 % CI]`);
+    out.push(table([field, ...s.modes], values.map((v) => [`${v} (n=${r.modes[s.modes[0]]?.by?.[field]?.[v]?.n ?? 0})`, ...s.modes.map((m) => formatScore(r.modes[m]?.by?.[field]?.[v]))])));
+  }
   return out.join('\n');
 }
 

@@ -108,6 +108,7 @@ function baseRecord(item: SuiteItem, suite: Suite, setting: string): Omit<ItemRe
     ...(item.options ? { options: item.options } : {}),
     ...(item.pair !== undefined ? { pair: item.pair } : {}),
     ...(item.category !== undefined ? { category: item.category } : {}),
+    ...(item.tags ? { tags: item.tags } : {}),
     image: path.relative(path.dirname(suite.path), item.image).split(path.sep).join('/'),
   };
 }

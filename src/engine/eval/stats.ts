@@ -30,6 +30,8 @@ export interface ModeScore extends Score {
   /** Complete pairs only (every item of the pair evaluated); absent when the suite has no pairs. */
   pairs?: Score;
   categories: Record<string, Score>;
+  /** Breakdowns by item tags asked for (`--by target`): field → value → score. */
+  by?: Record<string, Record<string, Score>>;
 }
 
 export interface ModeTiming {
@@ -86,8 +88,25 @@ export function pairScore(records: readonly ItemRecord[], mode: string): Score |
   return any ? score(k, n) : undefined;
 }
 
-/** Scores of every mode over one setting's records. */
-export function scoreSetting(setting: string, records: readonly ItemRecord[], modes: readonly string[]): SettingScore {
+/** Accuracy of one mode per value of a key (items without a value are left out), values sorted. */
+function breakdown(records: readonly ItemRecord[], mode: string, key: (r: ItemRecord) => string | undefined): Record<string, Score> {
+  const m = new Map<string, [number, number]>();
+  for (const r of records) {
+    const a = r.answers[mode];
+    const v = key(r);
+    if (!a || v === undefined) continue;
+    const c = m.get(v) ?? [0, 0];
+    c[0] += a.correct ? 1 : 0;
+    c[1] += 1;
+    m.set(v, c);
+  }
+  const out: Record<string, Score> = {};
+  for (const v of [...m.keys()].sort()) out[v] = score(m.get(v)![0], m.get(v)![1]);
+  return out;
+}
+
+/** Scores of every mode over one setting's records; `by` adds breakdowns by item tags. */
+export function scoreSetting(setting: string, records: readonly ItemRecord[], modes: readonly string[], by: readonly string[] = []): SettingScore {
   const out: SettingScore = { setting, modes: {}, timing: {} };
   for (const mode of modes) {
     let n = 0;
@@ -95,7 +114,6 @@ export function scoreSetting(setting: string, records: readonly ItemRecord[], mo
     let errors = 0;
     let ms = 0;
     let tokens = 0;
-    const cats = new Map<string, [number, number]>();
     for (const r of records) {
       const a = r.answers[mode];
       if (!a) continue;
@@ -104,23 +122,17 @@ export function scoreSetting(setting: string, records: readonly ItemRecord[], mo
       if (a.error) errors++;
       ms += a.ms;
       tokens += a.tokens;
-      if (r.category !== undefined) {
-        const c = cats.get(r.category) ?? [0, 0];
-        c[0] += a.correct ? 1 : 0;
-        c[1] += 1;
-        cats.set(r.category, c);
-      }
     }
-    const categories: Record<string, Score> = {};
-    for (const name of [...cats.keys()].sort()) categories[name] = score(cats.get(name)![0], cats.get(name)![1]);
+    const categories = breakdown(records, mode, (r) => r.category);
     const pairs = pairScore(records, mode);
-    out.modes[mode] = { ...score(k, n), errors, ...(pairs ? { pairs } : {}), categories };
+    const tagged = by.length ? Object.fromEntries(by.map((f) => [f, breakdown(records, mode, (r) => r.tags?.[f])])) : undefined;
+    out.modes[mode] = { ...score(k, n), errors, ...(pairs ? { pairs } : {}), categories, ...(tagged ? { by: tagged } : {}) };
     out.timing[mode] = { meanMs: n ? ms / n : 0, meanTokens: n ? tokens / n : 0 };
   }
   return out;
 }
 
 /** Scores per setting, in the given setting order. */
-export function scoreRun(records: readonly ItemRecord[], settings: readonly string[], modes: readonly string[]): SettingScore[] {
-  return settings.map((s) => scoreSetting(s, records.filter((r) => r.setting === s), modes));
+export function scoreRun(records: readonly ItemRecord[], settings: readonly string[], modes: readonly string[], by: readonly string[] = []): SettingScore[] {
+  return settings.map((s) => scoreSetting(s, records.filter((r) => r.setting === s), modes, by));
 }

@@ -9,8 +9,9 @@
  * (letters a, b, … in order) or one MMVP-style string "(a) Open (b) Closed";
  * `id`, `pair`, `category` and `caption` (a caption of the image, for the
  * leakage probe's caption task) are optional (id defaults to the line
- * number). Other fields are ignored. Blank lines are skipped. Every
- * malformed line is reported as file:line.
+ * number). Other string, number or boolean fields are kept as tags
+ * (`eval --by FIELD` breaks scores down by one). Blank lines are skipped.
+ * Every malformed line is reported as file:line.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -59,7 +60,12 @@ export function itemFromJson(obj: unknown, dir: string, index: number, line: num
   if (o.category !== undefined && o.category !== null && typeof o.category !== 'string') problems.push('"category" must be a string');
   if (o.caption !== undefined && o.caption !== null && typeof o.caption !== 'string') problems.push('"caption" must be a string');
   const unknown = Object.keys(o).filter((k) => !KNOWN.has(k));
-  if (problems.length) return problems.join(', ') + (unknown.length ? ` (unknown fields: ${unknown.join(', ')})` : '');
+  if (problems.length) return problems.join(', ') + (unknown.length ? ` (other fields: ${unknown.join(', ')})` : '');
+  const tags: Record<string, string> = {};
+  for (const k of unknown) {
+    const v = o[k];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') tags[k] = String(v);
+  }
   const image = path.resolve(dir, o.image as string);
   if (!fs.existsSync(image)) return `image not found: ${image}`;
   if (options && referenceOption(answer!, options) < 0) {
@@ -75,6 +81,7 @@ export function itemFromJson(obj: unknown, dir: string, index: number, line: num
     ...(o.pair !== undefined && o.pair !== null ? { pair: asText(o.pair)! } : {}),
     ...(typeof o.category === 'string' && o.category ? { category: o.category } : {}),
     ...(typeof o.caption === 'string' && o.caption.trim() ? { caption: o.caption.trim() } : {}),
+    ...(Object.keys(tags).length ? { tags } : {}),
   };
 }
 

@@ -29,6 +29,8 @@ export interface SuiteItem {
   category?: string;
   /** A caption of the image (JSONL "caption"): the leakage probe's caption task uses it. */
   caption?: string;
+  /** Other scalar fields of a JSONL line (e.g. "target": "small"): `eval --by FIELD` breaks scores down by them. */
+  tags?: Record<string, string>;
 }
 
 export type SuiteFormat = 'jsonl' | 'mmvp';

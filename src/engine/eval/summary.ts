@@ -18,10 +18,11 @@
  *        "setting": "default" | "t=50",
  *        "modes": { "<mode>": {"n", "correct", "accuracy", "ci95": [lo, hi], "errors",
  *                              "pairs"?: {"n", "correct", "accuracy", "ci95"},
- *                              "categories": {"<cat>": {"n", "correct", "accuracy", "ci95"}}}},
+ *                              "categories": {"<cat>": {"n", "correct", "accuracy", "ci95"}},
+ *                              "by"?: {"<tag>": {"<value>": {"n", "correct", "accuracy", "ci95"}}}}},
  *        "timing": { "<mode>": {"meanMs", "meanTokens"} } } ],
  *     "items"?: [ {"setting", "id", "index", "question", "answer", "options"?, "pair"?,
- *                 "category"?, "image", "imageHash", "used"?,
+ *                 "category"?, "tags"?, "image", "imageHash", "used"?,
  *                 "answers": {"<mode>": {"text", "correct", "rule", "chosen"?, "ms",
  *                                        "tokens", "stop", "error"?, "reused"?}}} ]
  *   }
@@ -61,6 +62,8 @@ export interface SummaryOptions {
   withoutItems?: boolean;
   /** Shard indices of a merged run. */
   shards?: number[];
+  /** Item tag fields to break scores down by (`--by target`). */
+  by?: string[];
 }
 
 /** Items a complete run covers (the shard-less run: first `limit` of the suite). */
@@ -92,7 +95,7 @@ export function summarize(header: RunHeader, records: readonly ItemRecord[], opt
     missing: Math.max(0, expectedUnits - records.length),
     ...(opts.shards && opts.shards.length > 1 ? { shards: opts.shards } : {}),
     ...(header.created ? { created: header.created } : {}),
-    results: scoreRun(records, settings, header.modes),
+    results: scoreRun(records, settings, header.modes, opts.by),
     ...(opts.withoutItems ? {} : { items: records.map(({ type: _t, ...rest }) => rest) }),
   };
 }

@@ -58,6 +58,10 @@ describe('runEval', () => {
     expect(s.results[0].modes.clip).toMatchObject({ n: 8, correct: 4, pairs: { n: 3, correct: 0 } });
     expect(s.results[0].modes.diffusion).toMatchObject({ n: 8, correct: 8, pairs: { n: 3, correct: 3 } });
     expect(Object.keys(s.results[0].modes.clip.categories)).toEqual(['colour', 'count', 'existence', 'position']);
+    const run = await runEval(scripted().ask, suite, { modes: MODES, pack: PACK });
+    // targets: items 0, 3, 6 small (colour-a, count-b, exists-a: clip right on 0 and 6)
+    expect(summarize(run.header, run.records, { by: ['target'] }).results[0].modes.clip.by).toMatchObject({ target: { small: { n: 3, correct: 2 }, large: { n: 5, correct: 2 } } });
+    expect(s.results[0].modes.clip.by).toBeUndefined();
     expect(s.items![0]).toMatchObject({ id: 'colour-a', image: '../images/sample.png', answers: { clip: { text: 'red', correct: true, rule: 'exact' } } });
   });
 

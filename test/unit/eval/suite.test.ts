@@ -36,7 +36,7 @@ describe('JSONL suites', () => {
     expect(s).toMatchObject({ name: 'tiny-shapes', format: 'jsonl', warnings: [] });
     expect(s.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(s.items).toHaveLength(8);
-    expect(s.items[0]).toMatchObject({ id: 'colour-a', index: 0, image: SAMPLE, answer: 'red', pair: 'colour', category: 'colour' });
+    expect(s.items[0]).toMatchObject({ id: 'colour-a', index: 0, image: SAMPLE, answer: 'red', pair: 'colour', category: 'colour', caption: 'a red circle and two squares', tags: { target: 'small' } });
     expect(s.items[4].options).toEqual([
       { letter: 'a', text: 'left' },
       { letter: 'b', text: 'right' },
@@ -68,7 +68,7 @@ describe('JSONL suites', () => {
     expect(e.message).toContain('bad.jsonl:2: invalid JSON');
     expect(e.message).toContain(`bad.jsonl:4: image not found: ${path.join(d, 'missing.png')}`);
     expect(e.message).toContain('bad.jsonl:5: duplicate id "1" (first on line 1)');
-    expect(e.message).toContain('bad.jsonl:6: missing "question" (unknown fields: colour)');
+    expect(e.message).toContain('bad.jsonl:6: missing "question" (other fields: colour)');
     expect(e.message).toContain('bad.jsonl:7: answer "(c)" is neither an option letter nor one option\'s text (options: (a) yes (b) no)');
     expect(e.message).toMatch(/; and 1 more$/); // line 8: not an object
   });
