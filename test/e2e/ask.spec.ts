@@ -85,9 +85,11 @@ test('changing t re-runs the diffusion-based columns only', async ({ app }) => {
   await expect(app.getByTestId('answer-clip')).toHaveAttribute('data-runs', '1');
 });
 
-test('stops one column midway, and Esc stops them all', async ({ app }) => {
+test('stops one column midway, and Esc stops them all', async ({ app, server }) => {
   await openSample(app);
   await app.getByTestId('knob-max-tokens').fill('4000');
+  // Hold the engine at its first token while the click travels (see freezable-engine.ts).
+  server.engine.freezeAtNextToken = true;
   const stopped = whenStreaming(app, 'clip', 'click-stop');
   await ask(app, 'describe the picture');
 
@@ -97,10 +99,12 @@ test('stops one column midway, and Esc stops them all', async ({ app }) => {
   await expect(clip).toHaveAttribute('data-status', 'stopped', { timeout: 60_000 });
   await expect(app.getByTestId('text-clip')).not.toBeEmpty();
   await expect(clip).toContainText('Stopped after');
+  await expect(clip).not.toContainText('token limit');
   // The other columns carry on.
   await expectAllDone(app, ['diffusion', 'fused']);
 
   // Esc stops everything still running or queued.
+  server.engine.freezeAtNextToken = true;
   const escaped = whenStreaming(app, 'clip', 'escape');
   await ask(app, 'describe the picture again');
   await escaped;

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Page, test as base, expect } from '@playwright/test';
+import { type EngineHostLike, FreezableEngine } from './freezable-engine.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const PACK = process.env.TWINLENS_E2E_PACK ?? path.join(ROOT, 'test', 'fixtures', 'packs', 'tiny');
@@ -18,7 +19,7 @@ export interface RunningServer {
   url: string;
   token: string;
   port: number;
-  engine: { readonly pid?: number; killProcess?(): void; readonly state: { state: string; restarts: number } };
+  engine: FreezableEngine;
   close(): Promise<void>;
 }
 
@@ -26,8 +27,12 @@ async function startBuiltServer(): Promise<RunningServer> {
   const entry = path.join(ROOT, 'dist', 'server', 'index.js');
   if (!fs.existsSync(entry)) throw new Error('dist/server is missing: run `npm run build` (npm run test:e2e does)');
   if (!fs.existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'))) throw new Error('dist/renderer is missing: run `npm run build:renderer`');
-  const { startServer } = (await import(pathToFileURL(entry).href)) as { startServer(o: object): Promise<RunningServer> };
-  return startServer({ port: 0, packDir: PACK, provider: 'cpu' });
+  const { startServer, EngineHost } = (await import(pathToFileURL(entry).href)) as {
+    startServer(o: object): Promise<RunningServer>;
+    EngineHost: new (o: object) => EngineHostLike;
+  };
+  const engine = new FreezableEngine(new EngineHost({ packDir: PACK, provider: 'cpu' }));
+  return startServer({ port: 0, engine });
 }
 
 export const test = base.extend<{ app: Page }, { server: RunningServer }>({
