@@ -14,11 +14,14 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'interface to bind; anything but loopback exposes the engine to your network', '127.0.0.1')
     .option('--pack <dir>', 'model pack folder (default: built-in mini-world)')
     .option('--provider <name>', 'execution provider', 'auto')
-    .action(async (o: { port: number; host: string; pack?: string; provider: string }) => {
+    .option('--allow-host <name>', 'also accept this Host header (a DNS name for a remote box); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--open', 'open the URL in the default browser')
+    .action(async (o: { port: number; host: string; pack?: string; provider: string; allowHost: string[]; open?: boolean }) => {
       try {
         const { startServer } = await import('../../server/index.js');
-        const server = await startServer({ port: o.port, host: o.host, packDir: defaultPackDir(o.pack), provider: o.provider });
-        process.stdout.write(`TwinLens web mode: ${server.url}\n`);
+        const packDir = defaultPackDir(o.pack);
+        const server = await startServer({ port: o.port, host: o.host, packDir, provider: o.provider, allowedHosts: o.allowHost, open: !!o.open });
+        process.stdout.write(`TwinLens web mode on pack ${packDir}\n${server.url}\n`);
         const stop = () => void server.close().then(() => process.exit(0));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

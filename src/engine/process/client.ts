@@ -57,7 +57,14 @@ export class EngineClient {
   static async start(opts: EngineClientOptions = {}): Promise<EngineClient> {
     const c = new EngineClient(opts);
     c.spawn();
-    await c.ready;
+    try {
+      await c.ready;
+    } catch (e) {
+      // A failed first start must not leave a restarted process behind with no owner.
+      c.disposed = true;
+      c.transport.kill('SIGKILL');
+      throw e;
+    }
     return c;
   }
 

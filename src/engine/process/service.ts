@@ -54,6 +54,13 @@ export class EngineService {
       void this.dispose().then(() => process.exit(0));
       return;
     }
+    // Cheap reads answer at once instead of waiting behind a running ask (status bar, pack panel).
+    if (msg.method === 'status' || msg.method === 'packInfo') {
+      void this.dispatch(msg.method, msg.params, msg.id, new AbortController().signal)
+        .then((result) => this.send({ type: 'result', id: msg.id, result }))
+        .catch((e) => this.send({ type: 'error', id: msg.id, error: toTwinLensError(e).toJSON() }));
+      return;
+    }
     const controller = new AbortController();
     this.controllers.set(msg.id, controller);
     this.queue = this.queue.then(async () => {
