@@ -7,9 +7,12 @@ import { Command, CommanderError } from 'commander';
 import { registerAsk } from './commands/ask.js';
 import { registerBench } from './commands/bench.js';
 import { registerEval } from './commands/eval.js';
+import { registerExport } from './commands/export.js';
 import { registerFeatures } from './commands/features.js';
+import { registerImport } from './commands/import.js';
 import { registerLeakage } from './commands/leakage.js';
 import { registerPacks } from './commands/packs.js';
+import { registerPull } from './commands/pull.js';
 import { registerServe } from './commands/serve.js';
 
 const program = new Command();
@@ -22,7 +25,10 @@ program
 
 registerAsk(program);
 registerFeatures(program);
+registerExport(program);
 registerPacks(program);
+registerImport(program);
+registerPull(program);
 registerBench(program);
 registerEval(program);
 registerLeakage(program);

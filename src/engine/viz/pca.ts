@@ -38,7 +38,7 @@ export interface PcaFit {
   fitTokens: number;
 }
 
-export const DEFAULT_MAX_FIT_TOKENS = 576;
+export const DEFAULT_MAX_FIT_TOKENS = 384;
 
 /**
  * Token indices (over the concatenation) used for the fit: all of them, or a

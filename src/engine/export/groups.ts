@@ -1,0 +1,207 @@
+/**
+ * Export groups: the files written for one tap at one t (tensors for the
+ * guided, conditional and unconditional branches; PCA, difference, norm and
+ * channel panels), for the cross-attention maps at one t (tensor plus one
+ * overlay per question word), and for CLIP's patch features — each closed by
+ * a sidecar that records how to regenerate it. Also reads a group's tensors
+ * back, so a resumed run can draw its sheets without re-extracting.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CrossAttentionMaps, FeatureMap, TapFeatures } from '../../shared/contract.js';
+import type { RgbImage } from '../image/image.js';
+import { type FeatureGrid, tapBranches } from '../viz/maps.js';
+import { attentionPanels, channelsPanel, differencePanel, normPanel, type Panel, pcaPanels } from '../viz/panels.js';
+import { encodePng } from '../viz/render.js';
+import { completeGroup, type ExportFormat, GroupWriter, type RequestKey, readSidecar, safeName } from './files.js';
+import { decodeNpy, encodeNpy } from './npy.js';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
+
+/** Facts shared by every group of one image in one run (recorded in each sidecar). */
+export interface ImageContext {
+  dir: string;
+  formats: ReadonlySet<ExportFormat>;
+  /** Panel size in pixels. */
+  size: number;
+  /** The encoder's view of the image at `size`. */
+  base: RgbImage;
+  pack: string;
+  packDir: string;
+  image: string;
+  imageHash: string;
+  prompt: string;
+  guidance: number;
+  seed: number;
+  ensemble: number;
+}
+
+export type GroupKind = 'tap' | 'cross-attention' | 'clip';
+
+export function groupName(kind: GroupKind, ctx: Pick<ImageContext, 'guidance'>, tap?: string, t?: number): string {
+  if (kind === 'clip') return 'clip';
+  if (kind === 'cross-attention') return `cross-attention_t${t}`;
+  return `${safeName(tap ?? '')}_t${t}_s${ctx.guidance}`;
+}
+
+/** The request a group is made from: equal keys ⇒ equal files. */
+export function groupRequest(kind: GroupKind, ctx: ImageContext, tap?: string, t?: number): RequestKey {
+  const base = { kind, pack: ctx.pack, imageHash: ctx.imageHash, size: ctx.size };
+  if (kind === 'clip') return base;
+  // Cross-attention is read from the conditional pass: it does not depend on guidance.
+  const diffusion = { ...base, prompt: ctx.prompt, t: t ?? null, seed: ctx.seed, ensemble: ctx.ensemble };
+  return kind === 'cross-attention' ? diffusion : { ...diffusion, tap: tap ?? null, guidance: ctx.guidance };
+}
+
+export function isGroupComplete(kind: GroupKind, ctx: ImageContext, tap?: string, t?: number): boolean {
+  const file = path.join(ctx.dir, `${groupName(kind, ctx, tap, t)}.json`);
+  return !!completeGroup(file, { request: groupRequest(kind, ctx, tap, t), formats: [...ctx.formats] });
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./=:,@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that regenerates a group exactly. */
+export function regenerateCommand(ctx: ImageContext, opts: { taps?: string[]; t?: number }): string {
+  const args = ['npx', 'twinlens', 'export', '--pack', ctx.packDir, '--image', ctx.image, '--question', ctx.prompt];
+  if (opts.taps?.length) args.push('--taps', opts.taps.join(','));
+  if (opts.t !== undefined) args.push('--t', String(opts.t));
+  args.push('--guidance', String(ctx.guidance), '--seed', String(ctx.seed), '--ensemble', String(ctx.ensemble), '--size', String(ctx.size), '--out', '<dir>');
+  return args.map(shellQuote).join(' ');
+}
+
+function metadata(ctx: ImageContext, extra: Record<string, unknown>): Record<string, string> {
+  const all: Record<string, unknown> = { pack: ctx.pack, image: ctx.image, imageHash: ctx.imageHash, prompt: ctx.prompt, guidance: ctx.guidance, seed: ctx.seed, ensemble: ctx.ensemble, ...extra };
+  return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+async function writeTensorsAndPanels(w: GroupWriter, ctx: ImageContext, name: string, tensors: NamedTensor[], meta: Record<string, unknown>, panels: () => Panel[], npyName: (t: NamedTensor) => string): Promise<Record<string, unknown>> {
+  if (ctx.formats.has('safetensors')) w.write(`${name}.safetensors`, 'safetensors', encodeSafetensors(tensors, metadata(ctx, meta)));
+  if (ctx.formats.has('npy')) for (const t of tensors) w.write(npyName(t), 'npy', encodeNpy(t.data, t.shape));
+  const panelMeta: Record<string, unknown> = {};
+  if (ctx.formats.has('png')) {
+    for (const p of panels()) {
+      w.write(`${p.id}.png`, 'png', await encodePng(p.image));
+      panelMeta[`${p.id}.png`] = { kind: p.kind, label: p.label, ...p.meta };
+    }
+  }
+  return panelMeta;
+}
+
+function sidecarCommon(ctx: ImageContext) {
+  return { pack: ctx.pack, packDir: ctx.packDir, image: ctx.image, imageHash: ctx.imageHash, prompt: ctx.prompt, guidance: ctx.guidance, seed: ctx.seed, ensemble: ctx.ensemble };
+}
+
+/** One tap at one t: guided/cond/uncond tensors and their panels. */
+export async function writeTapGroup(ctx: ImageContext, tap: TapFeatures, t: number): Promise<string[]> {
+  const name = groupName('tap', ctx, tap.alias, t);
+  const w = new GroupWriter(ctx.dir);
+  const b = tapBranches(tap);
+  const shape = [tap.height * tap.width, tap.channels];
+  const tensors: NamedTensor[] = [{ name: 'guided', shape, data: tap.data }];
+  if (tap.cond) tensors.push({ name: 'cond', shape, data: tap.cond });
+  if (tap.uncond) tensors.push({ name: 'uncond', shape, data: tap.uncond });
+  const info = { tap: tap.alias, tensorName: tap.tensorName, t, height: tap.height, width: tap.width, channels: tap.channels, layout: '[H*W, C]' };
+  const panels = () => {
+    const items = [{ id: `${name}_pca`, label: `${tap.alias} PCA`, source: 'diffusion' as const, grid: b.guided }];
+    if (b.cond) items.push({ id: `${name}_cond_pca`, label: `${tap.alias} cond PCA`, source: 'diffusion', grid: b.cond });
+    if (b.uncond) items.push({ id: `${name}_uncond_pca`, label: `${tap.alias} uncond PCA`, source: 'diffusion', grid: b.uncond });
+    const out = pcaPanels(items, ctx.size);
+    if (b.difference) out.push(differencePanel(`${name}_diff`, `${tap.alias} cond − uncond`, b.difference, ctx.base));
+    out.push(normPanel(`${name}_norm`, `${tap.alias} norm`, 'diffusion', b.guided, ctx.size, ctx.base));
+    out.push(channelsPanel(`${name}_channels`, `${tap.alias} strongest channels`, 'diffusion', b.guided, ctx.size, 9));
+    return out;
+  };
+  const panelMeta = await writeTensorsAndPanels(w, ctx, name, tensors, info, panels, (x) => (x.name === 'guided' ? `${name}.npy` : `${name}_${x.name}.npy`));
+  w.finish(`${name}.json`, {
+    kind: 'tap',
+    request: groupRequest('tap', ctx, tap.alias, t),
+    ...sidecarCommon(ctx),
+    ...info,
+    shape,
+    dtype: 'float32',
+    tensors: tensors.map((x) => x.name),
+    panels: panelMeta,
+    regenerate: regenerateCommand(ctx, { taps: [tap.alias], t }),
+  });
+  return w.paths();
+}
+
+/** Cross-attention maps at one t: the [tokens, H, W] tensor and one overlay per word. */
+export async function writeCrossAttentionGroup(ctx: ImageContext, x: CrossAttentionMaps, t: number): Promise<string[]> {
+  const name = groupName('cross-attention', ctx, undefined, t);
+  const w = new GroupWriter(ctx.dir);
+  const shape = [x.tokens.length, x.height, x.width];
+  const info = { t, tokens: x.tokens, layers: x.layers, height: x.height, width: x.width, layout: '[tokens, H, W]' };
+  const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'maps', shape, data: x.maps }], info, () => attentionPanels(x, ctx.base, `${name}_`), () => `${name}.npy`);
+  w.finish(`${name}.json`, {
+    kind: 'cross-attention',
+    request: groupRequest('cross-attention', ctx, undefined, t),
+    ...sidecarCommon(ctx),
+    ...info,
+    shape,
+    dtype: 'float32',
+    panels: panelMeta,
+    regenerate: regenerateCommand(ctx, { t }),
+  });
+  return w.paths();
+}
+
+/** CLIP patch features (penultimate layer, CLS dropped, as LLaVA-1.5 reads them). */
+export async function writeClipGroup(ctx: ImageContext, clip: FeatureMap): Promise<string[]> {
+  const name = groupName('clip', ctx);
+  const w = new GroupWriter(ctx.dir);
+  const shape = [clip.height * clip.width, clip.channels];
+  const info = { tensorName: clip.tensorName, height: clip.height, width: clip.width, channels: clip.channels, layout: '[H*W, C]' };
+  const panels = () => [
+    ...pcaPanels([{ id: 'clip_pca', label: 'CLIP PCA', source: 'clip', grid: clip }], ctx.size),
+    normPanel('clip_norm', 'CLIP norm', 'clip', clip, ctx.size, ctx.base),
+    channelsPanel('clip_channels', 'CLIP strongest channels', 'clip', clip, ctx.size, 9),
+  ];
+  const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'patches', shape, data: clip.data }], info, panels, () => `${name}.npy`);
+  w.finish(`${name}.json`, { kind: 'clip', request: groupRequest('clip', ctx), ...sidecarCommon(ctx), ...info, shape, dtype: 'float32', panels: panelMeta, regenerate: regenerateCommand(ctx, {}) });
+  return w.paths();
+}
+
+/** A group's tensors read back from its .safetensors, or failing that its .npy files. */
+export function readGroupTensors(dir: string, name: string): { sidecar: Record<string, unknown>; tensors: Map<string, Float32Array> } | undefined {
+  const sidecar = readSidecar(path.join(dir, `${name}.json`));
+  if (!sidecar) return undefined;
+  const tensors = new Map<string, Float32Array>();
+  const st = path.join(dir, `${name}.safetensors`);
+  if (sidecar.files.some((f) => f.format === 'safetensors') && fs.existsSync(st)) {
+    for (const [k, v] of decodeSafetensors(fs.readFileSync(st)).tensors) tensors.set(k, v.data);
+    return { sidecar, tensors };
+  }
+  const npys = sidecar.files.filter((f) => f.format === 'npy');
+  if (!npys.length) return undefined;
+  for (const f of npys) {
+    const suffix = f.name.slice(name.length, -'.npy'.length);
+    const key = suffix ? suffix.replace(/^_/, '') : sidecar.kind === 'tap' ? 'guided' : sidecar.kind === 'clip' ? 'patches' : 'maps';
+    tensors.set(key, decodeNpy(fs.readFileSync(path.join(dir, f.name))).data);
+  }
+  return { sidecar, tensors };
+}
+
+/** The tap features of a written group, as the engine returned them. */
+export function readTapGroup(ctx: ImageContext, alias: string, t: number): TapFeatures | undefined {
+  const g = readGroupTensors(ctx.dir, groupName('tap', ctx, alias, t));
+  const s = g?.sidecar as { height: number; width: number; channels: number; tensorName: string } | undefined;
+  const guided = g?.tensors.get('guided');
+  if (!g || !s || !guided) return undefined;
+  return { alias, tensorName: s.tensorName, height: s.height, width: s.width, channels: s.channels, data: guided, cond: g.tensors.get('cond'), uncond: g.tensors.get('uncond') };
+}
+
+export function readCrossAttentionGroup(ctx: ImageContext, t: number): CrossAttentionMaps | undefined {
+  const g = readGroupTensors(ctx.dir, groupName('cross-attention', ctx, undefined, t));
+  const s = g?.sidecar as { tokens: string[]; layers: string[]; height: number; width: number } | undefined;
+  const maps = g?.tensors.get('maps');
+  return g && s && maps ? { tokens: s.tokens, layers: s.layers, height: s.height, width: s.width, maps } : undefined;
+}
+
+export function readClipGroup(ctx: ImageContext): FeatureGrid | undefined {
+  const g = readGroupTensors(ctx.dir, 'clip');
+  const s = g?.sidecar as { height: number; width: number; channels: number } | undefined;
+  const data = g?.tensors.get('patches');
+  return g && s && data ? { height: s.height, width: s.width, channels: s.channels, data } : undefined;
+}
