@@ -487,6 +487,7 @@ def stage_tune(c: Ctx, modes=None):
     sc = SeqCache(c)
     H = c.mc["llm"].hidden_size
     train_q = [i for i, q in enumerate(d["qas"]) if q[5] == "train"]
+    lo, hi = d["train_images"]
     img_of = torch.tensor([q[0] for q in d["qas"]])
     for k, mode in enumerate(modes or MODES):
         ck = c.path(f"tune-{mode}.pt")
@@ -517,8 +518,16 @@ def stage_tune(c: Ctx, modes=None):
             if dropout > 0:
                 drop = torch.rand(len(sel), generator=g) < dropout
                 diff[drop] = feats["uncond"][imgs[drop]].float()
+            seqs = [sc.get(d["qas"][i][1], d["qas"][i][2]) for i in sel.tolist()]
+            # keep captioning alive (the leakage probe captions): 1/6 of each batch is "describe the image";
+            # its SD prompt is empty, except for the leaky control, which reads the caption-conditioned features
+            cap = (torch.randperm(hi - lo, generator=g)[:max(1, bs // 6)] + lo)
+            cdiff = (feats["caption"] if mode == "leaky" else feats["uncond"])[cap].float()
+            imgs = torch.cat([imgs, cap])
+            diff = torch.cat([diff, cdiff])
+            seqs += [sc.get(DESCRIBE, d["captions"][i]) for i in cap.tolist()]
             vis = visual(mode, projs, feats["clip"][imgs].float(), diff)
-            loss = lm_loss(llm, [sc.get(d["qas"][i][1], d["qas"][i][2]) for i in sel.tolist()], vis)
+            loss = lm_loss(llm, seqs, vis)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
