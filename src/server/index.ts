@@ -102,7 +102,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     const verdict = ready.guard.check(req, url, { requireOrigin: true });
     if (!verdict.ok) return reject(socket, verdict.status, verdict.reason);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const broker = new WsBroker(ws, engine, { provider: opts.provider });
+      const broker = new WsBroker(ws, engine, {
+        provider: opts.provider,
+        // One engine serves every tab: the others learn about a pack switch at once.
+        onPackOpened: (pack, from) => brokers.forEach((b) => b !== from && b.packChanged(pack)),
+      });
       brokers.add(broker);
       ws.on('close', () => brokers.delete(broker));
     });

@@ -44,13 +44,18 @@ export class WsBroker {
   constructor(
     private readonly ws: WebSocket,
     private readonly host: BrokerHost,
-    private readonly info: { provider?: string } = {},
+    private readonly info: { provider?: string; onPackOpened?: (pack: unknown, from: WsBroker) => void } = {},
   ) {
     this.unsubscribe = host.onState((engine) => this.send({ type: 'engine', engine }));
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer | ArrayBuffer | Buffer[], isBinary));
     ws.on('close', () => this.close());
     ws.on('error', () => this.close());
     this.send({ type: 'hello', engine: host.state, packDir: host.packDir, provider: info.provider });
+  }
+
+  /** Tell this client that another one switched the engine's pack. */
+  packChanged(pack: unknown): void {
+    this.send({ type: 'pack', pack });
   }
 
   private send(msg: ServerMessage): void {
@@ -102,6 +107,7 @@ export class WsBroker {
         onEvent: (event) => this.send({ type: 'event', id, event }),
       });
       this.send({ type: 'result', id, result });
+      if (method === 'openPack') this.info.onPackOpened?.(result, this);
     } catch (e) {
       const err = controller.signal.aborted ? toTwinLensError(e, 'CANCELLED') : toTwinLensError(e);
       this.send({ type: 'error', id, error: err.toJSON() });

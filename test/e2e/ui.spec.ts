@@ -120,7 +120,10 @@ test('tells the user when the engine crashes and comes back, keeping the page', 
   await expect(app.getByTestId('engine-state')).toContainText('restarted 2×');
 });
 
-test('opens a pack by path, and explains a folder that is not one', async ({ app }) => {
+test('opens a pack by path, tells other tabs, and explains a folder that is not one', async ({ app }) => {
+  const other = await app.context().newPage();
+  await other.goto(app.url());
+  await expect(other.getByTestId('pack-name')).toContainText('fake-pack');
   await app.getByTestId('open-pack').click();
   await app.getByPlaceholder('/path/to/pack').fill('/data/nothing-here');
   await app.getByRole('button', { name: 'Open', exact: true }).click();
@@ -129,6 +132,8 @@ test('opens a pack by path, and explains a folder that is not one', async ({ app
   await app.getByPlaceholder('/path/to/pack').fill('/data/good-pack');
   await app.getByRole('button', { name: 'Open', exact: true }).click();
   await expect(app.getByTestId('pack-name')).toContainText('good-pack');
+  await expect(other.getByTestId('pack-name')).toContainText('good-pack');
+  await expect(other.getByTestId('notices')).toContainText('Opened pack good-pack');
 });
 
 test('fits 1280×800 without page scrolling, in both themes; Esc stops', async ({ app, fake }) => {

@@ -161,6 +161,8 @@ export interface WireEngineState {
 export type ServerMessage =
   | { type: 'hello'; engine: WireEngineState; packDir?: string; provider?: string }
   | { type: 'engine'; engine: WireEngineState }
+  /** Another client opened a pack: the engine now serves it for everyone. */
+  | { type: 'pack'; pack: unknown }
   | { type: 'event'; id: string; event: unknown }
   | { type: 'result'; id: string; result: unknown }
   | { type: 'error'; id: string; error: { code: string; message: string; hint?: string } };

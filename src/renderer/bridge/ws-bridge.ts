@@ -7,7 +7,7 @@
  * drops fail (the server cancels them on its side), host events report the
  * connection state so the status bar can say so.
  */
-import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../../shared/contract.js';
+import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import { type ClientMessage, type ServerMessage, decodeMessage, encodeMessage } from './wire.js';
 import type { Bridge, BridgeCallOptions, HostEvent } from './types.js';
@@ -84,6 +84,9 @@ export class WsBridge implements Bridge {
       case 'hello':
       case 'engine':
         this.emit({ type: 'engine', engine: msg.engine });
+        return;
+      case 'pack':
+        this.emit({ type: 'pack', pack: msg.pack as PackInfo });
         return;
       case 'event':
         this.pending.get(msg.id)?.onEvent?.(msg.event as EngineEvent);
