@@ -451,6 +451,36 @@ def sd_golden(gw: GoldenWriter, name: str, parts: dict, tok: ClipBpeTokenizer, p
             "vae_latent": gw.save(f"{name}_vae_latent", r["x0"], f"{name}: VAE mean x 0.18215 [1,4,16,16]")}
 
 
+@torch.no_grad()
+def unet_macs(unet: nn.Module, lat: int, text_dim: int) -> int:
+    """Multiply-accumulates of one batch-2 UNet pass: Conv2d / Linear from their
+    outputs, plus the attention products (torch.matmul), counted by hooks."""
+    macs = [0]
+
+    def hook(m, i, o):
+        if isinstance(m, nn.Conv2d):
+            macs[0] += o.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+        else:
+            macs[0] += o.numel() * m.in_features
+
+    hooks = [m.register_forward_hook(hook) for m in unet.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    orig = torch.matmul
+
+    def counted(a, b):
+        r = orig(a, b)
+        macs[0] += r.numel() * a.shape[-1]
+        return r
+
+    torch.matmul = counted
+    try:
+        unet(torch.zeros(2, 4, lat, lat), torch.tensor([50.0]), torch.zeros(2, TEXT_MAX, text_dim))
+    finally:
+        torch.matmul = orig
+        for h in hooks:
+            h.remove()
+    return macs[0]
+
+
 # ------------------------------------------------------------------ main
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -521,6 +551,7 @@ def main() -> None:
                           "image_token_id": qwen.token_to_id("<image>"), "eos_id": qwen.token_to_id("<|im_end|>")},
         "sd15-diffusers": sd_golden(gw, "sd15-diffusers", sd1, clip_tok, CLIP_EOT, img, False),
         "sd21-optimum": sd_golden(gw, "sd21-optimum", sd2, clip_tok, "!", img, False),
+        "unet_macs": {"sd15-diffusers": unet_macs(sd1["unet"], 16, 16), "sd21-optimum": unet_macs(sd2["unet"], 16, 24)},
         "sd15-olive-fp16": sd_golden(gw, "sd15-olive-fp16", olive, clip_tok, CLIP_EOT, img, True),
         "clip": {"penultimate": gw.save("clip_penultimate", clip_feats, "CLIP fixture penultimate layer, CLS dropped [16,32]")},
         "llava": {"clip_mode": {**greedy(llm, qwen, visual, QUESTION, 6),

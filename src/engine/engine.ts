@@ -27,6 +27,7 @@ import { PromptEncoder } from './diffusion/prompt-encoder.js';
 import { NoiseSchedule, type SchedulerConfig } from './diffusion/schedule.js';
 import { UnetTaps } from './diffusion/unet-taps.js';
 import { type Tokens, visualTokens } from './fusion/visual-tokens.js';
+import { assertPackFits } from './importers/memory-estimate.js';
 import { loadImage, type LoadedImage } from './image/image.js';
 import { ModeRunner } from './mode-runner.js';
 import type { ProviderChoice } from './onnx/providers.js';
@@ -40,6 +41,8 @@ export interface EngineOptions {
   /** Where edited graphs go when the pack folder is read-only. */
   cacheDir?: string;
   maxImagePixels?: number;
+  /** Open even when the memory estimate says the pack cannot fit (also TWINLENS_FORCE_LOAD=1). */
+  force?: boolean;
 }
 
 export interface RequestContext {
@@ -68,6 +71,7 @@ export class Engine {
 
   static async open(dir: string, opts: EngineOptions = {}): Promise<Engine> {
     const pack = Pack.load(dir);
+    await assertPackFits(pack.dir, { force: opts.force });
     const e = new Engine(pack, opts);
     try {
       e.build();

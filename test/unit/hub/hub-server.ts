@@ -1,0 +1,191 @@
+/**
+ * A local stand-in for the Hugging Face Hub (node:http on 127.0.0.1, port 0)
+ * with the URL shapes @huggingface/hub uses: `POST /api/models/{repo}/paths-info/{rev}`,
+ * `GET /api/models/{repo}/tree/{rev}`, `GET /{repo}/resolve/{rev}/{path}`
+ * (LFS files redirect to a CDN path, as the Hub does), Range requests with 206
+ * answers, ETag / X-Linked-ETag / X-Linked-Size headers, and 404 with
+ * X-Error-Code: EntryNotFound. Faults are injected per test: drop the
+ * connection after N bytes, flip one byte, ignore Range, slow chunks.
+ */
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RepoFile {
+  content: Buffer;
+  /** Stored with Git LFS: listed with lfs.oid = sha256 and redirected to the CDN. */
+  lfs?: boolean;
+}
+
+export interface Faults {
+  /** Destroy the socket after sending this many body bytes of a resolve/CDN GET (not the 0-0 probe). */
+  cutAfter?: Record<string, number>;
+  /** How many responses the cut applies to (default 1). */
+  cutTimes?: number;
+  /** Flip the byte at this offset when serving the file. */
+  corrupt?: Record<string, number>;
+  /** Answer 200 with the whole file even when a Range is asked (probe excepted). */
+  ignoreRange?: boolean;
+  /** Pause between 16 kB chunks, in ms. */
+  chunkDelayMs?: number;
+}
+
+export interface RequestLog {
+  method: string;
+  url: string;
+  range?: string;
+}
+
+export interface FakeHub {
+  url: string;
+  requests: RequestLog[];
+  faults: Faults;
+  files: Map<string, RepoFile>;
+  close(): Promise<void>;
+}
+
+export function gitBlobId(b: Buffer): string {
+  return createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+}
+
+export function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** Deterministic pseudo-random bytes. */
+export function bytes(n: number, seed = 1): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+function entry(path: string, f: RepoFile) {
+  return {
+    type: 'file',
+    path,
+    size: f.content.length,
+    oid: gitBlobId(f.lfs ? Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.content)}\n`) : f.content),
+    ...(f.lfs ? { lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 134 } } : {}),
+  };
+}
+
+export async function startFakeHub(repo: string, files: Record<string, RepoFile>, revision = 'main'): Promise<FakeHub> {
+  const hub: FakeHub = { url: '', requests: [], faults: {}, files: new Map(Object.entries(files)), close: async () => undefined };
+  // Cut counts belong to one faults object: assigning new faults starts counting afresh.
+  const cutCounts = new WeakMap<Faults, Map<string, number>>();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  async function serveFile(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    const f = hub.files.get(path);
+    if (!f) {
+      res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'application/json' }).end('{"error":"Entry not found"}');
+      return;
+    }
+    let body = f.content;
+    const corrupt = hub.faults.corrupt?.[path];
+    if (corrupt !== undefined) {
+      body = Buffer.from(body);
+      body[corrupt] ^= 0xff;
+    }
+    const size = body.length;
+    const headers: Record<string, string> = { ETag: `"${f.lfs ? sha256(f.content) : gitBlobId(f.content)}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const probe = req.headers.range === 'bytes=0-0';
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    if (m && (!hub.faults.ignoreRange || probe)) {
+      start = Number(m[1]);
+      end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+      status = 206;
+      headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+    }
+    const part = body.subarray(start, end + 1);
+    headers['Content-Length'] = String(part.length);
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD') return void res.end();
+    const cutAt = probe ? undefined : hub.faults.cutAfter?.[path];
+    let cuts = cutCounts.get(hub.faults);
+    if (!cuts) cutCounts.set(hub.faults, (cuts = new Map()));
+    const cutCount = cuts.get(path) ?? 0;
+    const cut = cutAt !== undefined && cutCount < (hub.faults.cutTimes ?? 1);
+    if (cut) cuts.set(path, cutCount + 1);
+    let sent = 0;
+    const chunk = 16 * 1024;
+    while (sent < part.length) {
+      const n = Math.min(chunk, part.length - sent, cut ? Math.max(0, cutAt! - sent) : chunk);
+      if (cut && n === 0) {
+        res.socket?.destroy();
+        return;
+      }
+      const ok = res.write(part.subarray(sent, sent + n));
+      sent += n;
+      if (!ok) await new Promise((r) => res.once('drain', r));
+      if (hub.faults.chunkDelayMs) await sleep(hub.faults.chunkDelayMs);
+      if (res.destroyed) return;
+    }
+    if (cut) {
+      res.socket?.destroy();
+      return;
+    }
+    res.end();
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    hub.requests.push({ method: req.method ?? 'GET', url: url.pathname, ...(req.headers.range ? { range: req.headers.range } : {}) });
+    const api = `/api/models/${repo}`;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        if (req.method === 'POST' && url.pathname === `${api}/paths-info/${revision}`) {
+          const { paths } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { paths: string[] };
+          const list = paths.filter((p) => hub.files.has(p)).map((p) => entry(p, hub.files.get(p)!));
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(list));
+          return;
+        }
+        if (req.method === 'GET' && url.pathname === `${api}/tree/${revision}`) {
+          const list = [...hub.files.entries()].map(([p, f]) => entry(p, f));
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(list));
+          return;
+        }
+        const resolve = `/${repo}/resolve/${revision}/`;
+        if (url.pathname.startsWith(resolve)) {
+          const path = decodeURIComponent(url.pathname.slice(resolve.length));
+          const f = hub.files.get(path);
+          if (f?.lfs) {
+            res.writeHead(302, { Location: `/cdn/${repo}/${revision}/${path}`, 'X-Linked-ETag': `"${sha256(f.content)}"`, 'X-Linked-Size': String(f.content.length) }).end();
+            return;
+          }
+          await serveFile(req, res, path);
+          return;
+        }
+        const cdn = `/cdn/${repo}/${revision}/`;
+        if (url.pathname.startsWith(cdn)) {
+          await serveFile(req, res, decodeURIComponent(url.pathname.slice(cdn.length)));
+          return;
+        }
+        if (url.pathname.startsWith(`/api/models/`) || url.pathname.includes('/resolve/')) {
+          res.writeHead(404, { 'X-Error-Code': 'RepoNotFound', 'Content-Type': 'application/json' }).end('{"error":"Repository not found"}');
+          return;
+        }
+        res.writeHead(404).end();
+      })().catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  hub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  hub.close = () =>
+    new Promise((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return hub;
+}

@@ -1,0 +1,162 @@
+/**
+ * The model manager against a local Hub stand-in (hub-server.ts): a complete
+ * pull with progress and verification, the cache shared across pulls, an
+ * interrupted download resumed with a Range request, a corrupted byte caught
+ * by sha256, a full disk refused before any byte is fetched, a server that
+ * ignores Range, and cancellation leaving nothing at the final path.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HubCache } from '../../../src/engine/hub/cache.js';
+import type { ProgressEvent } from '../../../src/engine/hub/progress.js';
+import { pull } from '../../../src/engine/hub/pull.js';
+import { parseChecksums } from '../../../src/engine/hub/remote-files.js';
+import { type FakeHub, bytes, sha256, startFakeHub } from './hub-server.js';
+
+const REPO = 'tiny-org/sd-tiny-onnx';
+const WEIGHTS = bytes(300_000, 7);
+const MODEL = bytes(40_000, 3);
+const CONFIG = Buffer.from('{"_class_name": "UNet2DConditionModel", "sample_size": 16}\n');
+
+let hub: FakeHub;
+let cacheDir: string;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  hub = await startFakeHub(REPO, {
+    'unet/weights.pb': { content: WEIGHTS, lfs: true },
+    'unet/model.onnx': { content: MODEL, lfs: true },
+    'unet/config.json': { content: CONFIG },
+    'README.md': { content: Buffer.from('# tiny\n') },
+  });
+});
+afterAll(async () => {
+  await hub.close();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+afterEach(() => {
+  hub.faults = {};
+  hub.requests.length = 0;
+});
+
+function freshCache(): string {
+  cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-hub-'));
+  dirs.push(cacheDir);
+  return cacheDir;
+}
+
+const base = () => ({ repo: REPO, endpoint: hub.url, cacheDir, xet: false });
+const fileAt = (p: string) => new HubCache(cacheDir).filePath(REPO, 'main', p);
+const partAt = (p: string) => new HubCache(cacheDir).partPath(REPO, 'main', p);
+const resolveGets = () => hub.requests.filter((r) => r.method === 'GET' && (r.url.includes('/resolve/') || r.url.startsWith('/cdn/')) && r.range !== 'bytes=0-0');
+
+describe('pull', () => {
+  it('downloads, verifies (LFS sha256 and git blob id), reports speed and ETA, then serves from the cache', async () => {
+    freshCache();
+    const events: ProgressEvent[] = [];
+    const r = await pull({ ...base(), files: ['unet/*'], onProgress: (e) => events.push(e) });
+    expect(r.files.map((f) => f.path)).toEqual(['unet/config.json', 'unet/model.onnx', 'unet/weights.pb']);
+    expect(r.files.every((f) => f.verified && !f.cached)).toBe(true);
+    expect(fs.readFileSync(fileAt('unet/weights.pb')).equals(WEIGHTS)).toBe(true);
+    expect(fs.readFileSync(fileAt('unet/config.json')).equals(CONFIG)).toBe(true);
+    expect(r.snapshot).toBe(path.join(cacheDir, 'tiny-org--sd-tiny-onnx', 'main'));
+    expect(fs.readdirSync(r.snapshot)).toEqual(['unet']);
+    const last = events.at(-1)!;
+    expect(last).toMatchObject({ phase: 'done', totalDone: last.total, fileCount: 3 });
+    expect(events.some((e) => e.phase === 'verify')).toBe(true);
+    expect(events.filter((e) => e.phase === 'download').every((e) => e.totalDone <= e.total)).toBe(true);
+
+    hub.requests.length = 0;
+    const again = await pull({ ...base(), files: ['unet/weights.pb', 'unet/config.json'] });
+    expect(again.files.every((f) => f.cached)).toBe(true);
+    expect(again.downloadedBytes).toBe(0);
+    expect(resolveGets()).toEqual([]);
+  });
+
+  it('resumes an interrupted download with a Range request', async () => {
+    freshCache();
+    hub.faults = { cutAfter: { 'unet/weights.pb': 100_000 } };
+    await expect(pull({ ...base(), files: ['unet/weights.pb'] })).rejects.toThrow(/the connection (failed|closed) after \d+ of 300000 bytes/);
+    expect(fs.existsSync(fileAt('unet/weights.pb'))).toBe(false);
+    const partial = fs.statSync(partAt('unet/weights.pb')).size;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThanOrEqual(100_000);
+
+    hub.faults = {};
+    hub.requests.length = 0;
+    const r = await pull({ ...base(), files: ['unet/weights.pb'] });
+    expect(r.files[0]).toMatchObject({ resumedFrom: partial, verified: true, cached: false });
+    expect(r.downloadedBytes).toBe(WEIGHTS.length - partial);
+    expect(resolveGets().map((q) => q.range)).toEqual([`bytes=${partial}-${WEIGHTS.length - 1}`]);
+    expect(fs.readFileSync(fileAt('unet/weights.pb')).equals(WEIGHTS)).toBe(true);
+    expect(fs.existsSync(partAt('unet/weights.pb'))).toBe(false);
+  });
+
+  it('resumes correctly from a server that ignores Range (200 with the whole file)', async () => {
+    freshCache();
+    hub.faults = { cutAfter: { 'unet/weights.pb': 50_000 } };
+    await expect(pull({ ...base(), files: ['unet/weights.pb'] })).rejects.toThrow();
+    hub.faults = { ignoreRange: true };
+    const r = await pull({ ...base(), files: ['unet/weights.pb'] });
+    expect(r.files[0].resumedFrom).toBeGreaterThan(0);
+    expect(fs.readFileSync(fileAt('unet/weights.pb')).equals(WEIGHTS)).toBe(true);
+  });
+
+  it('catches a corrupted byte by its hash, deletes it, and never puts it in place', async () => {
+    freshCache();
+    hub.faults = { corrupt: { 'unet/weights.pb': 123_456 } };
+    await expect(pull({ ...base(), files: ['unet/weights.pb'] })).rejects.toMatchObject({ code: 'PACK_HASH_MISMATCH' });
+    expect(fs.existsSync(fileAt('unet/weights.pb'))).toBe(false);
+    expect(fs.existsSync(partAt('unet/weights.pb'))).toBe(false);
+    hub.faults = {};
+    const r = await pull({ ...base(), files: ['unet/weights.pb'] });
+    expect(r.files[0].resumedFrom).toBe(0);
+    expect(r.files[0].sha256).toBe(sha256(WEIGHTS));
+  });
+
+  it('checks a user-supplied sha256 list too', async () => {
+    freshCache();
+    const sums = parseChecksums(`# sha256sum\n${'0'.repeat(64)}  unet/config.json\n`);
+    await expect(pull({ ...base(), files: ['unet/config.json'], checksums: sums })).rejects.toMatchObject({ code: 'PACK_HASH_MISMATCH' });
+    expect(() => parseChecksums('not a checksum line')).toThrow(/sha256 {2}path/);
+  });
+
+  it('refuses to start when the disk is full, before fetching any byte', async () => {
+    freshCache();
+    await expect(pull({ ...base(), files: ['unet/weights.pb', 'unet/model.onnx'], freeSpace: async () => 200_000, reserveBytes: 0 })).rejects.toThrow(/Not enough disk space.*: 340 kB to download \(\+0 B reserve\), 200 kB free/);
+    expect(resolveGets()).toEqual([]);
+    expect(fs.existsSync(partAt('unet/weights.pb'))).toBe(false);
+    // Bytes already cached or partial do not count against the space.
+    await pull({ ...base(), files: ['unet/model.onnx'] });
+    await expect(pull({ ...base(), files: ['unet/model.onnx'], freeSpace: async () => 0, reserveBytes: 0 })).resolves.toBeDefined();
+  });
+
+  it('cancels with an AbortSignal, leaving nothing at the final path, and resumes later', async () => {
+    freshCache();
+    hub.faults = { chunkDelayMs: 20 };
+    const ac = new AbortController();
+    const p = pull({
+      ...base(),
+      files: ['unet/weights.pb'],
+      signal: ac.signal,
+      onProgress: (e) => {
+        if (e.phase === 'download' && e.bytes >= 32 * 1024) ac.abort();
+      },
+    });
+    await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(fs.existsSync(fileAt('unet/weights.pb'))).toBe(false);
+    hub.faults = {};
+    const r = await pull({ ...base(), files: ['unet/weights.pb'] });
+    expect(r.files[0].resumedFrom).toBeGreaterThan(0);
+    expect(fs.readFileSync(fileAt('unet/weights.pb')).equals(WEIGHTS)).toBe(true);
+  });
+
+  it('names missing files and unknown repositories', async () => {
+    freshCache();
+    await expect(pull({ ...base(), files: ['unet/nope.onnx'] })).rejects.toThrow(/has no unet\/nope\.onnx/);
+    await expect(pull({ ...base(), repo: 'other/repo', files: ['a'] })).rejects.toThrow(/Listing files failed for other\/repo@main/);
+    await expect(pull({ ...base(), files: ['vae/*'] })).rejects.toThrow(/No file .* matches/);
+  });
+});
