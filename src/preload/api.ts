@@ -66,6 +66,11 @@ function newRequestId(): string {
 
 export function createPreloadApi(ipc: IpcRendererLike): PreloadApi {
   const eventHandlers = new Map<string, (e: EngineEvent) => void>();
+  // The engine's state can arrive before the page subscribes (main sends it on did-finish-load): keep the latest.
+  let lastEngineState: unknown;
+  ipc.on(IPC.host, (_event, payload) => {
+    if ((payload as { type?: unknown } | undefined)?.type === 'engine') lastEngineState = payload;
+  });
   ipc.on(IPC.event, (_event, payload) => {
     const p = payload as { requestId?: unknown; event?: unknown } | undefined;
     if (p && typeof p.requestId === 'string') eventHandlers.get(p.requestId)?.(p.event as EngineEvent);
@@ -92,6 +97,8 @@ export function createPreloadApi(ipc: IpcRendererLike): PreloadApi {
     if (typeof cb !== 'function') throw new TypeError('subscribe needs a function');
     const listener = (_event: unknown, payload: unknown) => cb(payload);
     ipc.on(IPC.host, listener);
+    const replay = lastEngineState;
+    if (replay !== undefined) queueMicrotask(() => cb(replay));
     return () => {
       ipc.removeListener(IPC.host, listener);
     };

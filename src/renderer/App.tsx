@@ -58,6 +58,9 @@ export function App({ bridge }: { bridge: Bridge }) {
   useEffect(() => {
     saveJson('question', question);
   }, [question]);
+  useEffect(() => {
+    document.title = image ? `${image.name} — TwinLens` : 'TwinLens';
+  }, [image]);
 
   const modes = useMemo(() => (engine.pack?.modes ?? []).filter((m) => !m.extra || prefs.showExtraModes), [engine.pack, prefs.showExtraModes]);
   const runnable = useMemo(() => modes.filter((m) => m.available).map((m) => m.id), [modes]);

@@ -59,6 +59,36 @@ test.describe('preload API', () => {
     expect(sent[0].slice(0, 2)).toEqual([IPC.call, 'status']);
   });
 
+  test('routes events by request id and replays the engine state to late subscribers', async () => {
+    const listeners = new Map<string, Array<(e: unknown, p: unknown) => void>>();
+    const emit = (channel: string, payload: unknown) => listeners.get(channel)?.forEach((l) => l({}, payload));
+    let invoked: unknown[] = [];
+    const api = createPreloadApi({
+      invoke: async (...args) => {
+        invoked = args;
+        emit(IPC.event, { requestId: args[2], event: { type: 'token', mode: 'clip', text: 'hi', tokenId: 1 } });
+        emit(IPC.event, { requestId: 'someone-else', event: { type: 'token', mode: 'clip', text: 'NO', tokenId: 2 } });
+        return { ok: true, result: {} };
+      },
+      send: () => undefined,
+      on: (channel, l) => listeners.set(channel, [...(listeners.get(channel) ?? []), l]),
+      removeListener: (channel, l) => listeners.set(channel, (listeners.get(channel) ?? []).filter((x) => x !== l)),
+    });
+    const seen: unknown[] = [];
+    await api.ask({ image: { path: '/x.png' }, question: 'q' }, { requestId: 'mine', onEvent: (e) => seen.push(e) });
+    expect(invoked.slice(0, 3)).toEqual([IPC.call, 'ask', 'mine']);
+    expect(seen).toEqual([{ type: 'token', mode: 'clip', text: 'hi', tokenId: 1 }]);
+
+    emit(IPC.host, { type: 'engine', engine: { state: 'ready', restarts: 0 } });
+    const host: unknown[] = [];
+    const off = api.subscribe((e) => host.push(e));
+    await Promise.resolve();
+    expect(host).toEqual([{ type: 'engine', engine: { state: 'ready', restarts: 0 } }]);
+    off();
+    emit(IPC.host, { type: 'command', command: 'stop' });
+    expect(host).toHaveLength(1);
+  });
+
   test('the built preload bundle exposes only window.twinlens with those keys', async () => {
     const bundle = path.join(ROOT, 'dist', 'preload', 'preload.cjs');
     test.skip(!fs.existsSync(bundle), 'dist/preload/preload.cjs not built');

@@ -35,6 +35,8 @@ export class WsBridge implements Bridge {
   private listeners = new Set<(e: HostEvent) => void>();
   private retryMs = 250;
   private everConnected = false;
+  /** Replayed to late subscribers: the hello can arrive before React subscribes. */
+  private lastEngine: HostEvent | undefined;
 
   constructor(private readonly url = defaultUrl()) {
     void this.connect().catch(() => undefined);
@@ -83,7 +85,8 @@ export class WsBridge implements Bridge {
     switch (msg.type) {
       case 'hello':
       case 'engine':
-        this.emit({ type: 'engine', engine: msg.engine });
+        this.lastEngine = { type: 'engine', engine: msg.engine };
+        this.emit(this.lastEngine);
         return;
       case 'pack':
         this.emit({ type: 'pack', pack: msg.pack as PackInfo });
@@ -130,6 +133,8 @@ export class WsBridge implements Bridge {
 
   subscribe(cb: (e: HostEvent) => void): () => void {
     this.listeners.add(cb);
+    const replay = this.lastEngine;
+    if (replay) queueMicrotask(() => this.listeners.has(cb) && cb(replay));
     return () => this.listeners.delete(cb);
   }
 
