@@ -4,8 +4,8 @@
  * execution providers (the `status` method), the latest progress event, and
  * notices worth telling the user ("the engine crashed and was restarted").
  *
- * `status` goes through the engine's request queue, so it is polled only
- * while nothing else runs; `busy` comes from the ask hook.
+ * The engine answers `status` outside its request queue, so memory is
+ * polled during runs too (faster while busy, to catch the peak moving).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { EngineEvent, EngineStatus, PackInfo } from '../../shared/contract.js';
@@ -42,7 +42,8 @@ export interface EngineView {
   openPack(dir: string): Promise<void>;
 }
 
-const POLL_MS = 3000;
+const POLL_IDLE_MS = 3000;
+const POLL_BUSY_MS = 1000;
 
 export function useEngine(bridge: Bridge, busy: boolean, onHostEvent: (e: HostEvent) => void): EngineView {
   const [engine, setEngine] = useState<EngineStateView>({ state: 'starting', restarts: 0 });
@@ -111,10 +112,9 @@ export function useEngine(bridge: Bridge, busy: boolean, onHostEvent: (e: HostEv
     refresh();
   }, [refresh]);
 
-  // Poll memory/providers while idle; a status call during a run would only wait in the engine's queue.
   useEffect(() => {
-    if (busy || engine.state !== 'ready') return;
-    const timer = setInterval(() => bridge.call('status', {}).then(setStatus, () => undefined), POLL_MS);
+    if (engine.state !== 'ready') return;
+    const timer = setInterval(() => bridge.call('status', {}).then(setStatus, () => undefined), busy ? POLL_BUSY_MS : POLL_IDLE_MS);
     bridge.call('status', {}).then(setStatus, () => undefined);
     return () => clearInterval(timer);
   }, [bridge, busy, engine.state]);
