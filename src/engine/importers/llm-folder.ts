@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TwinLensError } from '../../shared/errors.js';
+import { compatibleTemplate } from './chat-template-compat.js';
 import { type OnnxComponent, type OnnxVariant, pickVariant, readOnnxComponent } from './onnx-component.js';
 
 export interface LlmFolder {
@@ -132,10 +133,11 @@ export async function readLlmFolder(dirIn: string, variant?: OnnxVariant): Promi
     const ct = readJson<{ chat_template?: string }>(path.join(dir, 'chat_template.json')).chat_template;
     if (typeof ct === 'string') chatTemplate = ct;
   }
-  if (tokCfg.chat_template === undefined && !chatTemplate) notes.push('No chat template found; the engine will use its default template.');
-  if (chatTemplate && /content'\]\s*\|\s*selectattr|message\['content'\]\s*\|/.test(chatTemplate)) {
-    notes.push('The chat template expects list-of-parts message content (processor template); check the rendered prompt with `twinlens ask --json`.');
-  }
+  const own = typeof tokCfg.chat_template === 'string' ? tokCfg.chat_template : chatTemplate;
+  if (!own && !Array.isArray(tokCfg.chat_template)) notes.push('No chat template found; the engine will use its default template.');
+  const compat = compatibleTemplate(own);
+  if (compat.template) chatTemplate = compat.template;
+  if (compat.note) notes.push(compat.note);
 
   const stop = new Set<string>();
   const eos = text(tokCfg.eos_token);
