@@ -30,6 +30,7 @@ export const PRELOAD_METHODS = {
   ask: true,
   features: true,
   status: true,
+  visualize: true,
 } as const satisfies Record<ContractMethod, true>;
 
 export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe'] as const;

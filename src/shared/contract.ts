@@ -64,6 +64,47 @@ export const FeaturesParams = z.object({
 export type FeaturesParams = z.input<typeof FeaturesParams>;
 export type FeaturesParamsParsed = z.infer<typeof FeaturesParams>;
 
+/** Panels the Features view can ask for (see VisualizeParams). */
+export const VisualPanelKind = z.enum(['image', 'pca', 'branches', 'difference', 'norm', 'channels', 'attention', 'clip', 'correspondence']);
+export type VisualPanelKind = z.infer<typeof VisualPanelKind>;
+
+/**
+ * Feature maps rendered in the engine (PCA → RGB, cond/uncond/difference,
+ * norm, strongest channels, cross-attention per word, CLIP, correspondence),
+ * for one image or a pair (PCA fitted jointly, intra-pair similarity).
+ * Optionally also the files to export (tensors with sidecars, sheets) as bytes.
+ */
+export const VisualizeParams = z.object({
+  images: z.array(ImageInput).min(1).max(2),
+  /** The SD prompt (normally the question); empty = unconditional. */
+  prompt: z.string().max(4000).default(''),
+  taps: z.array(z.string().min(1)).default([]),
+  diffusion: DiffusionSettings.default({}),
+  panels: z.array(VisualPanelKind).default(['image', 'pca', 'difference', 'attention', 'clip']),
+  /** Panel size in pixels. */
+  size: z.number().int().min(16).max(1024).default(256),
+  /** Correspondence: a point in image 0 (its pixel coordinates); matched in image 1, or in image 0 when alone. */
+  point: z.object({ x: z.number(), y: z.number() }).optional(),
+  /** Strongest channels shown by 'channels'. */
+  channels: z.number().int().min(1).max(64).default(9),
+  channelRanking: z.enum(['variance', 'mean']).default('variance'),
+  /** Token indices for 'attention' (default: the prompt's words). */
+  tokens: z.array(z.number().int().min(0)).optional(),
+  crossAttentionLayers: z.array(z.string()).optional(),
+  /** Files to return for download: tensors with JSON sidecars, and a figure sheet (PNG + SVG). */
+  files: z
+    .object({
+      tensors: z.array(z.enum(['npy', 'safetensors'])).default([]),
+      panels: z.boolean().default(false),
+      sheet: z.enum(['none', 'layers-timesteps', 'pair']).default('none'),
+      /** Columns of a layers × timesteps sheet (default 10, 50, 250). */
+      timesteps: z.array(z.number().int().min(0).max(999)).max(8).optional(),
+    })
+    .optional(),
+});
+export type VisualizeParams = z.input<typeof VisualizeParams>;
+export type VisualizeParamsParsed = z.infer<typeof VisualizeParams>;
+
 export const OpenPackParams = z.object({ dir: z.string().min(1) });
 export const CancelParams = z.object({ requestId: z.string().min(1) });
 
@@ -110,6 +151,55 @@ export interface FeaturesResult {
   taps: TapFeatures[];
   crossAttention?: CrossAttentionMaps;
   clip?: FeatureMap;
+  ms: number;
+}
+
+export interface VisualPanel {
+  /** Unique within the result, file-name-safe. */
+  id: string;
+  kind: VisualPanelKind;
+  source: 'image' | 'diffusion' | 'clip';
+  /** Which input image (0 or 1). */
+  image: number;
+  tap?: string;
+  label: string;
+  width: number;
+  height: number;
+  png: Uint8Array;
+  /** The token grid under the picture, and per token `values.length / (H·W)` values named by valueNames (hover). */
+  grid?: { height: number; width: number };
+  values?: Float32Array;
+  valueNames?: string[];
+  meta?: Record<string, unknown>;
+}
+
+export interface VisualMatch {
+  /** 'clip' or a tap alias. */
+  source: string;
+  /** The best-matching token in the target image and its centre in that image's pixel coordinates. */
+  image: number;
+  row: number;
+  col: number;
+  x: number;
+  y: number;
+  score: number;
+}
+
+export interface VisualFile {
+  /** Relative path, e.g. "sample/U-L1-R1-B0-Cross-Q_t50_s4.safetensors". */
+  name: string;
+  mime: string;
+  bytes: Uint8Array;
+}
+
+export interface VisualizeResult {
+  imageHashes: string[];
+  settings: ResolvedDiffusionSettings;
+  panels: VisualPanel[];
+  /** Two images: intra-pair cosine similarity per encoder ('clip', tap aliases). */
+  similarity?: Record<string, { tokenwise: number; pooled: number }>;
+  correspondence?: VisualMatch[];
+  files?: VisualFile[];
   ms: number;
 }
 
@@ -192,6 +282,7 @@ export const CONTRACT = {
   ask: AskParams,
   features: FeaturesParams,
   status: z.object({}).default({}),
+  visualize: VisualizeParams,
 } as const;
 
 export type ContractMethod = keyof typeof CONTRACT;
@@ -203,6 +294,7 @@ export interface ContractResults {
   ask: AskResult;
   features: FeaturesResult;
   status: EngineStatus;
+  visualize: VisualizeResult;
 }
 
 export type ContractParams = { [K in ContractMethod]: z.input<(typeof CONTRACT)[K]> };

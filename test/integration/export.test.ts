@@ -58,7 +58,21 @@ describe('twinlens export', () => {
     const tap = JSON.parse(fs.readFileSync(path.join(dir, 'U-L1-R1-B0-Cross-Q_t50_s4.json'), 'utf8'));
     expect(tap).toMatchObject({ kind: 'tap', pack: 'tiny', tap: 'U-L1-R1-B0-Cross-Q', t: 50, guidance: 4, seed: 0, ensemble: 1, prompt: QUESTION, shape: [16, 24], height: 4, width: 4 });
     expect(tap.imageHash).toBe(createHash('sha256').update(fs.readFileSync(SAMPLE)).digest('hex'));
-    expect(tap.regenerate).toMatch(/^npx twinlens export --pack \S+ --image \S+ --question 'what colour is the circle' --taps U-L1-R1-B0-Cross-Q --t 50 --guidance 4 --seed 0/);
+    expect(tap.regenerate).toMatch(/^npx twinlens export --pack \S+ --image \S+ --question 'what colour is the circle' --taps U-L1-R1-B0-Cross-Q,U-L2-R2-Res-Out --t 50 --guidance 4 --seed 0/);
+    expect(tap.extraction).toEqual({ taps: ['U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out'], crossAttention: true });
+  });
+
+  it('the sidecar command regenerates the tensors bit-for-bit', () => {
+    const side = JSON.parse(fs.readFileSync(path.join(out, 'sample', 'U-L1-R1-B0-Cross-Q_t50_s4.json'), 'utf8'));
+    const again = path.join(out, 'regenerated');
+    // Split the shell command ('…' quoting only, as written by regenerateCommand).
+    const args = [...(side.regenerate as string).matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]));
+    expect(args.slice(0, 3)).toEqual(['npx', 'twinlens', 'export']);
+    const r = twinlens([...args.slice(2).map((a) => (a === '<dir>' ? again : a)), '--formats', 'safetensors', '--no-progress']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['U-L1-R1-B0-Cross-Q_t50_s4.safetensors', 'U-L2-R2-Res-Out_t50_s4.safetensors', 'cross-attention_t50.safetensors']) {
+      expect(fs.readFileSync(path.join(again, 'sample', f)).equals(fs.readFileSync(path.join(out, 'sample', f))), f).toBe(true);
+    }
   });
 
   it.skipIf(!python)('tensors read back bit-exactly in numpy and obey the guidance formula', () => {

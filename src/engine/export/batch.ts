@@ -144,6 +144,7 @@ export async function runExport(plan: ExportPlan, source: FeatureSource, progres
         guidance: plan.guidance,
         seed: plan.seed,
         ensemble: plan.ensemble,
+        extraction: { taps: plan.taps, crossAttention: true },
       };
       const feats: ImageFeatures = { ctx, label: name, taps: new Map(), crossAttention: new Map() };
       for (const [k, t] of plan.timesteps.entries()) {

@@ -59,16 +59,27 @@ export function writeAtomic(file: string, data: Buffer | string): void {
   }
 }
 
-/** Collects the files of one group as they are written. */
+/** Where a group's files go instead of the disk (the engine returning files for download). */
+export type FileSink = (file: string, data: Buffer | string) => void;
+
+/** Collects the files of one group as they are written (atomically to disk, or to a sink). */
 export class GroupWriter {
   readonly files: FileRecord[] = [];
   private sidecar?: string;
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private sink?: FileSink,
+  ) {}
+
+  private put(file: string, data: Buffer | string): void {
+    if (this.sink) this.sink(file, data);
+    else writeAtomic(file, data);
+  }
 
   write(name: string, format: FileRecord['format'], data: Buffer | string): string {
     const file = path.join(this.dir, name);
-    writeAtomic(file, data);
+    this.put(file, data);
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     this.files.push({ name, format, bytes, sha256: sha256(data) });
     return file;
@@ -78,7 +89,7 @@ export class GroupWriter {
   finish(sidecarName: string, sidecar: SidecarBody): string {
     const full: Sidecar = { format: SIDECAR_FORMAT, version: 1, ...sidecar, files: this.files };
     const file = path.join(this.dir, sidecarName);
-    writeAtomic(file, `${JSON.stringify(full, null, 2)}\n`);
+    this.put(file, `${JSON.stringify(full, null, 2)}\n`);
     this.sidecar = file;
     return file;
   }

@@ -13,7 +13,7 @@ import type { RgbImage } from '../image/image.js';
 import { type FeatureGrid, tapBranches } from '../viz/maps.js';
 import { attentionPanels, channelsPanel, differencePanel, normPanel, type Panel, pcaPanels } from '../viz/panels.js';
 import { encodePng } from '../viz/render.js';
-import { completeGroup, type ExportFormat, GroupWriter, type RequestKey, readSidecar, safeName } from './files.js';
+import { completeGroup, type ExportFormat, type FileSink, GroupWriter, type RequestKey, readSidecar, safeName } from './files.js';
 import { decodeNpy, encodeNpy } from './npy.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 
@@ -33,6 +33,15 @@ export interface ImageContext {
   guidance: number;
   seed: number;
   ensemble: number;
+  /**
+   * The extraction request the tensors came from. ONNX Runtime's results for a
+   * tap can differ in the last bits with the set of outputs requested (the
+   * edited graph differs), so regenerating exactly means the same taps and
+   * cross-attention flag.
+   */
+  extraction: { taps: string[]; crossAttention: boolean };
+  /** Send files here instead of writing them under `dir`. */
+  sink?: FileSink;
 }
 
 export type GroupKind = 'tap' | 'cross-attention' | 'clip';
@@ -61,10 +70,9 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./=:,@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command that regenerates a group exactly. */
-export function regenerateCommand(ctx: ImageContext, opts: { taps?: string[]; t?: number }): string {
-  const args = ['npx', 'twinlens', 'export', '--pack', ctx.packDir, '--image', ctx.image, '--question', ctx.prompt];
-  if (opts.taps?.length) args.push('--taps', opts.taps.join(','));
+/** The command that regenerates a group exactly (`export` always reads cross-attention too). */
+export function regenerateCommand(ctx: ImageContext, opts: { t?: number }): string {
+  const args = ['npx', 'twinlens', 'export', '--pack', ctx.packDir, '--image', ctx.image, '--question', ctx.prompt, '--taps', ctx.extraction.taps.join(',')];
   if (opts.t !== undefined) args.push('--t', String(opts.t));
   args.push('--guidance', String(ctx.guidance), '--seed', String(ctx.seed), '--ensemble', String(ctx.ensemble), '--size', String(ctx.size), '--out', '<dir>');
   return args.map(shellQuote).join(' ');
@@ -95,7 +103,7 @@ function sidecarCommon(ctx: ImageContext) {
 /** One tap at one t: guided/cond/uncond tensors and their panels. */
 export async function writeTapGroup(ctx: ImageContext, tap: TapFeatures, t: number): Promise<string[]> {
   const name = groupName('tap', ctx, tap.alias, t);
-  const w = new GroupWriter(ctx.dir);
+  const w = new GroupWriter(ctx.dir, ctx.sink);
   const b = tapBranches(tap);
   const shape = [tap.height * tap.width, tap.channels];
   const tensors: NamedTensor[] = [{ name: 'guided', shape, data: tap.data }];
@@ -122,7 +130,8 @@ export async function writeTapGroup(ctx: ImageContext, tap: TapFeatures, t: numb
     dtype: 'float32',
     tensors: tensors.map((x) => x.name),
     panels: panelMeta,
-    regenerate: regenerateCommand(ctx, { taps: [tap.alias], t }),
+    extraction: ctx.extraction,
+    regenerate: regenerateCommand(ctx, { t }),
   });
   return w.paths();
 }
@@ -130,7 +139,7 @@ export async function writeTapGroup(ctx: ImageContext, tap: TapFeatures, t: numb
 /** Cross-attention maps at one t: the [tokens, H, W] tensor and one overlay per word. */
 export async function writeCrossAttentionGroup(ctx: ImageContext, x: CrossAttentionMaps, t: number): Promise<string[]> {
   const name = groupName('cross-attention', ctx, undefined, t);
-  const w = new GroupWriter(ctx.dir);
+  const w = new GroupWriter(ctx.dir, ctx.sink);
   const shape = [x.tokens.length, x.height, x.width];
   const info = { t, tokens: x.tokens, layers: x.layers, height: x.height, width: x.width, layout: '[tokens, H, W]' };
   const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'maps', shape, data: x.maps }], info, () => attentionPanels(x, ctx.base, `${name}_`), () => `${name}.npy`);
@@ -142,6 +151,7 @@ export async function writeCrossAttentionGroup(ctx: ImageContext, x: CrossAttent
     shape,
     dtype: 'float32',
     panels: panelMeta,
+    extraction: ctx.extraction,
     regenerate: regenerateCommand(ctx, { t }),
   });
   return w.paths();
@@ -150,7 +160,7 @@ export async function writeCrossAttentionGroup(ctx: ImageContext, x: CrossAttent
 /** CLIP patch features (penultimate layer, CLS dropped, as LLaVA-1.5 reads them). */
 export async function writeClipGroup(ctx: ImageContext, clip: FeatureMap): Promise<string[]> {
   const name = groupName('clip', ctx);
-  const w = new GroupWriter(ctx.dir);
+  const w = new GroupWriter(ctx.dir, ctx.sink);
   const shape = [clip.height * clip.width, clip.channels];
   const info = { tensorName: clip.tensorName, height: clip.height, width: clip.width, channels: clip.channels, layout: '[H*W, C]' };
   const panels = () => [

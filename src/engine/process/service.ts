@@ -9,6 +9,7 @@ import { CONTRACT, type ContractMethod, type EngineEvent, type EngineStatus } fr
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import type { FromEngine, ToEngine } from '../../shared/protocol.js';
 import { Engine, type EngineOptions } from '../engine.js';
+import { visualize } from '../viz/visualize.js';
 
 export interface ServiceOptions extends EngineOptions {
   packDir?: string;
@@ -106,6 +107,8 @@ export class EngineService {
         return this.requireEngine().features(parsed.data as never, { signal, emit });
       case 'status':
         return this.status();
+      case 'visualize':
+        return visualize(this.requireEngine(), parsed.data as never, { signal, emit });
     }
   }
 
