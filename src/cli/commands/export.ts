@@ -97,7 +97,7 @@ export function registerExport(program: Command): void {
           pack: { name: info.name, dir: info.dir, hasClip: info.hasClip },
           images,
           prompt: o.question,
-          taps: splitList(o.taps).length ? splitList(o.taps) : [d.tap],
+          taps: splitList(o.taps).length ? [...new Set(splitList(o.taps))] : [d.tap],
           timesteps: timesteps.length ? [...new Set(timesteps)] : [d.t],
           guidance: o.guidance ?? d.guidance,
           seed: o.seed ?? d.seed,

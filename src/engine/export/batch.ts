@@ -17,7 +17,7 @@ import { loadImage } from '../image/image.js';
 import { encoderView } from '../viz/view.js';
 import { type ImageFeatures, imageSheet, pairSheet } from './figures.js';
 import { completeGroup, type ExportFormat, GroupWriter, type RequestKey, safeName } from './files.js';
-import { type ImageContext, isGroupComplete, readClipGroup, readCrossAttentionGroup, readTapGroup, writeClipGroup, writeCrossAttentionGroup, writeTapGroup } from './groups.js';
+import { type ImageContext, isGroupComplete, readClipGroup, readCrossAttentionGroup, readTapGroup, writeClipGroup, writeCrossAttentionGroup, writeEmptyGroup, writeTapGroup } from './groups.js';
 
 export interface ExportPlan {
   pack: { name: string; dir: string; hasClip: boolean };
@@ -164,8 +164,9 @@ export async function runExport(plan: ExportPlan, source: FeatureSource, progres
           if (tapsDone[j]) s.skipped.push(`${plan.taps[j]}@t${t}`);
           else s.written.push(...(await writeTapGroup(ctx, tap, t)));
         }
-        if (res.crossAttention && !xattnDone) s.written.push(...(await writeCrossAttentionGroup(ctx, res.crossAttention, t)));
-        else if (xattnDone) s.skipped.push(`cross-attention@t${t}`);
+        if (xattnDone) s.skipped.push(`cross-attention@t${t}`);
+        else if (res.crossAttention) s.written.push(...(await writeCrossAttentionGroup(ctx, res.crossAttention, t)));
+        else s.written.push(...writeEmptyGroup(ctx, 'cross-attention', t, 'the UNet has no tensors matching diffusion.crossAttention.pattern'));
         if (res.clip && wantClip) s.written.push(...(await writeClipGroup(ctx, res.clip)));
         else if (k === 0 && plan.pack.hasClip) s.skipped.push('clip');
         if (plan.sheet) {

@@ -125,7 +125,8 @@ export interface CompleteCheck {
 export function completeGroup(sidecarFile: string, check: CompleteCheck): Sidecar | undefined {
   const s = readSidecar(sidecarFile);
   if (!s || !sameKey(s.request, check.request)) return undefined;
-  for (const f of check.formats) if (!s.files.some((r) => r.format === f)) return undefined;
+  // An empty group (nothing to write, e.g. a UNet without cross-attention maps) is complete as recorded.
+  if (s.empty !== true) for (const f of check.formats) if (!s.files.some((r) => r.format === f)) return undefined;
   const dir = path.dirname(sidecarFile);
   for (const r of s.files) {
     const file = path.join(dir, r.name);

@@ -157,6 +157,13 @@ export async function writeCrossAttentionGroup(ctx: ImageContext, x: CrossAttent
   return w.paths();
 }
 
+/** Record that a group has nothing to write (so a resumed run does not extract again for it). */
+export function writeEmptyGroup(ctx: ImageContext, kind: GroupKind, t: number | undefined, reason: string): string[] {
+  const w = new GroupWriter(ctx.dir, ctx.sink);
+  w.finish(`${groupName(kind, ctx, undefined, t)}.json`, { kind, request: groupRequest(kind, ctx, undefined, t), ...sidecarCommon(ctx), empty: true, reason });
+  return w.paths();
+}
+
 /** CLIP patch features (penultimate layer, CLS dropped, as LLaVA-1.5 reads them). */
 export async function writeClipGroup(ctx: ImageContext, clip: FeatureMap): Promise<string[]> {
   const name = groupName('clip', ctx);

@@ -107,6 +107,21 @@ describe('runExport', () => {
     expect(src2.calls.map((c) => c.t)).toEqual([10, 50]);
   });
 
+  it('remembers that a pack has no cross-attention maps, so a rerun extracts nothing', async () => {
+    const out = path.join(root, 'g');
+    class NoXattn extends FakeSource {
+      override async features(image: string, t: number, want: { clip: boolean }) {
+        return { ...(await super.features(image, t, want)), crossAttention: undefined };
+      }
+    }
+    await runExport(plan(out, { images: [SAMPLE] }), new NoXattn());
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'sample', 'cross-attention_t10.json'), 'utf8'))).toMatchObject({ empty: true, files: [] });
+    const src = new NoXattn();
+    const r = await runExport(plan(out, { images: [SAMPLE] }), src);
+    expect(src.calls).toHaveLength(0);
+    expect(r.images[0].skipped).toContain('cross-attention@t50');
+  });
+
   it('reports a broken image and finishes the others', async () => {
     const bad = path.join(root, 'bad.png');
     fs.writeFileSync(bad, 'not an image');
