@@ -14,7 +14,7 @@ import type { HostCallOptions } from './engine-host.js';
 import { toTwinLensError } from '../shared/errors.js';
 import { parseParams } from './parse-call.js';
 import type { EngineState } from '../engine/process/client.js';
-import { type ServerMessage, decodeMessage, encodeMessage } from './wire.js';
+import { type ServerMessage, decodeMessage, encodeMessage } from '../shared/wire.js';
 
 /** What the broker needs from the engine host (EngineHost, or a fake in tests). */
 export interface BrokerHost {

@@ -1,6 +1,6 @@
 /**
  * The web mode's WebSocket wire format, shared by the server (Node) and the
- * browser bridge (src/renderer/bridge/ws-bridge.ts). Pure TypeScript with no
+ * browser bridge (src/renderer/bridge/ws-bridge.ts); it lives in src/shared so both import the same file. Pure TypeScript with no
  * Node or DOM imports, so both sides use the very same encoder and decoder.
  *
  * Why not plain JSON: feature maps and cross-attention maps are Float32Arrays

@@ -109,14 +109,6 @@ test.describe('preload API', () => {
     expect(Object.keys(exposed)).toEqual(['twinlens']);
     expect(Object.keys(exposed.twinlens as object).sort()).toEqual(expected);
   });
-
-  test('the renderer copy of the wire codec matches the server one', () => {
-    const body = (f: string) => {
-      const s = fs.readFileSync(path.join(ROOT, f), 'utf8');
-      return s.slice(s.indexOf('const MAGIC'));
-    };
-    expect(body('src/renderer/bridge/wire.ts')).toBe(body('src/server/wire.ts'));
-  });
 });
 
 test.describe('web server', () => {

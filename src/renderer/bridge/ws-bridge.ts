@@ -9,7 +9,7 @@
  */
 import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
-import { type ClientMessage, type ServerMessage, decodeMessage, encodeMessage } from './wire.js';
+import { type ClientMessage, type ServerMessage, decodeMessage, encodeMessage } from '../../shared/wire.js';
 import type { Bridge, BridgeCallOptions, HostEvent } from './types.js';
 
 interface Pending {
