@@ -51,7 +51,12 @@ export function packCapabilities(m: PackManifest, attention: AttentionReport | u
   }
   out.push(
     m.clip
-      ? { id: 'clip-features', label: `CLIP features (${m.clip.layer === 'penultimate' ? "LLaVA's penultimate layer" : m.clip.layer})`, available: true }
+      ? {
+          id: 'clip-features',
+          label:
+            m.clip.layer === 'penultimate' ? "CLIP features (LLaVA's penultimate layer)" : m.clip.layer === 'last' ? 'CLIP features (last layer)' : `Vision-encoder features (${m.clip.layer})`,
+          available: true,
+        }
       : { id: 'clip-features', label: 'CLIP features', available: false, reason: 'the pack has no CLIP vision encoder (--clip)' },
   );
   if (!modes || modes.length === 0) {
