@@ -22,6 +22,7 @@ Stages (each writes a checkpoint in training/.work/<full|quick>/ and is skipped 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -51,11 +52,12 @@ from twinlens_train.tokenizer import ReferenceTokenizer, render_chat  # noqa: E4
 STAGES = ["data", "clip", "vae", "unet", "features", "llm", "align", "tune", "export", "eval"]
 MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
 SEED = 1234
+TUNE_LR = 2e-3
 DESCRIBE = "describe the image"
 
 FULL = dict(n_train=1000, n_val=100, q_per_scene=4, n_train_pairs=200, n_val_pairs=30, n_test=300, n_test_pairs=100,
             clip_steps=200, clip_bs=32, vae_steps=150, vae_bs=16, unet_steps=160, unet_bs=12,
-            llm_steps=200, llm_bs=32, align_steps=60, align_bs=24, tune_steps=200, tune_bs=24)
+            llm_steps=200, llm_bs=32, align_steps=150, align_bs=24, tune_steps=1200, tune_bs=24)
 QUICK = dict(n_train=48, n_val=12, q_per_scene=3, n_train_pairs=8, n_val_pairs=4, n_test=12, n_test_pairs=4,
              clip_steps=3, clip_bs=16, vae_steps=3, vae_bs=8, unet_steps=3, unet_bs=8,
              llm_steps=3, llm_bs=8, align_steps=2, align_bs=8, tune_steps=3, tune_bs=8)
@@ -439,6 +441,49 @@ def visual(mode: str, projs: Dict[str, torch.nn.Module], clip_f, diff_f) -> torc
     raise ValueError(mode)
 
 
+class Standardize(torch.nn.Module):
+    """Per-channel standardisation of projector inputs during training ((x - mu) / sd, stats of the
+    training features); folded into linear_1 of the MLP projector when saved, so the exported
+    projector takes the raw features. The diffusion tap features vary across images by only ~1/5 of
+    their fixed offset; without it the projectors barely learned from them."""
+
+    def __init__(self, proj, mu, sd):
+        super().__init__()
+        self.proj = proj
+        self.register_buffer("mu", mu)
+        self.register_buffer("sd", sd)
+
+    def forward(self, x):
+        return self.proj((x - self.mu) / self.sd)
+
+    def folded(self):
+        p = copy.deepcopy(self.proj)
+        with torch.no_grad():
+            w = p.linear_1.weight / self.sd[None, :]
+            p.linear_1.bias.copy_(p.linear_1.bias - w @ self.mu)
+            p.linear_1.weight.copy_(w)
+        x = torch.randn(2, 5, len(self.mu)) * self.sd + self.mu
+        assert torch.allclose(p(x), self(x), atol=1e-4, rtol=1e-3)
+        return p
+
+
+def feature_stats(feats) -> Dict[str, tuple]:
+    out = {}
+    for k, src in (("clip", "clip"), ("diffusion", "uncond"), ("leaky", "uncond")):
+        f = feats[src][:2000].float().reshape(-1, feats[src].shape[-1])
+        out[k] = (f.mean(0), f.std(0).clamp_min(1e-3))
+    return out
+
+
+def standardized(projs, stats):
+    """Wrap the MLP projectors (not the cross-attention one: it has its own LayerNorms)."""
+    return {k: (Standardize(v, *stats[k]) if k in stats else v) for k, v in projs.items()}
+
+
+def save_projs(projs, keys):
+    return {k: (projs[k].folded() if isinstance(projs[k], Standardize) else projs[k]).state_dict() for k in keys}
+
+
 PROJ_KEYS = {"clip": ["clip"], "diffusion": ["diffusion"], "fused": ["clip", "diffusion"],
              "fused-xattn": ["fused_xattn"], "leaky": ["leaky"]}
 
@@ -453,10 +498,11 @@ def stage_align(c: Ctx):
         p.requires_grad_(False)
     sc = SeqCache(c)
     H = c.mc["llm"].hidden_size
-    out = {}
+    stats = feature_stats(feats)
+    out = {"stats": stats}
     for k, mode in enumerate(["clip", "diffusion", "fused-xattn", "leaky"]):
         seed_all(SEED + 10 + k)
-        projs = build_projectors(c.mc["vision"].hidden_size, feats["uncond"].shape[-1], H)
+        projs = standardized(build_projectors(c.mc["vision"].hidden_size, feats["uncond"].shape[-1], H), stats)
         keys = PROJ_KEYS[mode]
         params = [p for kk in keys for p in projs[kk].parameters()]
         opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
@@ -475,7 +521,7 @@ def stage_align(c: Ctx):
             if step % 50 == 0 or step == steps - 1:
                 log(f"align[{mode}] step {step}/{steps} loss {loss.item():.3f}")
         for kk in keys:
-            out[f"{mode}:{kk}"] = projs[kk].state_dict()
+            out[f"{mode}:{kk}"] = projs[kk].state_dict()  # unfolded (Standardize wrapper) for stage 2
     torch.save(out, c.path("align.pt"))
 
 
@@ -495,7 +541,7 @@ def stage_tune(c: Ctx, modes=None):
             log(f"tune[{mode}] exists, skipped")
             continue
         seed_all(SEED + 20 + k)
-        projs = build_projectors(c.mc["vision"].hidden_size, feats["uncond"].shape[-1], H)
+        projs = standardized(build_projectors(c.mc["vision"].hidden_size, feats["uncond"].shape[-1], H), al["stats"])
         src = {"clip": "clip", "diffusion": "diffusion", "fused": None, "fused-xattn": "fused-xattn",
                "leaky": "leaky"}[mode]
         for kk in PROJ_KEYS[mode]:
@@ -504,7 +550,7 @@ def stage_tune(c: Ctx, modes=None):
         llm.model.embed_tokens.weight.requires_grad_(False)  # shared embed_tokens.onnx across modes
         params = [p for kk in PROJ_KEYS[mode] for p in projs[kk].parameters()] + \
                  [p for p in llm.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+        opt = torch.optim.AdamW(params, lr=TUNE_LR, weight_decay=0.01)
         g = torch.Generator().manual_seed(SEED + 20 + k)
         steps, bs = c.cfg["tune_steps"], c.cfg["tune_bs"]
         dropout = 0.0 if mode in ("leaky", "clip") else 0.3
@@ -512,7 +558,7 @@ def stage_tune(c: Ctx, modes=None):
         for step in range(steps):
             sel = torch.tensor(train_q)[torch.randperm(len(train_q), generator=g)[:bs]]
             for pg in opt.param_groups:
-                pg["lr"] = lr_at(step, steps, 1e-3)
+                pg["lr"] = lr_at(step, steps, TUNE_LR)
             imgs = img_of[sel]
             diff = feats["question"][sel].float()
             if dropout > 0:
@@ -534,8 +580,8 @@ def stage_tune(c: Ctx, modes=None):
             opt.step()
             if step % 100 == 0 or step == steps - 1:
                 log(f"tune[{mode}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
-        torch.save({"llm": llm.state_dict(), "projectors": {kk: projs[kk].state_dict() for kk in PROJ_KEYS[mode]}},
-                   ck)
+        # projectors are saved FOLDED (raw-feature inputs): what eval_reference.py and the export use
+        torch.save({"llm": llm.state_dict(), "projectors": save_projs(projs, PROJ_KEYS[mode])}, ck)
         if not c.quick:
             val_acc(c, mode, llm, projs, feats)
 
