@@ -30,8 +30,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--pack", default=None)
+    ap.add_argument("--work", default=None, help="checkpoint folder of the run (default training/.work/full)")
     args = ap.parse_args()
-    work = os.path.join(HERE, ".work", "quick" if args.quick else "full")
+    work = args.work or os.path.join(HERE, ".work", "quick" if args.quick else "full")
     pack = os.path.abspath(args.pack or (os.path.join(work, "pack") if args.quick
                                          else os.path.join(REPO, "models", "mini-world")))
     preds = json.load(open(os.path.join(work, "predictions-python.json")))

@@ -169,11 +169,13 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--pack", default=None)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--work", default=None)
     args = ap.parse_args()
     torch.set_num_threads(2)
     pack = args.pack or (os.path.join(HERE, ".work", "quick", "pack") if args.quick
                          else os.path.join(REPO, "models", "mini-world"))
-    res = evaluate(Ctx(args.quick, os.path.abspath(pack)), write=True, limit=args.limit)
+    res = evaluate(Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work)), write=True,
+                   limit=args.limit)
     print(json.dumps({m: {"all": v["test_accuracy"].get("all"), "pairs": v["pair_accuracy"]}
                       for m, v in res["modes"].items()}, indent=1))
     print(json.dumps(res["pair_feature_similarity"]))

@@ -13,7 +13,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PACK = os.path.join(REPO, "models", "mini-world")
-WORK = os.path.join(HERE, ".work", "full")
+WORK = os.environ.get("MW_WORK", os.path.join(HERE, ".work", "full"))
 MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
 CATS = ["colour", "shape", "count", "position", "existence", "size"]
 
