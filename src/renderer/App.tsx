@@ -9,12 +9,14 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { EngineEvent } from '../shared/contract.js';
 import type { Bridge, HostEvent } from './bridge/index.js';
 import { AnswerColumns } from './components/AnswerColumns.js';
+import { FeaturesView } from './components/features/FeaturesView.js';
 import { HistoryPanel } from './components/HistoryPanel.js';
 import { ImagePane } from './components/ImagePane.js';
 import { KnobsPanel } from './components/KnobsPanel.js';
 import { QuestionBar } from './components/QuestionBar.js';
 import { StatusBar } from './components/StatusBar.js';
 import { TopBar } from './components/TopBar.js';
+import { type ViewName, ViewTabs, isViewName } from './components/ViewTabs.js';
 import { downloadExport } from './lib/export.js';
 import { type LoadedImage, dropHasFolder, firstImageFile, loadImageBytes, loadImageFile } from './lib/image-file.js';
 import { loadJson, saveJson } from './lib/persist.js';
@@ -38,6 +40,10 @@ export function App({ bridge }: { bridge: Bridge }) {
   const [image, setImage] = useState<LoadedImage>();
   const [question, setQuestion] = useState<string>(() => loadJson('question', ''));
   const [dragging, setDragging] = useState(false);
+  const [view, setView] = useState<ViewName>(() => {
+    const v = loadJson<unknown>('view', 'ask');
+    return isViewName(v) ? v : 'ask';
+  });
   const fileInput = useRef<HTMLInputElement>(null);
   const questionRef = useRef<HTMLTextAreaElement>(null);
   const imageRef = useRef<LoadedImage | undefined>(undefined);
@@ -58,6 +64,9 @@ export function App({ bridge }: { bridge: Bridge }) {
   useEffect(() => {
     saveJson('question', question);
   }, [question]);
+  useEffect(() => {
+    saveJson('view', view);
+  }, [view]);
   useEffect(() => {
     document.title = image ? `${image.name} — TwinLens` : 'TwinLens';
   }, [image]);
@@ -208,8 +217,10 @@ export function App({ bridge }: { bridge: Bridge }) {
         showExtraModes={prefs.showExtraModes}
         onShowExtraModes={(showExtraModes) => updatePrefs({ showExtraModes })}
         hostKind={bridge.kind}
+        tabs={<ViewTabs view={view} onView={setView} />}
       />
-      <main className="workbench">
+      {view === 'features' && <FeaturesView bridge={bridge} pack={engine.pack} image={image} question={question} onImage={openFile} notify={engine.notify} />}
+      <main className="workbench" hidden={view !== 'ask'}>
         <aside className="left">
           <ImagePane image={image} attention={attention} showAttention={prefs.showAttention} dragging={dragging} fileInput={fileInput} onFile={openFile} />
           {image && <HistoryPanel entries={history.entries} modes={modes} onRerun={rerunEntry} onRemove={history.remove} onClear={history.clear} />}

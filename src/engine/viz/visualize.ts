@@ -80,7 +80,7 @@ export async function visualize(engine: FeatureProvider, params: VisualizeParams
       const items: Array<PcaItem & { image: number; show: boolean }> = [];
       inputs.forEach((x, i) => {
         const b = tapBranches(x.res.taps[k]);
-        items.push({ id: `pca-${sid}-${i}`, label: `${alias} PCA`, source: 'diffusion', grid: b.guided, meta: { branch: 'guided' }, image: i, show: want.has('pca') });
+        items.push({ id: `pca-${sid}-${i}`, label: `${alias} PCA`, source: 'diffusion', grid: b.guided, meta: { branch: 'guided', channels: b.guided.channels }, image: i, show: want.has('pca') });
         if (want.has('branches') && b.cond && b.uncond) {
           items.push({ id: `cond-pca-${sid}-${i}`, label: `${alias} cond PCA`, source: 'diffusion', grid: b.cond, meta: { branch: 'cond' }, image: i, show: true });
           items.push({ id: `uncond-pca-${sid}-${i}`, label: `${alias} uncond PCA`, source: 'diffusion', grid: b.uncond, meta: { branch: 'uncond' }, image: i, show: true });

@@ -4,7 +4,7 @@
  * theme. Opening images lives in the image pane; the Electron menu mirrors
  * these commands with shortcuts.
  */
-import { useState } from 'react';
+import { type ReactNode, useState } from 'react';
 import type { ThemeName } from '../state/settings.js';
 
 interface Props {
@@ -19,6 +19,8 @@ interface Props {
   showExtraModes: boolean;
   onShowExtraModes(v: boolean): void;
   hostKind: 'electron' | 'web';
+  /** The view tabs, shown after the brand. */
+  tabs?: ReactNode;
 }
 
 export function TopBar(p: Props) {
@@ -29,7 +31,8 @@ export function TopBar(p: Props) {
       <span className="brand">
         Twin<b>Lens</b>
       </span>
-      <span className="muted small">CLIP · diffusion · fused, side by side</span>
+      {p.tabs}
+      <span className="muted small tagline">CLIP · diffusion · fused, side by side</span>
       <span className="grow" />
       <label className="toggle small" title="Fetch per-word cross-attention maps after each question">
         <input type="checkbox" checked={p.showAttention} onChange={(e) => p.onShowAttention(e.currentTarget.checked)} /> attention
