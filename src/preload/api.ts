@@ -31,6 +31,9 @@ export const PRELOAD_METHODS = {
   features: true,
   status: true,
   visualize: true,
+  evaluate: true,
+  listSuites: true,
+  estimate: true,
 } as const satisfies Record<ContractMethod, true>;
 
 export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe'] as const;

@@ -9,6 +9,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { EngineEvent } from '../shared/contract.js';
 import type { Bridge, HostEvent } from './bridge/index.js';
 import { AnswerColumns } from './components/AnswerColumns.js';
+import { EvalView } from './components/eval/EvalView.js';
 import { FeaturesView } from './components/features/FeaturesView.js';
 import { HistoryPanel } from './components/HistoryPanel.js';
 import { ImagePane } from './components/ImagePane.js';
@@ -219,6 +220,7 @@ export function App({ bridge }: { bridge: Bridge }) {
         hostKind={bridge.kind}
         tabs={<ViewTabs view={view} onView={setView} />}
       />
+      <EvalView hidden={view !== 'eval'} bridge={bridge} pack={engine.pack} onEvent={engine.onProgress} notify={engine.notify} />
       {view === 'features' && <FeaturesView bridge={bridge} pack={engine.pack} image={image} question={question} onImage={openFile} notify={engine.notify} />}
       <main className="workbench" hidden={view !== 'ask'}>
         <aside className="left">

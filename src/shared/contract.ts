@@ -105,6 +105,40 @@ export const VisualizeParams = z.object({
 export type VisualizeParams = z.input<typeof VisualizeParams>;
 export type VisualizeParamsParsed = z.infer<typeof VisualizeParams>;
 
+/**
+ * Run a benchmark suite over answer modes inside the engine process (the
+ * Eval view): the runner of src/engine/eval with the engine's own ask.
+ * Streams 'progress' and 'eval-progress' events; a cancel stops after the
+ * current item and still returns the partial summary (complete: false).
+ */
+export const EvaluateParams = z.object({
+  /** A built-in suite name of the open pack (<pack>/suites/NAME.jsonl|csv) or a path on the engine's machine. */
+  suite: z.string().min(1).max(4000),
+  modes: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]).default('all'),
+  diffusion: DiffusionSettings.default({}),
+  generation: GenerationSettings.default({}),
+  /** One setting over several values, as the CLI's --sweep: "t=10,50,250", "guidance=0,1,4", "tap=A,B". */
+  sweep: z.string().min(3).max(2000).optional(),
+  /** Only the first N items. */
+  limit: z.number().int().min(1).optional(),
+  /** MMVP suites: the image folder (default beside the CSV). */
+  imagesDir: z.string().min(1).optional(),
+  /** Thumbnails (PNG bytes) of the images of items where the modes disagree, at most this many. */
+  thumbnails: z.number().int().min(0).max(200).default(48),
+});
+export type EvaluateParams = z.input<typeof EvaluateParams>;
+export type EvaluateParamsParsed = z.infer<typeof EvaluateParams>;
+
+/** Memory and UNet-cost estimate of a pack before (or after) loading it (the Models view). */
+export const EstimateParams = z.object({
+  /** Pack folder; default: the open pack. */
+  dir: z.string().min(1).optional(),
+  tap: z.string().min(1).optional(),
+  /** LLM context length for the KV cache (default: the pack's). */
+  maxLength: z.number().int().min(1).max(1_000_000).optional(),
+});
+export type EstimateParams = z.input<typeof EstimateParams>;
+
 export const OpenPackParams = z.object({ dir: z.string().min(1) });
 export const CancelParams = z.object({ requestId: z.string().min(1) });
 
@@ -268,12 +302,113 @@ export interface EngineStatus {
   restarts: number;
 }
 
+/** Accuracy of k right out of n with its 95 % Wilson interval (src/engine/eval/stats.ts). */
+export interface EvalScore {
+  n: number;
+  correct: number;
+  accuracy: number;
+  ci95: [number, number];
+}
+
+export interface EvalModeScore extends EvalScore {
+  errors: number;
+  pairs?: EvalScore;
+  categories: Record<string, EvalScore>;
+  by?: Record<string, Record<string, EvalScore>>;
+}
+
+export interface EvalSettingScore {
+  /** "default", or the sweep label such as "t=50". */
+  setting: string;
+  modes: Record<string, EvalModeScore>;
+  timing: Record<string, { meanMs: number; meanTokens: number }>;
+}
+
+export interface EvalItemAnswer {
+  text: string;
+  correct: boolean;
+  rule: string;
+  chosen?: number;
+  ms: number;
+  tokens: number;
+  stop: StopReason;
+  error?: string;
+  reused?: boolean;
+}
+
+export interface EvalItemResult {
+  setting: string;
+  id: string;
+  index: number;
+  question: string;
+  answer: string;
+  options?: Array<{ letter: string; text: string }>;
+  pair?: string;
+  category?: string;
+  tags?: Record<string, string>;
+  /** Relative to the suite file. */
+  image: string;
+  imageHash: string;
+  answers: Record<string, EvalItemAnswer>;
+  used?: { t: number; guidance: number; tap: string; promptSource: string; seed: number; ensemble: number };
+}
+
+/** The `twinlens eval --json` document (src/engine/eval/summary.ts). */
+export interface EvalSummaryDoc {
+  format: 'twinlens-eval';
+  version: 1;
+  suite: { name: string; format: string; hash: string; items: number };
+  pack: { name: string; hash: string };
+  modes: string[];
+  diffusion: DiffusionSettings;
+  generation: GenerationSettings;
+  sweep?: { key: string; values: Array<string | number> };
+  limit?: number;
+  evaluated: number;
+  complete: boolean;
+  missing: number;
+  shards?: number[];
+  created?: string;
+  results: EvalSettingScore[];
+  items?: EvalItemResult[];
+}
+
+export interface EvaluateResult {
+  summary: EvalSummaryDoc;
+  /** False when stopped before every item × setting was run. */
+  complete: boolean;
+  /** Item image path (as in items[].image) → PNG thumbnail, for items where the modes disagree. */
+  thumbnails: Record<string, Uint8Array>;
+  warnings: string[];
+  ms: number;
+}
+
+export interface SuiteList {
+  /** Built-in suites of the open pack (<pack>/suites/). */
+  builtIn: Array<{ name: string; path: string }>;
+  dir?: string;
+}
+
+export interface PackEstimateView {
+  pack: string;
+  imageSize?: number;
+  tap?: { alias: string; tensor?: string; cost?: { fraction: number; gmacsKept: number; gmacsTotal: number } };
+  maxLength?: number;
+  components: Array<{ label: string; path: string; weightsBytes: number; activationBytes: number; kvCacheBytes?: number; totalBytes: number; notes: string[] }>;
+  totalBytes: number;
+  freeBytes: number;
+  fits: boolean;
+  notes: string[];
+}
+
 /** Events a long request emits before its result. */
 export type EngineEvent =
   | { type: 'progress'; stage: string; done: number; total: number; message?: string }
   | { type: 'token'; mode: string; text: string; tokenId: number }
   | { type: 'mode-start'; mode: string }
-  | { type: 'mode-done'; mode: string; answer: ModeAnswer };
+  | { type: 'mode-done'; mode: string; answer: ModeAnswer }
+  /** evaluate: after each item × setting (running accuracy per mode over the finished ones). */
+  | { type: 'eval-progress'; done: number; total: number; elapsedMs: number; etaMs?: number; item?: string; setting?: string; running: Record<string, { correct: number; n: number }> };
 
 /** Method name → params schema. The preload, IPC broker and HTTP server are generated from this. */
 export const CONTRACT = {
@@ -283,6 +418,9 @@ export const CONTRACT = {
   features: FeaturesParams,
   status: z.object({}).default({}),
   visualize: VisualizeParams,
+  evaluate: EvaluateParams,
+  listSuites: z.object({}).default({}),
+  estimate: EstimateParams,
 } as const;
 
 export type ContractMethod = keyof typeof CONTRACT;
@@ -295,6 +433,9 @@ export interface ContractResults {
   features: FeaturesResult;
   status: EngineStatus;
   visualize: VisualizeResult;
+  evaluate: EvaluateResult;
+  listSuites: SuiteList;
+  estimate: PackEstimateView;
 }
 
 export type ContractParams = { [K in ContractMethod]: z.input<(typeof CONTRACT)[K]> };

@@ -5,10 +5,12 @@
  * cancel messages are handled between steps through each request's
  * AbortController.
  */
-import { CONTRACT, type ContractMethod, type EngineEvent, type EngineStatus } from '../../shared/contract.js';
+import { CONTRACT, type ContractMethod, type ContractResults, type EngineEvent, type EngineStatus } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import type { FromEngine, ToEngine } from '../../shared/protocol.js';
 import { Engine, type EngineOptions } from '../engine.js';
+import { evaluate, listSuites } from '../eval/evaluate.js';
+import { estimatePack } from '../importers/memory-estimate.js';
 import { visualize } from '../viz/visualize.js';
 
 export interface ServiceOptions extends EngineOptions {
@@ -109,6 +111,16 @@ export class EngineService {
         return this.status();
       case 'visualize':
         return visualize(this.requireEngine(), parsed.data as never, { signal, emit });
+      case 'evaluate':
+        return evaluate(this.requireEngine(), parsed.data as never, { signal, emit });
+      case 'listSuites':
+        return listSuites(this.requireEngine().packInfo());
+      case 'estimate': {
+        const p = parsed.data as { dir?: string; tap?: string; maxLength?: number };
+        const dir = p.dir ?? this.requireEngine().packInfo().dir;
+        const estimate: ContractResults['estimate'] = await estimatePack(dir, { tap: p.tap, maxLength: p.maxLength });
+        return estimate;
+      }
     }
   }
 

@@ -1,0 +1,107 @@
+/**
+ * The contract's `evaluate`: the Eval view's benchmark run, inside the engine
+ * process. The runner (runner.ts) is host-agnostic — it takes an injected
+ * `ask` — so here it gets the engine's own ask instead of
+ * EngineClient.call('ask'); everything else (suite readers, matching,
+ * scores, sweeps, the summary document) is exactly what `twinlens eval`
+ * uses, so the view and the CLI report the same numbers. Progress goes out
+ * as 'progress' and 'eval-progress' events; a cancel stops after the
+ * current item and returns the partial summary (complete: false).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { AskParams, type AskParamsParsed, type AskResult, type EvaluateParamsParsed, type EvaluateResult, type EvalSummaryDoc, type PackInfo, type SuiteList } from '../../shared/contract.js';
+import { TwinLensError } from '../../shared/errors.js';
+import type { RequestContext } from '../engine.js';
+import { loadSuite } from './index.js';
+import { runEval } from './runner.js';
+import { builtInSuites, resolveSuitePath } from './suite.js';
+import { summarize, type SummaryItem } from './summary.js';
+import { parseSweep } from './sweep.js';
+
+/** What evaluate needs from the engine. */
+export interface EvalEngine {
+  ask(params: AskParamsParsed, ctx?: RequestContext): Promise<AskResult>;
+  packInfo(): PackInfo;
+}
+
+const THUMB_PX = 96;
+
+function packHash(dir: string): string {
+  const file = path.join(dir, 'pack.json');
+  return fs.existsSync(file) ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : '';
+}
+
+/** 'all' = every available non-extra mode; listed ids must exist and be available. */
+export function evalModes(info: PackInfo, modes: EvaluateParamsParsed['modes']): string[] {
+  if (modes === 'all') {
+    const ids = info.modes.filter((m) => m.available && !m.extra).map((m) => m.id);
+    if (!ids.length) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${info.name} has no available answer mode`);
+    return ids;
+  }
+  for (const id of modes) {
+    const m = info.modes.find((x) => x.id === id);
+    if (!m) throw new TwinLensError('INVALID_ARGUMENT', `Pack ${info.name} has no mode "${id}"`, `Modes: ${info.modes.map((x) => x.id).join(', ')}`);
+    if (!m.available) throw new TwinLensError('MODE_UNAVAILABLE', `Mode "${id}" is unavailable: ${m.reason ?? 'missing parts'}`);
+  }
+  return modes;
+}
+
+/** Items whose modes do not all agree (some right, some wrong, or different answers). */
+export function disagreements(items: readonly SummaryItem[]): SummaryItem[] {
+  return items.filter((it) => {
+    const a = Object.values(it.answers);
+    if (a.length < 2) return false;
+    const right = new Set(a.map((x) => x.correct));
+    const texts = new Set(a.map((x) => x.text.trim().toLowerCase()));
+    return right.size > 1 || texts.size > 1;
+  });
+}
+
+export function listSuites(info: PackInfo): SuiteList {
+  const dir = path.join(info.dir, 'suites');
+  return { dir: fs.existsSync(dir) ? dir : undefined, builtIn: builtInSuites(info.dir).map((name) => ({ name, path: resolveSuitePath(name, info.dir) })) };
+}
+
+export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed, ctx: RequestContext = {}): Promise<EvaluateResult> {
+  const started = performance.now();
+  const info = engine.packInfo();
+  const suite = loadSuite(params.suite, { packDir: info.dir, imagesDir: params.imagesDir });
+  const modes = evalModes(info, params.modes);
+  const sweep = params.sweep ? parseSweep(params.sweep) : undefined;
+  const run = await runEval((p, o) => engine.ask(AskParams.parse(p), { signal: o.signal, emit: o.onEvent }), suite, {
+    modes,
+    modeInputs: Object.fromEntries(info.modes.map((m) => [m.id, [...m.inputs]])),
+    diffusion: params.diffusion,
+    generation: params.generation,
+    sweep,
+    limit: params.limit,
+    pack: { name: info.name, hash: packHash(info.dir) },
+    signal: ctx.signal,
+    onProgress: (p) => {
+      const acc = Object.entries(p.running)
+        .map(([m, r]) => `${m} ${r.n ? Math.round((100 * r.correct) / r.n) : 0}%`)
+        .join(' · ');
+      ctx.emit?.({ type: 'progress', stage: 'evaluate', done: p.done, total: p.total, message: [p.item, p.setting !== 'default' ? p.setting : undefined, acc].filter(Boolean).join(' · ') });
+      ctx.emit?.({ type: 'eval-progress', done: p.done, total: p.total, elapsedMs: p.elapsedMs, etaMs: p.etaMs, item: p.item, setting: p.setting, running: structuredClone(p.running) });
+    },
+  });
+  const doc = summarize(run.header, run.records);
+  const summary: EvalSummaryDoc = doc;
+  const thumbnails: Record<string, Uint8Array> = {};
+  const abs = new Map(suite.items.map((it) => [it.id, it.image]));
+  for (const it of disagreements(doc.items ?? [])) {
+    if (Object.keys(thumbnails).length >= params.thumbnails) break;
+    if (thumbnails[it.image]) continue;
+    const file = abs.get(it.id);
+    if (!file) continue;
+    try {
+      thumbnails[it.image] = new Uint8Array(await sharp(file).resize(THUMB_PX, THUMB_PX, { fit: 'cover' }).png().toBuffer());
+    } catch {
+      // A missing or unreadable image already shows as an engine error in the item's answers.
+    }
+  }
+  return { summary, complete: run.complete, thumbnails, warnings: suite.warnings, ms: performance.now() - started };
+}

@@ -1,0 +1,68 @@
+/**
+ * The Eval view in web mode on the real engine (tiny fixture pack, whose
+ * answers are gibberish: the numbers are mechanics, not accuracy): a run of
+ * the fixture suite can be stopped midway (partial summary), a small run
+ * completes with progress, the accuracy chart (bars with CI whiskers), the
+ * sweep chart and the items table, and exports CSV / JSON / PNG. Saves
+ * docs/screenshots/eval.png.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Download } from '@playwright/test';
+import { ROOT, expect, test } from './fixtures.js';
+
+const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+const SUITE = path.join(ROOT, 'test', 'fixtures', 'suites', 'tiny-shapes.jsonl');
+
+async function bytes(d: Download): Promise<Buffer> {
+  return fs.readFileSync(await d.path());
+}
+
+test('Eval view: stop a run, run a small sweep, see the charts, export', async ({ app }) => {
+  await app.getByTestId('tab-eval').click();
+  const view = app.getByTestId('eval-view');
+  await expect(view).toBeVisible();
+  // The tiny pack ships no built-in suites: a path on the engine's machine.
+  await app.getByTestId('eval-suite-path').fill(SUITE);
+  await app.getByTestId('eval-max-tokens').fill('3');
+
+  // A full run, stopped after its first item: a partial summary.
+  await app.getByTestId('eval-run').click();
+  await expect(view).toHaveAttribute('data-status', 'running');
+  await expect(app.getByTestId('eval-progress')).toContainText(/[1-9]\d* \/ 8/, { timeout: 60_000 });
+  await app.getByTestId('eval-stop').click();
+  await expect(view).toHaveAttribute('data-status', 'stopped', { timeout: 60_000 });
+  await expect(app.getByTestId('eval-summary')).toContainText('incomplete');
+
+  // A small sweep over t, to completion.
+  await app.getByTestId('eval-mode-fused').uncheck();
+  await app.getByTestId('eval-limit').fill('2');
+  await app.getByTestId('eval-sweep').selectOption('guidance=0,1,4');
+  await app.getByTestId('eval-run').click();
+  await expect(view).toHaveAttribute('data-status', 'done', { timeout: 90_000 });
+  await expect(app.getByTestId('eval-progress')).toContainText('6 / 6');
+  await expect(app.getByTestId('eval-summary')).toContainText('tiny-shapes');
+  await expect(app.getByTestId('eval-summary')).not.toContainText('incomplete');
+  const bars = app.getByTestId('accuracy-chart');
+  await expect(bars).toBeVisible();
+  await expect(bars.locator('g.bar')).not.toHaveCount(0);
+  await expect(bars.locator('[data-group="all"] g.bar')).toHaveCount(2);
+  await expect(app.getByTestId('sweep-chart')).toContainText('guidance=4');
+  await app.getByTestId('eval-setting').selectOption({ label: 'guidance=1' });
+
+  await app.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
+  await app.screenshot({ path: path.join(SCREENSHOTS, 'eval.png') });
+
+  const [csv] = await Promise.all([app.waitForEvent('download'), app.getByTestId('eval-export-csv').click()]);
+  const text = (await bytes(csv)).toString('utf8');
+  expect(text.split('\r\n')[0]).toBe('setting,mode,group,n,correct,accuracy,ci95_low,ci95_high');
+  expect(text).toContain('guidance=4,diffusion,all,2,');
+  const [json] = await Promise.all([app.waitForEvent('download'), app.getByTestId('eval-export-json').click()]);
+  const doc = JSON.parse((await bytes(json)).toString('utf8'));
+  expect(doc).toMatchObject({ format: 'twinlens-eval', modes: ['clip', 'diffusion'], sweep: { key: 'guidance', values: [0, 1, 4] }, evaluated: 2 });
+  const downloads: Download[] = [];
+  app.on('download', (d) => downloads.push(d));
+  await app.getByTestId('eval-export-png').click();
+  await expect.poll(() => downloads.length).toBe(2);
+  for (const d of downloads) expect((await bytes(d)).subarray(1, 4).toString()).toBe('PNG');
+});
