@@ -26,16 +26,21 @@ const run = (extra: string[]) => twinlens(['eval', '--pack', TINY, '--suite', SU
 const read = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8'));
 
 describe('twinlens eval / leakage', () => {
-  it('writes a summary and its results file; shards in two processes merge to the same summary; diff finds no change', () => {
-    const out = path.join(dir, 'run.json');
+  // Each CLI call starts an engine; on a loaded 2-core machine that is slow, hence the generous timeouts.
+  let summary: any;
+  const out = path.join(dir, 'run.json');
+
+  it('writes a summary and its resumable results file', () => {
     const r = run(['--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout);
+    summary = JSON.parse(r.stdout);
     expect(read(out)).toEqual(summary);
     expect(summary).toMatchObject({ format: 'twinlens-eval', complete: true, modes: ['clip', 'diffusion', 'fused'], suite: { name: 'tiny-shapes', items: 8 } });
     expect(summary.results[0].modes.clip).toMatchObject({ n: 8, pairs: { n: 3 } });
     expect(fs.readFileSync(path.join(dir, 'run.results.jsonl'), 'utf8').trim().split('\n')).toHaveLength(9);
+  }, 120_000);
 
+  it('runs two shards in two processes that merge to the same summary; diff finds no change', () => {
     const shards = [1, 2].map((i) => path.join(dir, `shard${i}.jsonl`));
     for (const [i, f] of shards.entries()) expect(run(['--shard', `${i + 1}/2`, '--out', f, '--no-progress']).code).toBe(0);
     const merged = twinlens(['eval', '--merge', ...shards, '--out', path.join(dir, 'all.json'), '--json']);
@@ -48,7 +53,7 @@ describe('twinlens eval / leakage', () => {
     const cells = JSON.parse(diff.stdout).cells;
     expect(cells.map((c: { mode: string }) => c.mode)).toEqual(['clip', 'diffusion', 'fused']);
     for (const c of cells) expect(c).toMatchObject({ onlyA: 0, onlyB: 0, unmatched: 4, mcnemarP: 1 });
-  });
+  }, 180_000);
 
   it('fails with file:line and exit 2 on a malformed suite', () => {
     const bad = path.join(dir, 'bad.jsonl');
@@ -65,5 +70,5 @@ describe('twinlens eval / leakage', () => {
     expect(rep).toMatchObject({ format: 'twinlens-leakage', modes: ['diffusion'], guidance: [1, 4], evaluated: 3, mismatchFrom: 'question' });
     expect(Object.keys(rep.rows[0].modes.diffusion)).toEqual(['matched', 'empty', 'mismatched', 'gap', 'leakage', 'towardPartnerAnswer', 'errors']);
     expect(rep.items).toBeUndefined();
-  });
+  }, 120_000);
 });

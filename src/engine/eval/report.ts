@@ -77,29 +77,27 @@ export function formatLeakage(r: LeakageReport): string {
     `Leakage probe · suite ${r.suite.name} (${r.evaluated} items${r.complete ? '' : ', INCOMPLETE'}) · pack ${r.pack.name} · ${r.task === 'caption' ? `caption task ("${r.captionQuestion}"; prompts = captions)` : `prompts = the items' ${r.mismatchFrom}s`}`,
     'leak = CIDEr-D / F1 of the mismatched-prompt answer against that prompt; ctrl = same for the empty-prompt answer; gap = matched − empty vs the reference',
   ];
+  // Accuracy only means something for short answers, not for captions.
+  const qa = r.task !== 'caption';
   for (const m of r.modes) {
     out.push('', `mode ${m}`);
-    out.push(
-      table(
-        ['s', 'leak CIDEr', 'ctrl CIDEr', 'excess', 'leak F1', 'ctrl F1', 'acc a/b/c %', 'gap acc', 'gap F1', 'gap CIDEr', '→partner %'],
-        r.rows.map((row) => {
-          const c = row.modes[m];
-          return [
-            String(row.guidance),
-            num(c.leakage.cider),
-            num(c.leakage.controlCider),
-            signed(c.leakage.excessCider),
-            num(c.leakage.f1, 3),
-            num(c.leakage.controlF1, 3),
-            `${pct(c.matched.accuracy.accuracy)}/${pct(c.empty.accuracy.accuracy)}/${pct(c.mismatched.accuracy.accuracy)}`,
-            signed(100 * c.gap.accuracy, 1),
-            signed(c.gap.f1, 3),
-            signed(c.gap.cider),
-            pct(c.towardPartnerAnswer.rate),
-          ];
-        }),
-      ),
-    );
+    const head = ['s', 'leak CIDEr', 'ctrl CIDEr', 'excess', 'leak F1', 'ctrl F1', ...(qa ? ['acc a/b/c %', 'gap acc'] : []), 'gap F1', 'gap CIDEr', '→partner %'];
+    const rows = r.rows.map((row) => {
+      const c = row.modes[m];
+      return [
+        String(row.guidance),
+        num(c.leakage.cider),
+        num(c.leakage.controlCider),
+        signed(c.leakage.excessCider),
+        num(c.leakage.f1, 3),
+        num(c.leakage.controlF1, 3),
+        ...(qa ? [`${pct(c.matched.accuracy.accuracy)}/${pct(c.empty.accuracy.accuracy)}/${pct(c.mismatched.accuracy.accuracy)}`, signed(100 * c.gap.accuracy, 1)] : []),
+        signed(c.gap.f1, 3),
+        signed(c.gap.cider),
+        pct(c.towardPartnerAnswer.rate),
+      ];
+    });
+    out.push(table(head, rows));
   }
   return out.join('\n');
 }
