@@ -11,6 +11,7 @@ import type { Bridge, HostEvent } from './bridge/index.js';
 import { AnswerColumns } from './components/AnswerColumns.js';
 import { EvalView } from './components/eval/EvalView.js';
 import { FeaturesView } from './components/features/FeaturesView.js';
+import { ModelsView } from './components/models/ModelsView.js';
 import { HistoryPanel } from './components/HistoryPanel.js';
 import { ImagePane } from './components/ImagePane.js';
 import { KnobsPanel } from './components/KnobsPanel.js';
@@ -220,6 +221,7 @@ export function App({ bridge }: { bridge: Bridge }) {
         hostKind={bridge.kind}
         tabs={<ViewTabs view={view} onView={setView} />}
       />
+      <ModelsView hidden={view !== 'models'} bridge={bridge} pack={engine.pack} packError={engine.packError} onOpenPack={engine.openPack} />
       <EvalView hidden={view !== 'eval'} bridge={bridge} pack={engine.pack} onEvent={engine.onProgress} notify={engine.notify} />
       {view === 'features' && <FeaturesView bridge={bridge} pack={engine.pack} image={image} question={question} onImage={openFile} notify={engine.notify} />}
       <main className="workbench" hidden={view !== 'ask'}>
