@@ -221,7 +221,7 @@ export function App({ bridge }: { bridge: Bridge }) {
         hostKind={bridge.kind}
         tabs={<ViewTabs view={view} onView={setView} />}
       />
-      <ModelsView hidden={view !== 'models'} bridge={bridge} pack={engine.pack} packError={engine.packError} onOpenPack={engine.openPack} />
+      {view === 'models' && <ModelsView bridge={bridge} pack={engine.pack} packError={engine.packError} onOpenPack={engine.openPack} />}
       <EvalView hidden={view !== 'eval'} bridge={bridge} pack={engine.pack} onEvent={engine.onProgress} notify={engine.notify} />
       {view === 'features' && <FeaturesView bridge={bridge} pack={engine.pack} image={image} question={question} onImage={openFile} notify={engine.notify} />}
       <main className="workbench" hidden={view !== 'ask'}>

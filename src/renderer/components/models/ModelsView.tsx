@@ -69,7 +69,7 @@ export function ModelsView({ hidden, bridge, pack, packError, onOpenPack }: Prop
           }}
         >
           Open another pack (a folder with pack.json, on the engine’s machine)
-          <input type="text" value={dir} onChange={(e) => setDir(e.currentTarget.value)} placeholder="/path/to/pack" data-testid="models-pack-dir" />
+          <input type="text" value={dir} onChange={(e) => setDir(e.currentTarget.value)} placeholder="/path/to/another/pack" data-testid="models-pack-dir" />
           <div className="row-2">
             <button type="submit" className="primary" disabled={!dir.trim() || busy} data-testid="models-open">
               {busy ? 'Opening…' : 'Open'}
