@@ -535,7 +535,10 @@ def stage_tune(c: Ctx, modes=None):
     train_q = [i for i, q in enumerate(d["qas"]) if q[5] == "train"]
     lo, hi = d["train_images"]
     img_of = torch.tensor([q[0] for q in d["qas"]])
+    only = os.environ.get("MW_MODES")  # e.g. MW_MODES=fused-xattn,leaky to train modes in parallel processes
     for k, mode in enumerate(modes or MODES):
+        if only and mode not in only.split(","):
+            continue
         ck = c.path(f"tune-{mode}.pt")
         if os.path.exists(ck):
             log(f"tune[{mode}] exists, skipped")
@@ -552,7 +555,7 @@ def stage_tune(c: Ctx, modes=None):
                  [p for p in llm.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=TUNE_LR, weight_decay=0.01)
         g = torch.Generator().manual_seed(SEED + 20 + k)
-        steps, bs = c.cfg["tune_steps"], c.cfg["tune_bs"]
+        steps, bs = int(os.environ.get("MW_TUNE_STEPS", c.cfg["tune_steps"])), c.cfg["tune_bs"]
         dropout = 0.0 if mode in ("leaky", "clip") else 0.3
         t0 = time.time()
         for step in range(steps):
@@ -581,7 +584,8 @@ def stage_tune(c: Ctx, modes=None):
             if step % 100 == 0 or step == steps - 1:
                 log(f"tune[{mode}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
         # projectors are saved FOLDED (raw-feature inputs): what eval_reference.py and the export use
-        torch.save({"llm": llm.state_dict(), "projectors": save_projs(projs, PROJ_KEYS[mode])}, ck)
+        torch.save({"llm": llm.state_dict(), "projectors": save_projs(projs, PROJ_KEYS[mode]), "steps": steps,
+                    "seconds": round(time.time() - t0, 1)}, ck)
         if not c.quick:
             val_acc(c, mode, llm, projs, feats)
 
