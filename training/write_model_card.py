@@ -29,7 +29,7 @@ def tables() -> str:
     out.append("Accuracy in % (exact one-word match, greedy). `small`/`large` = size of the object the question is "
                "about (count questions count as `small` when a small object of that shape is present).\n")
     out.append("| mode | all | " + " | ".join(CATS) + " | target small | target large | pair acc. | pair items |")
-    out.append("|---" * (len(CATS) + 7) + "|")
+    out.append("|---" * (len(CATS) + 6) + "|")
     for m in MODES:
         r = ev["modes"][m]
         a = r["test_accuracy"]
@@ -56,7 +56,7 @@ def tables() -> str:
     ag_p = os.path.join(PACK, "agreement.json")
     if os.path.exists(ag_p):
         ag = json.load(open(ag_p))
-        out.append(f"\n### TS engine vs PyTorch (greedy answers, {ag['n_items']} items, {ag['sample']})\n")
+        out.append(f"\n### TS engine vs PyTorch (greedy answers, {ag['n_items']} items, {ag['sample'].replace('every 1th item of', 'all items of')})\n")
         out.append("| mode | same answer |\n|---|---|")
         for m, v in ag["modes"].items():
             out.append(f"| {m} | {pct(v['agreement'])} % ({len(v['disagreements'])} differ) |")
