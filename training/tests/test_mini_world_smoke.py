@@ -6,12 +6,9 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 from conftest import REPO
 
 
-@pytest.mark.timeout(600) if hasattr(pytest.mark, "timeout") else (lambda f: f)
 def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     work, pack = tmp_path / "work", tmp_path / "pack"
     r = subprocess.run([sys.executable, "training/train_mini_world.py", "--quick", "--work", str(work),
