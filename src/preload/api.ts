@@ -34,6 +34,7 @@ export const PRELOAD_METHODS = {
   evaluate: true,
   listSuites: true,
   estimate: true,
+  composePack: true,
 } as const satisfies Record<ContractMethod, true>;
 
 export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe'] as const;

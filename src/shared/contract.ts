@@ -139,6 +139,22 @@ export const EstimateParams = z.object({
 });
 export type EstimateParams = z.input<typeof EstimateParams>;
 
+/**
+ * Compose a pack from published ONNX export folders (the Models view's composer,
+ * same sequence as `twinlens packs import`): folders on the engine's machine.
+ */
+export const ComposePackParams = z.object({
+  sd: z.string().min(1).optional(),
+  clip: z.string().min(1).optional(),
+  llm: z.string().min(1).optional(),
+  projectors: z.string().min(1).optional(),
+  /** Pack folder to create (files are hard-linked into it unless `copy`). */
+  out: z.string().min(1),
+  name: z.string().min(1).max(200).optional(),
+  copy: z.boolean().optional(),
+});
+export type ComposePackParams = z.input<typeof ComposePackParams>;
+
 export const OpenPackParams = z.object({ dir: z.string().min(1) });
 export const CancelParams = z.object({ requestId: z.string().min(1) });
 
@@ -401,6 +417,20 @@ export interface PackEstimateView {
   notes: string[];
 }
 
+export interface ComposePackResult {
+  dir: string;
+  name: string;
+  usable: boolean;
+  /** Validation checks (pack.json, files, sessions), as `twinlens packs validate` prints them. */
+  checks: Array<{ check: string; status: 'ok' | 'warn' | 'error'; message: string; code?: string }>;
+  /** Answer modes the pack can serve, with the reason any cannot. */
+  modes: Array<{ id: string; label: string; available: boolean; reason?: string }>;
+  /** What it can serve besides the modes (feature maps, cross-attention, correspondence, CLIP features; `answers` with the reason when there is no mode). */
+  capabilities: Array<{ id: string; label: string; available: boolean; reason?: string }>;
+  /** The composer's notes (files copied, …); validation warnings are in `checks`. */
+  warnings: string[];
+}
+
 /** Events a long request emits before its result. */
 export type EngineEvent =
   | { type: 'progress'; stage: string; done: number; total: number; message?: string }
@@ -421,6 +451,7 @@ export const CONTRACT = {
   evaluate: EvaluateParams,
   listSuites: z.object({}).default({}),
   estimate: EstimateParams,
+  composePack: ComposePackParams,
 } as const;
 
 export type ContractMethod = keyof typeof CONTRACT;
@@ -436,6 +467,7 @@ export interface ContractResults {
   evaluate: EvaluateResult;
   listSuites: SuiteList;
   estimate: PackEstimateView;
+  composePack: ComposePackResult;
 }
 
 export type ContractParams = { [K in ContractMethod]: z.input<(typeof CONTRACT)[K]> };

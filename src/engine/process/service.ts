@@ -5,11 +5,12 @@
  * cancel messages are handled between steps through each request's
  * AbortController.
  */
-import { CONTRACT, type ContractMethod, type ContractResults, type EngineEvent, type EngineStatus } from '../../shared/contract.js';
+import { CONTRACT, type ContractMethod, type ContractParams, type ContractResults, type EngineEvent, type EngineStatus } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import type { FromEngine, ToEngine } from '../../shared/protocol.js';
 import { Engine, type EngineOptions } from '../engine.js';
 import { evaluate, listSuites } from '../eval/evaluate.js';
+import { composePackMethod } from '../importers/compose-method.js';
 import { estimatePack } from '../importers/memory-estimate.js';
 import { visualize } from '../viz/visualize.js';
 
@@ -121,6 +122,8 @@ export class EngineService {
         const estimate: ContractResults['estimate'] = await estimatePack(dir, { tap: p.tap, maxLength: p.maxLength });
         return estimate;
       }
+      case 'composePack':
+        return composePackMethod(parsed.data as ContractParams['composePack'], { provider: this.opts.provider });
     }
   }
 

@@ -4,13 +4,15 @@
  * taps, and the engine's memory/cost estimate (`estimate`: weights,
  * activations, KV cache per component, the chosen tap's share of the UNet,
  * whether it fits in free memory); open another pack by folder path (the
- * engine's machine) — its estimate can be checked before opening it.
+ * engine's machine) — its estimate can be checked before opening it; or
+ * compose one from published ONNX exports (ComposePack.tsx).
  */
 import { useCallback, useEffect, useState } from 'react';
 import type { PackEstimateView, PackInfo } from '../../../shared/contract.js';
 import { toTwinLensError } from '../../../shared/errors.js';
 import type { Bridge } from '../../bridge/index.js';
 import { formatBytes } from '../../lib/format.js';
+import { ComposePack } from './ComposePack.js';
 
 interface Props {
   hidden?: boolean;
@@ -79,8 +81,9 @@ export function ModelsView({ hidden, bridge, pack, packError, onOpenPack }: Prop
             </button>
           </div>
         </form>
+        <ComposePack bridge={bridge} onOpenPack={onOpenPack} />
         <p className="muted small">
-          Compose a pack from public ONNX exports with <code>npx twinlens packs import --sd DIR --clip DIR --llm DIR --out PACK</code>, then open it here.
+          The same from a terminal: <code>npx twinlens packs import --sd DIR --clip DIR --llm DIR --out PACK</code>.
         </p>
       </aside>
       <section className="models-main">
