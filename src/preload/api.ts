@@ -35,6 +35,7 @@ export const PRELOAD_METHODS = {
   listSuites: true,
   estimate: true,
   composePack: true,
+  leakage: true,
 } as const satisfies Record<ContractMethod, true>;
 
 export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe'] as const;

@@ -129,6 +129,32 @@ export const EvaluateParams = z.object({
 export type EvaluateParams = z.input<typeof EvaluateParams>;
 export type EvaluateParamsParsed = z.infer<typeof EvaluateParams>;
 
+/**
+ * The prompt-leakage probe inside the engine process (the Eval view's
+ * "Leakage probe"): runLeakage + leakageReport of src/engine/eval with the
+ * engine's own ask, as `twinlens leakage`. Streams 'progress' and
+ * 'eval-progress' events (running: {}); a cancel stops after the current
+ * ask and returns the report over the items finished (complete: false).
+ */
+export const LeakageParams = z.object({
+  /** A built-in suite name of the open pack or a path on the engine's machine. */
+  suite: z.string().min(1).max(4000),
+  /** Modes to probe; default: every available mode that reads diffusion features, extras included. */
+  modes: z.array(z.string().min(1)).min(1).optional(),
+  /** Guidance scales s to probe. */
+  guidance: z.array(z.number().min(-20).max(50)).min(1).max(16).default([1, 1.5, 4]),
+  /** qa: ask the item's question, prompts = questions; caption: ask for a caption, prompts = captions. */
+  task: z.enum(['qa', 'caption']).default('qa'),
+  diffusion: DiffusionSettings.optional(),
+  generation: GenerationSettings.optional(),
+  /** Only the first N items (at least two: the mismatched prompt comes from another item). */
+  limit: z.number().int().min(2).optional(),
+  /** MMVP suites: the image folder (default beside the CSV). */
+  imagesDir: z.string().min(1).optional(),
+});
+export type LeakageParams = z.input<typeof LeakageParams>;
+export type LeakageParamsParsed = z.infer<typeof LeakageParams>;
+
 /** Memory and UNet-cost estimate of a pack before (or after) loading it (the Models view). */
 export const EstimateParams = z.object({
   /** Pack folder; default: the open pack. */
@@ -399,6 +425,55 @@ export interface EvaluateResult {
   ms: number;
 }
 
+/** Scores of one condition of the leakage probe against the item's reference. */
+export interface LeakageConditionScore {
+  accuracy: EvalScore;
+  f1: number;
+  cider: number;
+}
+
+/** One mode at one guidance s (src/engine/eval/leakage-report.ts). */
+export interface LeakageCellView {
+  matched: LeakageConditionScore;
+  empty: LeakageConditionScore;
+  mismatched: LeakageConditionScore;
+  /** matched − empty. */
+  gap: { accuracy: number; f1: number; cider: number };
+  /** The mismatched output against the mismatched prompt; control = the empty-prompt output against it; excess = leakage − control. */
+  leakage: { cider: number; f1: number; controlCider: number; controlF1: number; excessCider: number; excessF1: number };
+  towardPartnerAnswer: { cider: number; f1: number; rate: number };
+  errors: number;
+}
+
+/** The `twinlens leakage --json` document (structurally the engine's LeakageReport). */
+export interface LeakageReportDoc {
+  format: 'twinlens-leakage';
+  version: 1;
+  suite: { name: string; hash: string; items: number };
+  pack: { name: string; hash: string };
+  modes: string[];
+  guidance: number[];
+  task: 'qa' | 'caption';
+  mismatchFrom?: 'question' | 'answer';
+  captionQuestion?: string;
+  /** Items probed (all three conditions done). */
+  evaluated: number;
+  complete: boolean;
+  metric: string;
+  rows: Array<{ guidance: number; modes: Record<string, LeakageCellView> }>;
+  items?: Array<{
+    id: string;
+    question: string;
+    answer: string;
+    options?: Array<{ letter: string; text: string }>;
+    prompt: string;
+    partner: string;
+    mismatchedPrompt: string;
+    partnerAnswer: string;
+    outputs: Record<string, { matched: Record<string, string>; empty: string; mismatched: Record<string, string>; errors?: string[] }>;
+  }>;
+}
+
 export interface SuiteList {
   /** Built-in suites of the open pack (<pack>/suites/). */
   builtIn: Array<{ name: string; path: string }>;
@@ -437,7 +512,7 @@ export type EngineEvent =
   | { type: 'token'; mode: string; text: string; tokenId: number }
   | { type: 'mode-start'; mode: string }
   | { type: 'mode-done'; mode: string; answer: ModeAnswer }
-  /** evaluate: after each item × setting (running accuracy per mode over the finished ones). */
+  /** evaluate: after each item × setting (running accuracy per mode over the finished ones); leakage: after each ask (running: {}). */
   | { type: 'eval-progress'; done: number; total: number; elapsedMs: number; etaMs?: number; item?: string; setting?: string; running: Record<string, { correct: number; n: number }> };
 
 /** Method name → params schema. The preload, IPC broker and HTTP server are generated from this. */
@@ -451,6 +526,7 @@ export const CONTRACT = {
   evaluate: EvaluateParams,
   listSuites: z.object({}).default({}),
   estimate: EstimateParams,
+  leakage: LeakageParams,
   composePack: ComposePackParams,
 } as const;
 
@@ -467,6 +543,7 @@ export interface ContractResults {
   evaluate: EvaluateResult;
   listSuites: SuiteList;
   estimate: PackEstimateView;
+  leakage: LeakageReportDoc;
   composePack: ComposePackResult;
 }
 

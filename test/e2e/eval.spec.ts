@@ -4,7 +4,9 @@
  * the fixture suite can be stopped midway (partial summary), a small run
  * completes with progress, the accuracy chart (bars with CI whiskers), the
  * sweep chart and the items table, and exports CSV / JSON / PNG. Saves
- * docs/screenshots/eval.png.
+ * docs/screenshots/eval.png. A short leakage probe (caption task: the
+ * fixture's first two items share their question but not their caption)
+ * shows its chart and table and exports the report as JSON.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -65,4 +67,29 @@ test('Eval view: stop a run, run a small sweep, see the charts, export', async (
   await app.getByTestId('eval-export-png').click();
   await expect.poll(() => downloads.length).toBe(2);
   for (const d of downloads) expect((await bytes(d)).subarray(1, 4).toString()).toBe('PNG');
+});
+
+test('Eval view: a short leakage probe shows the chart and table, exports JSON', async ({ app }) => {
+  await app.getByTestId('tab-eval').click();
+  await app.getByTestId('eval-suite-path').fill(SUITE);
+  await app.getByTestId('eval-max-tokens').fill('3');
+  const probe = app.getByTestId('leakage-probe');
+  await probe.scrollIntoViewIfNeeded();
+  await app.getByTestId('leakage-task').selectOption('caption');
+  await app.getByTestId('leakage-guidance').fill('4');
+  await app.getByTestId('leakage-limit').fill('2');
+  await app.getByTestId('leakage-run').click();
+  await expect(probe).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  // 2 items × (empty + matched + mismatched at one s).
+  await expect(app.getByTestId('leakage-progress')).toContainText('6 / 6');
+  await expect(app.getByTestId('leakage-summary')).toContainText('caption task · 2 items');
+  const chart = app.getByTestId('leakage-chart');
+  await expect(chart).toBeVisible();
+  await expect(chart.locator('g[data-mode] circle.point')).not.toHaveCount(0);
+  await expect(chart.locator('.control').first()).toHaveAttribute('stroke-dasharray', '5 4');
+  await expect(app.getByTestId('leakage-row').first()).toHaveAttribute('data-guidance', '4');
+  const [json] = await Promise.all([app.waitForEvent('download'), app.getByTestId('leakage-export-json').click()]);
+  const doc = JSON.parse((await bytes(json)).toString('utf8'));
+  expect(doc).toMatchObject({ format: 'twinlens-leakage', task: 'caption', guidance: [4], evaluated: 2, complete: true });
+  expect(doc.rows[0].modes.diffusion.leakage).toHaveProperty('cider');
 });

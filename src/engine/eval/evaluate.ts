@@ -29,7 +29,7 @@ export interface EvalEngine {
 
 const THUMB_PX = 96;
 
-function packHash(dir: string): string {
+export function packHash(dir: string): string {
   const file = path.join(dir, 'pack.json');
   return fs.existsSync(file) ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : '';
 }

@@ -10,6 +10,7 @@ import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import type { FromEngine, ToEngine } from '../../shared/protocol.js';
 import { Engine, type EngineOptions } from '../engine.js';
 import { evaluate, listSuites } from '../eval/evaluate.js';
+import { leakage } from '../eval/leakage-method.js';
 import { composePackMethod } from '../importers/compose-method.js';
 import { estimatePack } from '../importers/memory-estimate.js';
 import { visualize } from '../viz/visualize.js';
@@ -114,6 +115,8 @@ export class EngineService {
         return visualize(this.requireEngine(), parsed.data as never, { signal, emit });
       case 'evaluate':
         return evaluate(this.requireEngine(), parsed.data as never, { signal, emit });
+      case 'leakage':
+        return leakage(this.requireEngine(), parsed.data as never, { signal, emit });
       case 'listSuites':
         return listSuites(this.requireEngine().packInfo());
       case 'estimate': {

@@ -5,7 +5,8 @@
  * bar chart of accuracy per mode and category with 95 % CI whiskers, the
  * sweep as a line chart, and the items where the modes disagree with their
  * images; export the scores and items as CSV, the summary as JSON (the
- * `twinlens eval --json` document) and the charts as PNG.
+ * `twinlens eval --json` document) and the charts as PNG. Below, the
+ * leakage probe on the same suite (LeakageProbe.tsx).
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { EngineEvent, EvalItemResult, PackInfo, SuiteList } from '../../../shared/contract.js';
@@ -16,6 +17,7 @@ import { formatMs } from '../../lib/format.js';
 import { loadJson, saveJson } from '../../lib/persist.js';
 import { useEvaluate } from '../../state/use-evaluate.js';
 import { AccuracyBars, SweepLines, modeColour } from './charts.js';
+import { LeakageProbe } from './LeakageProbe.js';
 
 interface Props {
   /** Hidden, not unmounted, while another view shows: a run keeps going. */
@@ -272,6 +274,14 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
             </section>
           </>
         )}
+        <LeakageProbe
+          bridge={bridge}
+          suite={suiteSpec}
+          maxTokens={form.maxTokens.trim() && Number(form.maxTokens) >= 1 ? Math.floor(Number(form.maxTokens)) : undefined}
+          enabled={!!pack && !running}
+          onEvent={onEvent}
+          notify={notify}
+        />
       </section>
     </main>
   );
