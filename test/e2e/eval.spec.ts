@@ -20,7 +20,7 @@ async function bytes(d: Download): Promise<Buffer> {
   return fs.readFileSync(await d.path());
 }
 
-test('Eval view: stop a run, run a small sweep, see the charts, export', async ({ app }) => {
+test('Eval view: stop a run, run a small sweep, see the charts, export', async ({ app, server }) => {
   await app.getByTestId('tab-eval').click();
   const view = app.getByTestId('eval-view');
   await expect(view).toBeVisible();
@@ -28,7 +28,10 @@ test('Eval view: stop a run, run a small sweep, see the charts, export', async (
   await app.getByTestId('eval-suite-path').fill(SUITE);
   await app.getByTestId('eval-max-tokens').fill('3');
 
-  // A full run, stopped after its first item: a partial summary.
+  // A full run, stopped after its first item: a partial summary. The tiny pack
+  // answers all 8 items faster than a click travels, so the engine is held at
+  // its first progress event while the stop is on its way (freezable-engine.ts).
+  server.engine.freezeWhen = (e) => e.type === 'eval-progress' && e.done >= 1;
   await app.getByTestId('eval-run').click();
   await expect(view).toHaveAttribute('data-status', 'running');
   await expect(app.getByTestId('eval-progress')).toContainText(/[1-9]\d* \/ 8/, { timeout: 60_000 });

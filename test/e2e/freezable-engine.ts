@@ -28,6 +28,8 @@ const MAX_FREEZE_MS = 10_000;
 export class FreezableEngine {
   /** Freeze at the next token event (one-shot). */
   freezeAtNextToken = false;
+  /** Freeze at the next event this accepts (one-shot), e.g. an eval run's first progress. */
+  freezeWhen: ((e: EngineEvent) => boolean) | undefined;
   frozenPid: number | undefined;
 
   constructor(private readonly inner: EngineHostLike) {
@@ -76,8 +78,10 @@ export class FreezableEngine {
     return this.inner.call(method, params, {
       ...opts,
       onEvent: (e) => {
-        if (e.type === 'token' && this.freezeAtNextToken && this.inner.pid !== undefined) {
+        const hit = (e.type === 'token' && this.freezeAtNextToken) || (this.freezeWhen?.(e) ?? false);
+        if (hit && this.inner.pid !== undefined) {
           this.freezeAtNextToken = false;
+          this.freezeWhen = undefined;
           this.frozenPid = this.inner.pid;
           process.kill(this.frozenPid, 'SIGSTOP');
           setTimeout(() => this.thaw(), MAX_FREEZE_MS).unref();
