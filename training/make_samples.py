@@ -39,6 +39,9 @@ SAMPLES = [
                     (200.0, 195.0, 190.0), 0, 5), "what shape is the large orange object", "triangle"),
     ("size", Scene([Obj("square", "yellow", "large", 24, 24, 11), Obj("triangle", "green", "small", 46, 48, 4.5)],
                    GREY, 1, 6, 2.0), "what size is the green triangle", "small"),
+    # the detailed description (stage-2 auxiliary task): every object left to right, small ones included
+    ("what-is-there", Scene([Obj("circle", "red", "large", 22, 30, 12), Obj("square", "blue", "small", 48, 44, 4.5)],
+                            GREY, 0, 1), "what is there", "a large red circle and a small blue square"),
 ]
 
 

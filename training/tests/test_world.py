@@ -20,6 +20,14 @@ def test_deterministic_and_rendered():
     assert img.shape == (64, 64, 3) and img.dtype == np.uint8
 
 
+def test_dense_caption_lists_every_object_left_to_right_in_vocabulary():
+    for x in world.build_split("val", 40, 1):
+        objs = sorted(x["scene"].objects, key=lambda o: o.x)
+        parts = x["dense"].split(" and ")
+        assert parts == [f"a {o.size} {o.colour} {o.shape}" for o in objs]
+        assert all(w in world.WORDS for w in x["dense"].split())
+
+
 def test_splits_disjoint():
     hs = {s: {_h(x["image"]) for x in world.build_split(s, 60, 1)} for s in ("train", "val", "test")}
     assert not (hs["train"] & hs["val"]) and not (hs["train"] & hs["test"]) and not (hs["val"] & hs["test"])

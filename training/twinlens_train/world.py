@@ -157,6 +157,14 @@ def caption(scene: Scene) -> str:
     return " and ".join(f"{'an' if o.colour == 'orange' else 'a'} {o.colour} {o.shape}" for o in large)
 
 
+def dense_caption(scene: Scene) -> str:
+    """Every object, left to right, with size, colour and shape: the detailed description used as
+    auxiliary instruction data in stage 2 (as LLaVA mixes detailed descriptions into its VQA data).
+    Only existing vocabulary words, so the tokenizers are unchanged."""
+    objs = sorted(scene.objects, key=lambda o: o.x)
+    return " and ".join(f"a {o.size} {o.colour} {o.shape}" for o in objs)
+
+
 def _unique(scene: Scene, o: Obj, keys) -> bool:
     return sum(all(getattr(p, k) == getattr(o, k) for k in keys) for p in scene.objects) == 1
 
@@ -283,7 +291,7 @@ def build_split(split: str, n_scenes: int, q_per_scene: int) -> List[dict]:
     for i in range(n_scenes):
         rng = scene_rng(split, i)
         s = sample_scene(rng)
-        out.append({"scene": s, "image": render(s), "caption": caption(s),
+        out.append({"scene": s, "image": render(s), "caption": caption(s), "dense": dense_caption(s),
                     "qas": sample_questions(s, rng, q_per_scene)})
     return out
 
