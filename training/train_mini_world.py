@@ -14,7 +14,8 @@ Stages (each writes a checkpoint in training/.work/<full|quick>/ and is skipped 
   llm      decoder-only LM pre-trained on the chat-formatted text (no image content)
   align    stage 1: projectors on captions, LLM frozen (unconditional diffusion features; the
            leaky variant reads caption-conditioned features)
-  tune     stage 2: projector + LLM decoder per mode on VQA (question-guided s=4, 30% prompt dropout;
+  tune     stage 2: projector + LLM decoder per mode on VQA + detailed descriptions (question-guided s=4,
+           30% prompt dropout; modes split over --jobs worker processes;
            leaky: no dropout)
   export   ONNX pack, pack.json, goldens for the TS agreement check
   eval     training/eval_reference.py on the test suites -> <pack>/eval-python.json
@@ -544,6 +545,35 @@ def stage_align(c: Ctx):
 
 
 # ------------------------------------------------------------------ stage 2
+# Stage-2 modes split over worker processes (one torch thread each): the cost of a step grows with the
+# number of visual tokens, so `fused` (128 tokens) is about as slow as the three 64-token modes together.
+TUNE_GROUPS = [["fused", "leaky"], ["clip", "diffusion", "fused-xattn"]]
+
+
+def stage_tune_parallel(c: Ctx, jobs: int, argv: List[str]):
+    """Run stage 2 in `jobs` child processes (MW_MODES per group); each mode is seeded by its index in
+    MODES, so the split does not change any checkpoint."""
+    import subprocess
+    groups = [sum(TUNE_GROUPS[i::jobs], []) for i in range(jobs)]
+    procs = []
+    for i, g in enumerate(groups):
+        env = dict(os.environ, MW_MODES=",".join(g))
+        logf = open(c.path(f"tune-worker{i}.log"), "w")
+        log(f"tune: worker {i} trains {', '.join(g)} (log {logf.name})")
+        procs.append((subprocess.Popen([sys.executable, os.path.abspath(__file__)] + argv, env=env, stdout=logf,
+                                       stderr=subprocess.STDOUT), logf, g))
+    failed = []
+    for p, logf, g in procs:
+        if p.wait() != 0:
+            failed.append(f"{','.join(g)} (exit {p.returncode}, see {logf.name})")
+        logf.close()
+    if failed:
+        raise SystemExit("stage tune failed: " + "; ".join(failed))
+    missing = [m for m in MODES if not os.path.exists(c.path(f"tune-{m}.pt"))]
+    if missing:
+        raise SystemExit(f"stage tune: no checkpoint for {', '.join(missing)}")
+
+
 def stage_tune(c: Ctx, modes=None):
     d = c.data()
     feats = load_features(c)
@@ -653,7 +683,9 @@ def run_stage(c: Ctx, name: str, force: bool):
                 os.remove(c.path(f"tune-{m}.pt"))
     log(f"stage {name}: start")
     t0 = time.time()
-    if name in ("export", "eval"):
+    if name == "tune" and c.jobs > 1 and not os.environ.get("MW_MODES"):
+        stage_tune_parallel(c, c.jobs, c.child_argv)
+    elif name in ("export", "eval"):
         import mw_export
         getattr(mw_export, f"stage_{name}")(c)
     else:
@@ -676,11 +708,15 @@ def main():
     ap.add_argument("--work", default=None, help="checkpoint folder (default training/.work/<full|quick>)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: on a shared 2-core machine two threads ran 2.7x slower)")
+    ap.add_argument("--jobs", type=int, default=2, help="worker processes for stage 2 (default 2, one per core)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     pack = args.pack or (os.path.join(HERE, ".work", "quick", "pack") if args.quick
                          else os.path.join(REPO, "models", "mini-world"))
     c = Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work))
+    c.jobs = args.jobs
+    c.child_argv = ["--stage", "tune", "--pack", c.pack, "--work", c.work, "--threads", str(args.threads)] + \
+        (["--quick"] if args.quick else []) + (["--force"] if args.force else [])
     stages = args.stage or (STAGES[STAGES.index(args.from_stage):] if args.from_stage else STAGES)
     for s in stages:
         run_stage(c, s, args.force)

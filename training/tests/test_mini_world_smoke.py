@@ -14,6 +14,9 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     r = subprocess.run([sys.executable, "training/train_mini_world.py", "--quick", "--work", str(work),
                         "--pack", str(pack)], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    # stage 2 ran in the two default worker processes, each training its own modes
+    workers = [open(work / f"tune-worker{i}.log").read() for i in range(2)]
+    assert "tune[fused]" in workers[0] and "tune[clip]" in workers[1] and "tune[clip]" not in workers[0]
     m = json.load(open(pack / "pack.json"))
     assert set(m["modes"]) == {"clip", "diffusion", "fused", "fused-xattn", "leaky"}
     assert m["modes"]["leaky"]["extra"] is True
