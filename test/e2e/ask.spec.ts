@@ -121,8 +121,10 @@ test('recovers when the engine process is killed', async ({ app, server }) => {
   const pid = Number(await bar.getAttribute('data-engine-pid'));
   const restartsBefore = server.engine.state.restarts;
 
-  // Kill it in the middle of a generation.
+  // Kill it in the middle of a generation: held still at its first token (the tiny pack can finish
+  // a whole answer between two renders, and then "mid-generation" was never observed).
   await app.getByTestId('knob-max-tokens').fill('4000');
+  server.engine.freezeAtNextToken = true;
   const streaming = whenStreaming(app, 'clip', 'none');
   await ask(app, 'what is in the image?');
   await streaming;
