@@ -197,10 +197,11 @@ def write_suites(c: Ctx):
         fn = f"images/test-{i:04d}.png"
         save_png(os.path.join(d, fn), s["image"])
         lines.append({"id": f"test-{i:04d}", "image": fn, "question": q.question, "answer": q.answer,
-                      "options": q.options, "category": q.category, "target": q.target, "caption": s["caption"]})
+                      "options": q.options, "category": q.category, "target": q.target, "caption": s["caption"],
+                      "split": "test"})
     with open(os.path.join(d, "mini-world-test.jsonl"), "w") as f:
         f.writelines(json.dumps(x) + "\n" for x in lines)
-    lines = []
+    test_lines, lines = lines, []
     for i, p in enumerate(world.build_pairs("test-pairs", cfg["n_test_pairs"])):
         for side in ("a", "b"):
             fn = f"images/pair-{i:04d}{side}.png"
@@ -208,9 +209,12 @@ def write_suites(c: Ctx):
             lines.append({"id": f"pair-{i:04d}{side}", "image": fn, "question": p["question"],
                           "answer": p[f"answer_{side}"], "options": world.OPTIONS[p["category"]],
                           "pair": f"pair-{i:04d}", "category": p["category"], "target": "small",
-                          "caption": p[f"caption_{side}"]})
+                          "caption": p[f"caption_{side}"], "split": "pairs"})
     with open(os.path.join(d, "mini-world-pairs.jsonl"), "w") as f:
         f.writelines(json.dumps(x) + "\n" for x in lines)
+    # both in one suite, so one eval file holds the per-mode accuracies (`--by split`) and the pair accuracy
+    with open(os.path.join(d, "mini-world-all.jsonl"), "w") as f:
+        f.writelines(json.dumps(x) + "\n" for x in test_lines + lines)
 
 
 # ------------------------------------------------------------------ clip

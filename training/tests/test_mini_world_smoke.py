@@ -21,7 +21,7 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     assert set(m["modes"]) == {"clip", "diffusion", "fused", "fused-xattn", "leaky"}
     assert m["modes"]["leaky"]["extra"] is True
     assert m["diffusion"]["family"] == "mini-world" and m["diffusion"]["imageSize"] == 64
-    for name in ("mini-world-test.jsonl", "mini-world-pairs.jsonl"):
+    for name in ("mini-world-test.jsonl", "mini-world-pairs.jsonl", "mini-world-all.jsonl"):
         lines = [json.loads(x) for x in open(pack / "suites" / name)]
         assert lines and all(os.path.isfile(pack / "suites" / x["image"]) for x in lines)
         assert all({"id", "image", "question", "answer", "category"} <= set(x) for x in lines)
