@@ -199,8 +199,7 @@ def write_suites(c: Ctx):
         lines.append({"id": f"test-{i:04d}", "image": fn, "question": q.question, "answer": q.answer,
                       "options": q.options, "category": q.category, "target": q.target, "caption": s["caption"],
                       "split": "test"})
-    with open(os.path.join(d, "mini-world-test.jsonl"), "w") as f:
-        f.writelines(json.dumps(x) + "\n" for x in lines)
+    write_jsonl(os.path.join(d, "mini-world-test.jsonl"), lines)
     test_lines, lines = lines, []
     for i, p in enumerate(world.build_pairs("test-pairs", cfg["n_test_pairs"])):
         for side in ("a", "b"):
@@ -210,11 +209,14 @@ def write_suites(c: Ctx):
                           "answer": p[f"answer_{side}"], "options": world.OPTIONS[p["category"]],
                           "pair": f"pair-{i:04d}", "category": p["category"], "target": "small",
                           "caption": p[f"caption_{side}"], "split": "pairs"})
-    with open(os.path.join(d, "mini-world-pairs.jsonl"), "w") as f:
-        f.writelines(json.dumps(x) + "\n" for x in lines)
+    write_jsonl(os.path.join(d, "mini-world-pairs.jsonl"), lines)
     # both in one suite, so one eval file holds the per-mode accuracies (`--by split`) and the pair accuracy
-    with open(os.path.join(d, "mini-world-all.jsonl"), "w") as f:
-        f.writelines(json.dumps(x) + "\n" for x in test_lines + lines)
+    write_jsonl(os.path.join(d, "mini-world-all.jsonl"), test_lines + lines)
+
+
+def write_jsonl(path: str, rows: List[dict]):
+    with open(path, "w") as f:
+        f.writelines(json.dumps(x) + "\n" for x in rows)
 
 
 # ------------------------------------------------------------------ clip

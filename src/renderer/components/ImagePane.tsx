@@ -10,6 +10,7 @@ import { heatCanvas, paintOverlay, tokenMap } from '../lib/heatmap.js';
 import type { LoadedImage } from '../lib/image-file.js';
 import type { AttentionView } from '../state/use-attention.js';
 import { AttentionStrip } from './AttentionStrip.js';
+import { ImageFileInput } from './ImageFileInput.js';
 
 interface Props {
   image: LoadedImage | undefined;
@@ -68,18 +69,7 @@ export function ImagePane({ image, attention, showAttention, dragging, fileInput
             {image.name} · {image.width}×{image.height}
           </span>
         )}
-        <input
-          ref={fileInput}
-          type="file"
-          accept="image/*"
-          hidden
-          data-testid="image-input"
-          onChange={(e) => {
-            const f = e.currentTarget.files?.[0];
-            if (f) onFile(f);
-            e.currentTarget.value = '';
-          }}
-        />
+        <ImageFileInput ref={fileInput} testId="image-input" onFile={onFile} />
       </div>
       {showAttention && image && <AttentionStrip image={image} attention={attention} />}
     </section>

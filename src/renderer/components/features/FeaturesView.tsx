@@ -19,6 +19,7 @@ import { type UnitPoint, unitToImagePoint } from '../../lib/crop.js';
 import { downloadBytes } from '../../lib/download.js';
 import { type LoadedImage, loadImageFile } from '../../lib/image-file.js';
 import { useVisualize } from '../../state/use-visualize.js';
+import { ImageFileInput } from '../ImageFileInput.js';
 import { LayerBrowser, type TapShape, orderTaps } from './LayerBrowser.js';
 import { PanelImage } from './PanelImage.js';
 
@@ -151,38 +152,21 @@ export function FeaturesView({ bridge, pack, image, question, onImage, notify }:
               {imageB ? `Image B: ${imageB.name}` : 'Open image B…'}
             </button>
           )}
-          <input
-            ref={inputA}
-            type="file"
-            accept="image/*"
-            hidden
-            data-testid="features-input-a"
-            onChange={(e) => {
-              const f = e.currentTarget.files?.[0];
-              if (f) onImage(f);
-              e.currentTarget.value = '';
-            }}
-          />
-          <input
+          <ImageFileInput ref={inputA} testId="features-input-a" onFile={onImage} />
+          <ImageFileInput
             ref={inputB}
-            type="file"
-            accept="image/*"
-            hidden
-            data-testid="features-input-b"
-            onChange={(e) => {
-              const f = e.currentTarget.files?.[0];
-              if (f)
-                loadImageFile(f).then(
-                  (img) => {
-                    setImageB((old) => {
-                      if (old) URL.revokeObjectURL(old.url);
-                      return img;
-                    });
-                  },
-                  (err: Error) => notify('error', err.message),
-                );
-              e.currentTarget.value = '';
-            }}
+            testId="features-input-b"
+            onFile={(f) =>
+              loadImageFile(f).then(
+                (img) => {
+                  setImageB((old) => {
+                    if (old) URL.revokeObjectURL(old.url);
+                    return img;
+                  });
+                },
+                (err: Error) => notify('error', err.message),
+              )
+            }
           />
         </section>
         <label className="features-prompt small">
