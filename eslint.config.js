@@ -12,7 +12,7 @@ const noOrt = { name: 'onnxruntime-node', message: 'Only src/engine/onnx may imp
 const nodeBuiltins = ['fs', 'path', 'child_process', 'os', 'crypto', 'http', 'net'].flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'The renderer runs sandboxed: talk to the engine through the contract' }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'release/**', 'node_modules/**', 'training/**', 'test/fixtures/**', 'playwright-report/**', 'test-results/**'] },
+  { ignores: ['.venv/**', 'dist/**', 'out/**', 'release/**', 'node_modules/**', 'training/**', 'test/fixtures/**', 'playwright-report/**', 'test-results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

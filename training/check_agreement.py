@@ -3,7 +3,7 @@
 pack) vs the PyTorch reference (training/eval_reference.py predictions) on a sample of the
 test suites.
 
-    /usr/bin/python3 training/check_agreement.py [--quick] [--n 60]
+    .venv/bin/python training/check_agreement.py [--quick] [--n 60]
 
 Writes <pack>/agreement.json: per mode, the fraction of items with the same normalised answer,
 and the disagreeing items. Sample = every k-th item of predictions-python.json (deterministic).

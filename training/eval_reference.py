@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference evaluation of the mini-world pack on its test suites.
 
-    /usr/bin/python3 training/eval_reference.py [--quick] [--limit N]
+    .venv/bin/python training/eval_reference.py [--quick] [--limit N]
 
 Reads <pack>/suites/mini-world-{test,pairs}.jsonl, answers every item with every
 mode exactly as the engine does (greedy, CLIP penultimate tokens, UNet tap at t=50,

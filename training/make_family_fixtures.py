@@ -2,7 +2,7 @@
 """Build the family fixtures: tiny, seeded copies of the public ONNX exports'
 folder layouts, tensor names and dtypes, for the importers' tests.
 
-    /usr/bin/python3 training/make_family_fixtures.py --out test/fixtures/families
+    .venv/bin/python training/make_family_fixtures.py --out test/fixtures/families
 
 Writes (see REFERENCE.md A1-A3 for the real layouts these copy):
   sd15-diffusers/   diffusers-script layout: model_index.json (OnnxStableDiffusionPipeline), unet/model.onnx +

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the test fixture packs (tiny, tiny-fp16), fixture images and goldens.
 
-    /usr/bin/python3 training/make_fixtures.py --out test/fixtures/packs
+    .venv/bin/python training/make_fixtures.py --out test/fixtures/packs
 
 Deterministic: every module is seeded; goldens come from the PyTorch reference
 pipeline (twinlens_train.pipeline), never from ONNX. Check the result with

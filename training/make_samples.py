@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sample images with questions for assets/samples/, answered through the TS engine.
 
-    /usr/bin/python3 training/make_samples.py [--pack models/mini-world]
+    .venv/bin/python training/make_samples.py [--pack models/mini-world]
 
 Renders hand-placed mini-world scenes (not from any split), asks each question with
 `npx twinlens ask --pack PACK --image IMG --question Q --mode all --json`, and writes

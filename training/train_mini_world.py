@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Train the built-in mini-world pack from nothing and export it to models/mini-world.
 
-    /usr/bin/python3 training/train_mini_world.py            # every stage, resuming finished ones
-    /usr/bin/python3 training/train_mini_world.py --quick    # a few steps of every stage (smoke test)
-    /usr/bin/python3 training/train_mini_world.py --stage unet --force   # rerun one stage
+    .venv/bin/python training/train_mini_world.py            # every stage, resuming finished ones
+    .venv/bin/python training/train_mini_world.py --quick    # a few steps of every stage (smoke test)
+    .venv/bin/python training/train_mini_world.py --stage unet --force   # rerun one stage
 
 Stages (each writes a checkpoint in training/.work/<full|quick>/ and is skipped when it exists):
   data     scenes, captions, questions, pairs (train/val); test suites -> <pack>/suites

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check the fixture packs with onnxruntime-node against the goldens.
 
-    /usr/bin/python3 training/verify_fixtures.py [--packs test/fixtures/packs]
+    .venv/bin/python training/verify_fixtures.py [--packs test/fixtures/packs]
 
 Builds temporary copies of the UNet and CLIP graphs with the tap tensors added
 as graph outputs (the shipped files are never modified), writes the inputs the

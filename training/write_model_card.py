@@ -2,7 +2,7 @@
 """Fill the measured tables of models/mini-world/README.md (between the <!-- tables --> markers)
 from eval-python.json, agreement.json, training/.work/full/times.json and the file sizes.
 
-    /usr/bin/python3 training/write_model_card.py
+    .venv/bin/python training/write_model_card.py
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, SAMPLE, TINY, TINY_FP16 } from '../helpers/fixtures.js';
+import { hasNumpy, PY } from '../helpers/python.js';
 
 function twinlens(args: string[], timeout = 120_000) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], { encoding: 'utf8', timeout, env: { ...process.env, TWINLENS_FROM_SOURCE: '1' } });
@@ -38,7 +39,6 @@ function broken(mutate: (dir: string, manifest: Record<string, any>) => void): s
   return dir;
 }
 
-const python = fs.existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 
 describe('twinlens CLI', () => {
   it('prints help for every command', () => {
@@ -71,7 +71,7 @@ describe('twinlens CLI', () => {
     expect(r.stderr).toMatch(/IMAGE_DECODE_FAILED.*not a readable image/);
   });
 
-  it.skipIf(!python)('features writes .npy + sidecars that numpy reads back bit-exactly (needs /usr/bin/python3 with numpy)', () => {
+  it.skipIf(!hasNumpy)('features writes .npy + sidecars that numpy reads back bit-exactly (needs .venv with numpy)', () => {
     const out = tmpdir();
     const r = twinlens(['features', '--pack', TINY, '--image', SAMPLE, '--question', 'what colour is the circle', '--tap', 'U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out', '--cross-attention', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -81,7 +81,7 @@ describe('twinlens CLI', () => {
     expect(side).toMatchObject({ tap: 'U-L1-R1-B0-Cross-Q', t: 50, guidance: 4, seed: 0, prompt: 'what colour is the circle', shape: [16, 24], pack: 'tiny' });
     expect(side.imageHash).toMatch(/^[0-9a-f]{64}$/);
     const check = spawnSync(
-      '/usr/bin/python3',
+      PY,
       ['-c', 'import sys, numpy as np, hashlib; a = np.load(sys.argv[1]); print(a.dtype, a.shape, hashlib.sha256(a.tobytes()).hexdigest())', written[0]],
       { encoding: 'utf8' },
     );

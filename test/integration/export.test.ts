@@ -14,13 +14,13 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, SAMPLE, SAMPLE_B, TINY } from '../helpers/fixtures.js';
+import { hasNumpy, PY } from '../helpers/python.js';
 
 function twinlens(args: string[], timeout = 120_000) {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], { encoding: 'utf8', timeout, env: { ...process.env, TWINLENS_FROM_SOURCE: '1' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const python = fs.existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-export-'));
 afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
@@ -75,7 +75,7 @@ describe('twinlens export', () => {
     }
   });
 
-  it.skipIf(!python)('tensors read back bit-exactly in numpy and obey the guidance formula', () => {
+  it.skipIf(!hasNumpy)('tensors read back bit-exactly in numpy and obey the guidance formula', () => {
     const base = path.join(out, 'sample', 'U-L1-R1-B0-Cross-Q_t50_s4');
     const script = `
 import json, struct, sys, numpy as np
@@ -90,7 +90,7 @@ s = float(h['__metadata__']['guidance'])
 g = npy['uncond'].astype(np.float64) + s * (npy['cond'].astype(np.float64) - npy['uncond'].astype(np.float64))
 print(json.dumps({'same': same, 'shape': list(st['guided'].shape), 'err': float(np.abs(g - npy['guided']).max()), 'scale': float(np.abs(npy['guided']).max()), 'meta': h['__metadata__']}))
 `;
-    const r = spawnSync('/usr/bin/python3', ['-c', script, base], { encoding: 'utf8' });
+    const r = spawnSync(PY, ['-c', script, base], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.same).toBe(true);

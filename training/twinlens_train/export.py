@@ -70,7 +70,11 @@ def export_onnx(module: torch.nn.Module, args: tuple, path: str, input_names: Se
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(module, args, buf, input_names=list(input_names), output_names=list(output_names),
-                          dynamic_axes=dynamic_axes or {}, opset_version=opset, do_constant_folding=True)
+                          dynamic_axes=dynamic_axes or {}, opset_version=opset, do_constant_folding=True,
+                          # The TorchScript exporter names tensors /<module path>/<Op>_output_0,
+                          # which is what real exports look like and what tap lookup relies on;
+                          # torch >= 2.9 defaults to the dynamo exporter, whose names differ.
+                          dynamo=False)
     model = onnx.load_from_string(buf.getvalue())
     if post is not None:
         model = post(model) or model

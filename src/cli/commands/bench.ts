@@ -12,6 +12,7 @@ import { type BenchReport, runBench } from '../../engine/bench.js';
 import type { ProviderChoice } from '../../engine/onnx/providers.js';
 import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir, REPO_ROOT } from '../pack-path.js';
+import { projectPython, pythonProblem } from '../python.js';
 
 interface BenchOptions {
   pack?: string;
@@ -34,9 +35,9 @@ interface ReferenceReport {
 function referenceRun(packDir: string, image: string, question: string, iterations: number): { report?: ReferenceReport; skipped?: string } {
   const script = path.join(REPO_ROOT, 'training', 'bench_reference.py');
   if (!fs.existsSync(script)) return { skipped: 'training/bench_reference.py not found' };
-  const py = process.env.TWINLENS_PYTHON ?? '/usr/bin/python3';
-  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { skipped: `${py} has no torch (apt-get install python3-torch)` };
+  const py = projectPython();
+  const problem = pythonProblem(py, ['torch']);
+  if (problem) return { skipped: problem };
   const r = spawnSync(py, [script, '--pack', packDir, '--image', image, '--question', question, '--iterations', String(iterations)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { skipped: `reference run failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
   try {

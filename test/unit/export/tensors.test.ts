@@ -13,8 +13,8 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeNpy, encodeNpy } from '../../../src/engine/export/npy.js';
 import { decodeSafetensors, encodeSafetensors } from '../../../src/engine/export/safetensors.js';
+import { hasNumpy, PY } from '../../helpers/python.js';
 
-const python = fs.existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' }).status === 0;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-tensors-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -83,7 +83,7 @@ describe('safetensors', () => {
     expect(() => decodeSafetensors(big)).toThrow(/exceeds/);
   });
 
-  it.skipIf(!python)('is read bit-exactly by json + numpy.frombuffer in Python', () => {
+  it.skipIf(!hasNumpy)('is read bit-exactly by json + numpy.frombuffer in Python', () => {
     const f = path.join(dir, 'x.safetensors');
     fs.writeFileSync(f, file);
     const script = [
@@ -99,7 +99,7 @@ describe('safetensors', () => {
       '    out[name] = [list(a.shape), hashlib.sha256(a.tobytes()).hexdigest()]',
       'print(json.dumps(out))',
     ].join('\n');
-    const r = spawnSync('/usr/bin/python3', ['-c', script, f], { encoding: 'utf8' });
+    const r = spawnSync(PY, ['-c', script, f], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.guided).toEqual([[6, 5], bits(a)]);
@@ -119,7 +119,7 @@ describe('npy', () => {
     expect(() => encodeNpy(a, [5])).toThrow(/shape/);
   });
 
-  it.skipIf(!python)('is read bit-exactly by numpy.load (1-D, 2-D, 3-D)', () => {
+  it.skipIf(!hasNumpy)('is read bit-exactly by numpy.load (1-D, 2-D, 3-D)', () => {
     const cases: Array<[number[], Float32Array]> = [
       [[7], tricky(7)],
       [[16, 24], tricky(16 * 24)],
@@ -130,7 +130,7 @@ describe('npy', () => {
       fs.writeFileSync(f, encodeNpy(data, shape));
       return f;
     });
-    const r = spawnSync('/usr/bin/python3', ['-c', 'import sys, json, hashlib, numpy as np\nprint(json.dumps([[str(a.dtype), list(a.shape), hashlib.sha256(a.tobytes()).hexdigest()] for a in map(np.load, sys.argv[1:])]))', ...files], { encoding: 'utf8' });
+    const r = spawnSync(PY, ['-c', 'import sys, json, hashlib, numpy as np\nprint(json.dumps([[str(a.dtype), list(a.shape), hashlib.sha256(a.tobytes()).hexdigest()] for a in map(np.load, sys.argv[1:])]))', ...files], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(cases.map(([shape, data]) => ['float32', shape, bits(data)]));
   });
