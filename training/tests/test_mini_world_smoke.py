@@ -31,3 +31,13 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
         v = subprocess.run(["npx", "twinlens", "packs", "validate", str(pack)], cwd=REPO, capture_output=True,
                            text=True)
         assert v.returncode == 0, v.stdout[-3000:] + v.stderr[-3000:]
+
+    # bounds: blind / oracle readers and probes run on the same work folder and report on validation
+    r = subprocess.run([sys.executable, "training/mw_bounds.py", "--work", str(work), "--quick", "--readers",
+                        "blind,oracle", "--steps", "3", "--probes", "--t-list", "50", "--probe-images", "30"],
+                       cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rep = json.load(open(work / "bounds.json"))
+    assert set(rep["readers"]) == {"blind", "oracle", "majority (no training)"}
+    assert rep["readers"]["oracle"]["all"]["n"] > 0 and rep["readers"]["oracle"]["steps"] == 3
+    assert {"chance", "clip", "pixels", "unet t=50"} <= set(rep["probes"])

@@ -1,0 +1,260 @@
+"""Bounds for the mini-world answer modes (issue: the reader must not be the bottleneck).
+
+    .venv/bin/python training/mw_bounds.py --work training/.work/full --probes --readers blind,oracle,clip
+
+Readers: the same projector (mlp2x_gelu) + stage-0 LLM as the answer modes, trained with the
+stage-2 recipe of train_mini_world.py (same batch mix of questions, captions and detailed
+descriptions, same optimiser and schedule; no stage 1), on different visual tokens:
+  blind   64 zero tokens (the floor: what the LLM learns from the question alone)
+  oracle  one token per object with its true shape, colour, size, x, y (the ceiling for this reader)
+  clip    the CLIP penultimate tokens (the clip mode, in this same harness)
+  diffusion  the UNet tap, question-guided s=4 with 30 % prompt dropout (the diffusion mode)
+Scored on the VALIDATION questions only (never the test split): accuracy of the first answer
+token (every answer is one word = one token), overall, per category and per target size, with
+95 % Wilson intervals; plus the majority answer per category (a blind guess without training).
+
+Probes (--probes): linear probes of CLIP tokens, raw 8x8 pixel patches and the UNet tap at each
+t in --t-list (unconditional), fit on training images, scored on validation images.
+Writes a JSON report (--out, default <work>/bounds.json) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from typing import Callable, Dict, List
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train_mini_world as tmw  # noqa: E402
+from twinlens_train import oracle, probes, world  # noqa: E402
+from twinlens_train.models.projectors import MlpProjector, ProjectorConfig  # noqa: E402
+
+READERS = ["blind", "oracle", "clip", "diffusion"]
+
+
+def wilson(k: int, n: int, z: float = 1.96):
+    if n == 0:
+        return (0.0, 0.0)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+class Sources:
+    """Visual tokens per reader: fn(image indices, qa indices or None) -> [b, N, D] float32."""
+
+    def __init__(self, c: tmw.Ctx, feats: Dict[str, torch.Tensor]):
+        self.c, self.feats = c, feats
+        self.scene_tok = torch.from_numpy(oracle.scene_tokens(oracle.data_scenes(c.cfg)))
+        if len(self.scene_tok) != len(c.data()["images"]):
+            raise SystemExit(f"oracle: {len(self.scene_tok)} scenes regenerated but data.npz has "
+                             f"{len(c.data()['images'])} images: the world code changed since stage data")
+        self.g = None
+
+    def dim(self, reader: str) -> int:
+        return {"blind": self.feats["clip"].shape[-1], "oracle": oracle.TOKEN_DIM,
+                "clip": self.feats["clip"].shape[-1], "diffusion": self.feats["uncond"].shape[-1]}[reader]
+
+    def fn(self, reader: str, dropout_gen: torch.Generator) -> Callable:
+        f = self.feats
+
+        def get(imgs: torch.Tensor, qas):
+            if reader == "blind":
+                return torch.zeros(len(imgs), f["clip"].shape[1], f["clip"].shape[2])
+            if reader == "oracle":
+                return self.scene_tok[imgs]
+            if reader == "clip":
+                return f["clip"][imgs].float()
+            # diffusion: question-guided rows where a question is asked, 30 % dropped to unconditional;
+            # captions / descriptions (qas None) read the unconditional features, as in stage 2
+            out = f["uncond"][imgs].float()
+            if qas is not None:
+                q = f["question"][qas].float()
+                keep = torch.rand(len(qas), generator=dropout_gen) >= 0.3
+                out[keep] = q[keep]
+            return out
+        return get
+
+
+def train_reader(c: tmw.Ctx, reader: str, src: Sources, steps: int, seed: int):
+    d = c.data()
+    sc = tmw.SeqCache(c)
+    H = c.mc["llm"].hidden_size
+    tmw.seed_all(seed)
+    proj = MlpProjector(ProjectorConfig(src.dim(reader), H))
+    if reader in ("clip", "diffusion"):
+        key = "clip" if reader == "clip" else "uncond"
+        x = src.feats[key][:2000].float().reshape(-1, src.feats[key].shape[-1])
+        proj = tmw.Standardize(proj, x.mean(0), x.std(0).clamp_min(1e-3))
+    llm = tmw.new_llm(c)
+    llm.model.embed_tokens.weight.requires_grad_(False)
+    params = list(proj.parameters()) + [p for p in llm.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=tmw.TUNE_LR, weight_decay=0.01)
+    g = torch.Generator().manual_seed(seed)
+    get = src.fn(reader, torch.Generator().manual_seed(seed + 1))
+    train_q = torch.tensor([i for i, q in enumerate(d["qas"]) if q[5] == "train"])
+    img_of = torch.tensor([q[0] for q in d["qas"]])
+    lo, hi = d["train_images"]
+    bs = c.cfg["tune_bs"]
+    t0 = time.time()
+    for step in range(steps):
+        sel = train_q[torch.randperm(len(train_q), generator=g)[:bs]]
+        for pg in opt.param_groups:
+            pg["lr"] = tmw.lr_at(step, steps, tmw.TUNE_LR)
+        cap = torch.randperm(hi - lo, generator=g)[:max(1, bs // 6)] + lo
+        den = torch.randperm(hi - lo, generator=g)[:c.cfg["dense_bs"]] + lo
+        vis = torch.cat([get(img_of[sel], sel), get(cap, None), get(den, None)])
+        seqs = [sc.get(d["qas"][i][1], d["qas"][i][2]) for i in sel.tolist()]
+        seqs += [sc.get(tmw.DESCRIBE, d["captions"][i]) for i in cap.tolist()]
+        seqs += [sc.get(tmw.DETAIL, d["dense"][i]) for i in den.tolist()]
+        loss = tmw.lm_loss(llm, seqs, proj(vis))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 250 == 0 or step == steps - 1:
+            tmw.log(f"bounds[{reader}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
+    return llm.eval(), proj.eval(), time.time() - t0
+
+
+@torch.no_grad()
+def score(c: tmw.Ctx, reader: str, llm, proj, src: Sources) -> dict:
+    """First-token accuracy on every validation question (guided features without dropout)."""
+    d = c.data()
+    sc = tmw.SeqCache(c)
+    val = [i for i, q in enumerate(d["qas"]) if q[5] == "val"]
+    get = src.fn(reader, torch.Generator().manual_seed(0))
+    rows = []
+    for i in range(0, len(val), 64):
+        sel = torch.tensor(val[i:i + 64])
+        imgs = torch.tensor([d["qas"][j][0] for j in sel.tolist()])
+        if reader == "diffusion":
+            vis = proj(src.feats["question"][sel].float())
+        else:
+            vis = proj(get(imgs, None))
+        for j, v in zip(sel.tolist(), vis):
+            p, a = sc.get(d["qas"][j][1], d["qas"][j][2])
+            n = v.shape[0]
+            ids = torch.tensor([p[:tmw.IMG_POS] + [p[tmw.IMG_POS]] * n + p[tmw.IMG_POS + 1:]])
+            emb = llm.embed(ids)
+            emb[0, tmw.IMG_POS:tmw.IMG_POS + n] = v
+            logits, _ = llm(emb)
+            rows.append((j, int(int(logits[0, -1].argmax()) == a[0])))
+    return summarize(d, rows)
+
+
+def summarize(d, rows) -> dict:
+    def acc(items):
+        k, n = sum(ok for _, ok in items), len(items)
+        lo, hi = wilson(k, n)
+        return {"acc": round(100 * k / max(1, n), 1), "n": n, "ci95": [round(100 * lo, 1), round(100 * hi, 1)]}
+    out = {"all": acc(rows)}
+    for cat in world.CATEGORIES:
+        out[cat] = acc([r for r in rows if d["qas"][r[0]][3] == cat])
+    for tgt in ("small", "large"):
+        out["target " + tgt] = acc([r for r in rows if d["qas"][r[0]][4] == tgt])
+    return out
+
+
+def majority_floor(c: tmw.Ctx) -> dict:
+    """The most frequent training answer of each category, no image, no training of any model."""
+    d = c.data()
+    best = {}
+    for cat in world.CATEGORIES:
+        answers = [q[2] for q in d["qas"] if q[5] == "train" and q[3] == cat]
+        best[cat] = max(set(answers), key=answers.count) if answers else ""
+    rows = [(i, int(q[2] == best[q[3]])) for i, q in enumerate(d["qas"]) if q[5] == "val"]
+    return summarize(d, rows)
+
+
+def run_probes(c: tmw.Ctx, feats, t_list: List[int], limit: int) -> dict:
+    d = c.data()
+    scenes = oracle.data_scenes(c.cfg)
+    lo, hi = d["train_images"]
+    vlo, vhi = d["val_images"]
+    train = np.arange(lo, min(hi, lo + limit))
+    val = np.arange(vlo, vhi)
+    both = np.concatenate([train, val])
+    sub_scenes = [scenes[i] for i in both]
+    tr, va = np.arange(len(train)), np.arange(len(train), len(both))
+    grid = int(round(math.sqrt(feats["clip"].shape[1])))
+    out = {"chance": probes.chance(sub_scenes, tr, va, grid), "n_train_images": len(train), "n_val_images": len(val)}
+    t0 = time.time()
+    out["clip"] = probes.probe_tokens(feats["clip"][both].float().numpy(), sub_scenes, tr, va, grid)
+    out["pixels"] = probes.probe_tokens(probes.pixel_patches(d["images"][both], grid), sub_scenes, tr, va, grid)
+    fx = c.extractor()
+    lat = c.latents(fx)[both]
+    for t in t_list:
+        fx.t = t
+        f = fx.tap(fx.noisy(lat), [""] * len(both))
+        out[f"unet t={t}"] = probes.probe_tokens(f, sub_scenes, tr, va, grid)
+    tmw.log(f"probes: {time.time() - t0:.0f}s")
+    return out
+
+
+def print_tables(rep: dict):
+    if "readers" in rep:
+        cols = ["all"] + world.CATEGORIES + ["target small", "target large"]
+        print("| reader | " + " | ".join(cols) + " |")
+        print("|---" * (len(cols) + 1) + "|")
+        for name, r in rep["readers"].items():
+            print(f"| {name} | " + " | ".join(f"{r[k]['acc']:.1f}" for k in cols) + " |")
+    if "probes" in rep:
+        p = rep["probes"]
+        cols = probes.OBJECT_TARGETS + probes.IMAGE_TARGETS
+        print("| features | " + " | ".join(cols) + " |")
+        print("|---" * (len(cols) + 1) + "|")
+        for name, r in p.items():
+            if isinstance(r, dict):
+                print(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in cols) + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True, help="a train_mini_world work folder with stages data..llm done")
+    ap.add_argument("--quick", action="store_true", help="the work folder was made with --quick")
+    ap.add_argument("--readers", default="", help=f"comma list of {READERS}")
+    ap.add_argument("--steps", type=int, default=None, help="reader steps (default: the recipe's tune_steps)")
+    ap.add_argument("--probes", action="store_true")
+    ap.add_argument("--t-list", default="10,50,100,250,500")
+    ap.add_argument("--probe-images", type=int, default=3000, help="training images for the probes")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    c = tmw.Ctx(args.quick, os.path.join(args.work, "pack"), os.path.abspath(args.work))
+    out_path = args.out or c.path("bounds.json")
+    rep = json.load(open(out_path)) if os.path.exists(out_path) else {}
+    feats = tmw.load_features(c)
+    rep["majority"] = majority_floor(c)
+    steps = args.steps or c.cfg["tune_steps"]
+    readers = [r for r in args.readers.split(",") if r]
+    for r in readers:
+        if r not in READERS:
+            raise SystemExit(f"unknown reader '{r}' (choose from {', '.join(READERS)})")
+    src = Sources(c, feats) if readers else None
+    for k, r in enumerate(readers):
+        llm, proj, secs = train_reader(c, r, src, steps, tmw.SEED + 40 + READERS.index(r))
+        res = score(c, r, llm, proj, src)
+        res.update(steps=steps, seconds=round(secs, 1))
+        rep.setdefault("readers", {})[r] = res
+        tmw.log(f"bounds[{r}] val accuracy {res['all']['acc']} % (n={res['all']['n']})")
+        json.dump(rep, open(out_path, "w"), indent=1)
+    if args.probes:
+        rep["probes"] = run_probes(c, feats, [int(t) for t in args.t_list.split(",")], args.probe_images)
+    rep.setdefault("readers", {})
+    rep["readers"]["majority (no training)"] = rep["majority"]
+    json.dump(rep, open(out_path, "w"), indent=1)
+    print_tables(rep)
+
+
+if __name__ == "__main__":
+    main()
