@@ -71,6 +71,21 @@ describe('twinlens CLI', () => {
     expect(r.stderr).toMatch(/IMAGE_DECODE_FAILED.*not a readable image/);
   });
 
+  it('refuses a FIFO and a folder as the image with a one-line reason instead of blocking', () => {
+    const dir = tmpdir();
+    const fifo = path.join(dir, 'pipe.png');
+    const mk = spawnSync('mkfifo', [fifo]);
+    expect(mk.status, 'mkfifo (coreutils) is needed for this test').toBe(0);
+    // Before the fix the engine read the FIFO and waited forever for a writer:
+    // the spawn timeout (a hang guard, not a timing claim) turned that into a null exit code.
+    for (const [image, why] of [[fifo, /not a regular file/], [dir, /folder, not a file/]] as const) {
+      const r = twinlens(['ask', '--pack', TINY, '--image', image, '--question', 'what colour is the circle', '--json'], 60_000);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(why);
+    }
+  });
+
   it.skipIf(!hasNumpy)('features writes .npy + sidecars that numpy reads back bit-exactly (needs .venv with numpy)', () => {
     const out = tmpdir();
     const r = twinlens(['features', '--pack', TINY, '--image', SAMPLE, '--question', 'what colour is the circle', '--tap', 'U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out', '--cross-attention', '--out', out, '--json']);

@@ -4,6 +4,7 @@
  * a clear error, and hashes the bytes (the cache key for latents and features).
  */
 import { createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInput } from '../../shared/contract.js';
@@ -11,6 +12,40 @@ import { TwinLensError } from '../../shared/errors.js';
 
 /** 64 megapixels: far above any encoder's input, far below what exhausts memory. */
 export const DEFAULT_MAX_PIXELS = 64_000_000;
+/** 512 MB: no image file a user means to open is larger; a bigger one is refused before reading. */
+export const MAX_IMAGE_FILE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Reads an image file only if it is a regular file of sane size. The file is
+ * opened non-blocking and checked through the open handle (no race between
+ * the check and the read): a FIFO, a directory or a device would otherwise
+ * block or flood the engine's single queue.
+ */
+async function readImageFile(file: string): Promise<Buffer> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'it is a folder, not a file' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
+    throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: ${why}`, 'Check the path');
+  }
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: it is a folder, not a file`, 'Choose an image file inside it');
+    if (!st.isFile()) throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: not a regular file (a pipe, socket or device)`, 'Save the image to a file first');
+    if (st.size > MAX_IMAGE_FILE_BYTES) {
+      throw new TwinLensError('IMAGE_TOO_LARGE', `${file} is ${(st.size / 1e6).toFixed(0)} MB, above the ${MAX_IMAGE_FILE_BYTES / 1024 / 1024} MB limit for an image file`, 'Downscale or recompress the image first');
+    }
+    return await handle.readFile();
+  } catch (e) {
+    if (e instanceof TwinLensError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: ${String(code ?? e)}`, 'Check the path');
+  } finally {
+    await handle.close();
+  }
+}
 
 export interface LoadedImage {
   bytes: Buffer;
@@ -25,12 +60,7 @@ export async function loadImage(input: ImageInput, maxPixels = DEFAULT_MAX_PIXEL
   let name: string;
   if ('path' in input) {
     name = input.path;
-    try {
-      bytes = await fs.readFile(input.path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${input.path}: ${code === 'ENOENT' ? 'file not found' : String(code ?? e)}`, 'Check the path');
-    }
+    bytes = await readImageFile(input.path);
   } else {
     bytes = Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
     name = input.name ?? 'image';
