@@ -20,6 +20,7 @@ Writes a JSON report (--out, default <work>/bounds.json) and prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -217,6 +218,26 @@ def print_tables(rep: dict):
                 print(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in cols) + " |")
 
 
+def variant_ctx(c: tmw.Ctx, width: int, layers: int) -> tmw.Ctx:
+    """A work folder for a reader with another LLM shape: same data and features (linked), its own
+    stage-0 LLM pre-trained with the recipe's stage `llm` (so every reader starts from the same recipe)."""
+    base = c.mc["llm"]
+    if width == base.hidden_size and layers == base.num_hidden_layers:
+        return c
+    sub = c.path(f"reader-w{width}-l{layers}")
+    os.makedirs(sub, exist_ok=True)
+    for f in ("data.npz", "data.json", "features.npz"):
+        if not os.path.exists(os.path.join(sub, f)):
+            os.symlink(c.path(f), os.path.join(sub, f))
+    c2 = tmw.Ctx(c.quick, c.pack, sub)
+    heads = max(2, width // 32)
+    c2.mc["llm"] = dataclasses.replace(base, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
+                                       num_attention_heads=heads, num_key_value_heads=2 if heads % 2 == 0 else 1)
+    if not os.path.exists(c2.path("llm0.pt")):
+        tmw.stage_llm(c2)
+    return c2
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", required=True, help="a train_mini_world work folder with stages data..llm done")
@@ -227,6 +248,9 @@ def main():
     ap.add_argument("--t-list", default="10,50,100,250,500")
     ap.add_argument("--probe-images", type=int, default=3000, help="training images for the probes")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--llm-width", type=int, default=None, help="reader LLM width (default: the recipe's)")
+    ap.add_argument("--llm-layers", type=int, default=None, help="reader LLM layers (default: the recipe's)")
+    ap.add_argument("--tag", default="", help="suffix for the reader names in the report (variants)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -241,11 +265,13 @@ def main():
         if r not in READERS:
             raise SystemExit(f"unknown reader '{r}' (choose from {', '.join(READERS)})")
     src = Sources(c, feats) if readers else None
+    rc = variant_ctx(c, args.llm_width or c.mc["llm"].hidden_size, args.llm_layers or c.mc["llm"].num_hidden_layers)
+    shape = f"width {rc.mc['llm'].hidden_size}, {rc.mc['llm'].num_hidden_layers} layers"
     for k, r in enumerate(readers):
-        llm, proj, secs = train_reader(c, r, src, steps, tmw.SEED + 40 + READERS.index(r))
-        res = score(c, r, llm, proj, src)
-        res.update(steps=steps, seconds=round(secs, 1))
-        rep.setdefault("readers", {})[r] = res
+        llm, proj, secs = train_reader(rc, r, src, steps, tmw.SEED + 40 + READERS.index(r))
+        res = score(rc, r, llm, proj, src)
+        res.update(steps=steps, seconds=round(secs, 1), llm=shape)
+        rep.setdefault("readers", {})[r + args.tag] = res
         tmw.log(f"bounds[{r}] val accuracy {res['all']['acc']} % (n={res['all']['n']})")
         json.dump(rep, open(out_path, "w"), indent=1)
     if args.probes:
