@@ -151,3 +151,27 @@ def test_global_batches_do_not_depend_on_world_size():
     assert one.global_indices(0) != one.global_indices(2)  # a new permutation each epoch
     with pytest.raises(ValueError, match="multiple"):
         GlobalBatchSampler(23, 6, 4, world=1)
+
+
+def test_template_with_a_default_system_turn_and_a_tokenizer_without_image_token():
+    """Real chat models (Qwen2) add a system turn when there is none and have no <image> token."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from twinlens_train.llava.prompt import ensure_image_token
+
+    words = [w for w in vocabulary() if w != "<image>"] + ["you", "helpful"]
+    tok = build_tokenizer(words, specials=["<|im_start|>"])
+    tok.chat_template = ("{% if messages[0]['role'] != 'system' %}<|im_start|>system\nyou are helpful<|im_end|>\n"
+                         "{% endif %}" + tok.chat_template)
+    assert tok.convert_tokens_to_ids("<image>") in (None, tok.unk_token_id)
+    llm = Qwen2ForCausalLM(Qwen2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       num_key_value_heads=1, intermediate_size=32, vocab_size=len(tok)))
+    n0 = len(tok)
+    img = ensure_image_token(tok, llm)
+    assert img == n0 and llm.get_input_embeddings().weight.shape[0] == n0 + 1
+    assert ensure_image_token(tok, llm) == img  # idempotent
+    ids, labels = PromptBuilder(tok, img, 2, stage=2)(
+        D.Example("r", "/x.png", [("<image>\nwhat colour", "red"), ("what shape", "circle")]))
+    toks = tok.convert_ids_to_tokens(ids)
+    assert toks[:4] == ["<|im_start|>", "system", "you", "are"] and toks.count("<image>") == 2
+    assert [t for t, lab in zip(toks, labels) if lab != IGNORE] == ["red", "<|im_end|>", "circle", "<|im_end|>"]

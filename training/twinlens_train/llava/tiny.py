@@ -35,7 +35,7 @@ def vocabulary() -> List[str]:
     return SPECIALS + sorted(words)
 
 
-def build_tokenizer(words: Iterable[str]):
+def build_tokenizer(words: Iterable[str], specials: Iterable[str] = ("<|im_start|>", IMAGE_TOKEN)):
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -44,7 +44,7 @@ def build_tokenizer(words: Iterable[str]):
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="<|endoftext|>",
-                                   eos_token="<|im_end|>", additional_special_tokens=["<|im_start|>", IMAGE_TOKEN])
+                                   eos_token="<|im_end|>", additional_special_tokens=list(specials))
     fast.chat_template = CHAT_TEMPLATE
     return fast
 
