@@ -120,6 +120,7 @@ def _fmt_time(s: float) -> str:
 def train(cfg: TrainConfig) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     dd = Dist(cfg.device)
@@ -128,6 +129,7 @@ def train(cfg: TrainConfig) -> dict:
         return _train(cfg, dd, log, AutoModelForCausalLM, AutoTokenizer)
     finally:
         dd.close()
+        torch.set_num_threads(threads)  # an in-process caller (tests) keeps its own setting
 
 
 def _train(cfg: TrainConfig, dd: Dist, log, AutoModelForCausalLM, AutoTokenizer) -> dict:
@@ -213,7 +215,10 @@ def _train(cfg: TrainConfig, dd: Dist, log, AutoModelForCausalLM, AutoTokenizer)
                 f"{el / (done - start):.2f}s/step eta {_fmt_time(eta)}")
         if done % cfg.checkpoint_every == 0 or done == total:
             ck = save_checkpoint(cfg.out, done, model, opt, sched,
-                                 {"losses": history, "identity": identity, "config": asdict(cfg)},
+                                 {"losses": history, "identity": identity, "config": asdict(cfg),
+                                  # informative: the sampler derives the position from the step alone
+                                  "data": {"epoch": sampler.epoch_of(done), "next_step": done,
+                                           "epoch_step": done % sampler.steps_per_epoch}},
                                  dd.rank, dd.barrier, cfg.keep_checkpoints)
             if ck:
                 log(f"checkpoint: {ck}")
