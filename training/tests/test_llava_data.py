@@ -50,6 +50,7 @@ def bad_llava(tmp_path):
         {"id": "odd", "image": "ok.png", "conversations": [{"from": "human", "value": "<image>\nq"}]},  # 8
         {"id": "tagtext", "conversations": _conv(("<image>\nq", "a"))},  # 9 <image> but no image
         "not a row",  # 10
+        {"id": "late", "image": "ok.png", "conversations": _conv(("q", "a"), ("<image>\nq2", "b"))},  # 11
     ]
     path = tmp_path / "llava.json"
     path.write_text(json.dumps(rows))
@@ -61,14 +62,14 @@ def test_each_bad_row_kind_is_counted_with_file_and_index(bad_llava):
     ex, rep = read_datasets([path], image_folder=img)
     assert [e.id for e in ex] == ["good", "text"]
     assert rep.counts == {D.IMAGE_MISSING: 1, D.NO_IMAGE_TOKEN: 1, D.MANY_IMAGE_TOKENS: 1, D.IMAGE_UNDECODABLE: 2,
-                          D.BAD_ROLES: 2, D.TOKEN_WITHOUT_IMAGE: 1, D.MALFORMED: 1}
+                          D.BAD_ROLES: 2, D.TOKEN_WITHOUT_IMAGE: 1, D.MALFORMED: 1, D.MISPLACED_IMAGE_TOKEN: 1}
     where = {(r, x["index"]) for r, xs in rep.examples.items() for x in xs}
     assert where == {(D.IMAGE_MISSING, 2), (D.NO_IMAGE_TOKEN, 3), (D.MANY_IMAGE_TOKENS, 4), (D.IMAGE_UNDECODABLE, 5),
                      (D.IMAGE_UNDECODABLE, 6), (D.BAD_ROLES, 7), (D.BAD_ROLES, 8), (D.TOKEN_WITHOUT_IMAGE, 9),
-                     (D.MALFORMED, 10)}
+                     (D.MALFORMED, 10), (D.MISPLACED_IMAGE_TOKEN, 11)}
     assert all(x["file"] == path for xs in rep.examples.values() for x in xs)
-    assert rep.rows == 11 and rep.kept == 2 and rep.text_only == 1 and rep.bad_rows == 9
-    assert rep.files[path] == {"rows": 11, "kept": 2, "bad": 9}
+    assert rep.rows == 12 and rep.kept == 2 and rep.text_only == 1 and rep.bad_rows == 10
+    assert rep.files[path] == {"rows": 12, "kept": 2, "bad": 10}
     d = rep.to_dict()
     json.dumps(d)  # serialisable for data-report.json
     assert "junk.png" in rep.examples[D.IMAGE_UNDECODABLE][1]["detail"]

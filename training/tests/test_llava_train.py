@@ -145,3 +145,14 @@ def test_prompt_dropout_is_seeded(setup):
     assert kinds(0.5, 0) == kinds(0.5, 0) and kinds(0.5, 0, 1) != kinds(0.5, 0, 0)
     s1 = LlavaDataset(ex, store, pb, "fused", 1, p_drop=0.0, seed=0)
     assert {s1.diffusion_kind(0, i) for i, e in enumerate(ex) if e.image} == {"diffusion_uncond"}
+
+
+def test_rows_without_features_are_reported(setup):
+    from twinlens_train.llava.data import NO_FEATURES
+    from twinlens_train.llava.dataset import keep_with_features
+    from twinlens_train.llava.shards import FeatureStore
+
+    ex, rep = read_datasets([str(setup / "data" / "instruct.json"), str(setup / "data" / "suite.jsonl")])
+    kept = keep_with_features(ex, FeatureStore(str(setup / "feat2")), rep)
+    assert len(kept) == 12 and rep.kept == 12  # the 10 scenes + 2 text-only rows of instruct.json
+    assert rep.counts == {NO_FEATURES: 30} and rep.examples[NO_FEATURES][0]["file"].endswith("suite.jsonl")

@@ -32,6 +32,7 @@ IMAGE_MISSING = "image_missing"
 IMAGE_UNDECODABLE = "image_undecodable"
 NO_IMAGE_TOKEN = "missing_image_token"
 MANY_IMAGE_TOKENS = "multiple_image_tokens"
+MISPLACED_IMAGE_TOKEN = "misplaced_image_token"  # one <image>, but not in the first human turn
 TOKEN_WITHOUT_IMAGE = "image_token_without_image"
 DUPLICATE_ID = "duplicate_id"
 NO_FEATURES = "no_features"  # used by the trainer: a row the feature shards do not hold
@@ -168,9 +169,11 @@ def _validate(report: DataReport, check: ImageChecker, path: str, index: int, ro
     if n_tags == 0:
         report.bad(NO_IMAGE_TOKEN, path, index, row_id, f"image row without {IMAGE_TOKEN}")
         return False
-    if n_tags > 1 or IMAGE_TOKEN not in turns[0][0]:
-        report.bad(MANY_IMAGE_TOKENS, path, index, row_id,
-                   f"{n_tags} {IMAGE_TOKEN} tags" if n_tags > 1 else f"{IMAGE_TOKEN} not in the first human turn")
+    if n_tags > 1:
+        report.bad(MANY_IMAGE_TOKENS, path, index, row_id, f"{n_tags} {IMAGE_TOKEN} tags")
+        return False
+    if IMAGE_TOKEN not in turns[0][0]:
+        report.bad(MISPLACED_IMAGE_TOKEN, path, index, row_id, f"{IMAGE_TOKEN} is not in the first human turn")
         return False
     err = check(image)
     if err:
