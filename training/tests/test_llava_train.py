@@ -156,3 +156,30 @@ def test_rows_without_features_are_reported(setup):
     kept = keep_with_features(ex, FeatureStore(str(setup / "feat2")), rep)
     assert len(kept) == 12 and rep.kept == 12  # the 10 scenes + 2 text-only rows of instruct.json
     assert rep.counts == {NO_FEATURES: 30} and rep.examples[NO_FEATURES][0]["file"].endswith("suite.jsonl")
+
+
+def test_real_sigkill_mid_run_then_resume(setup):
+    """SIGKILL at whatever moment the 3rd checkpoint appears (possibly while a later one is being
+    written), then --resume: the same weights as a run that was never killed."""
+    import signal
+    import time
+
+    steps, extra = 60, ("--checkpoint-every", "1", "--log-every", "100")
+    ref = setup / "kill-ref"
+    assert train_main(_args(setup, ref, mode="clip", steps=steps, micro=2) + list(extra)) == 0
+    out = setup / "killed"
+    p = subprocess.Popen([sys.executable, "-m", "twinlens_train.llava.train",
+                          *_args(setup, out, mode="clip", steps=steps, micro=2), *extra], cwd=HERE, env=_env(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = out / "checkpoints" / "last"
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        if last.exists() and last.read_text().strip() >= "step-0000003":
+            p.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    assert p.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (out / "projector.safetensors").exists()
+    assert train_main(_args(setup, out, mode="clip", steps=steps, micro=2) + list(extra) + ["--resume"]) == 0
+    a, b = _weights(ref), _weights(out)
+    assert all(torch.equal(a[k], b[k]) for k in a), _max_diff(a, b)
