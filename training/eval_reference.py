@@ -49,7 +49,7 @@ def normalise(text: str) -> str:
 @torch.no_grad()
 def greedy(c, llm, vis: torch.Tensor, questions, max_new: int = 4):
     """Greedy answers for rows of visual tokens [n,N,H]; groups rows by prompt length (no padding)."""
-    from train_mini_world import IMG_POS, prompt_token_ids
+    from train_mini_world import expand_image, prompt_token_ids, splice
     eos = c.ltok.token_to_id("</s>")
     out = [None] * len(questions)
     groups = defaultdict(list)
@@ -58,9 +58,8 @@ def greedy(c, llm, vis: torch.Tensor, questions, max_new: int = 4):
         groups[len(p)].append(i)
     N = vis.shape[1]
     for _, idx in groups.items():
-        ids = torch.tensor([prompts[i][:IMG_POS] + [prompts[i][IMG_POS]] * N + prompts[i][IMG_POS + 1:] for i in idx])
-        emb = llm.embed(ids)
-        emb[:, IMG_POS:IMG_POS + N] = vis[idx]
+        ids = torch.tensor([expand_image(prompts[i], c.image_id, N) for i in idx])
+        emb = splice(llm.embed(ids), ids, vis[idx], c.image_id)
         gen = [[] for _ in idx]
         for _ in range(max_new):
             logits, _ = llm(emb)

@@ -85,7 +85,7 @@ class Sources:
         return get
 
 
-def train_reader(c: tmw.Ctx, reader: str, src: Sources, steps: int, seed: int):
+def train_reader(c: tmw.Ctx, reader: str, src: Sources, steps: int, seed: int, lr: float = tmw.TUNE_LR):
     d = c.data()
     sc = tmw.SeqCache(c)
     H = c.mc["llm"].hidden_size
@@ -98,7 +98,7 @@ def train_reader(c: tmw.Ctx, reader: str, src: Sources, steps: int, seed: int):
     llm = tmw.new_llm(c)
     llm.model.embed_tokens.weight.requires_grad_(False)
     params = list(proj.parameters()) + [p for p in llm.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=tmw.TUNE_LR, weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     g = torch.Generator().manual_seed(seed)
     get = src.fn(reader, torch.Generator().manual_seed(seed + 1))
     train_q = torch.tensor([i for i, q in enumerate(d["qas"]) if q[5] == "train"])
@@ -109,7 +109,7 @@ def train_reader(c: tmw.Ctx, reader: str, src: Sources, steps: int, seed: int):
     for step in range(steps):
         sel = train_q[torch.randperm(len(train_q), generator=g)[:bs]]
         for pg in opt.param_groups:
-            pg["lr"] = tmw.lr_at(step, steps, tmw.TUNE_LR)
+            pg["lr"] = tmw.lr_at(step, steps, lr)
         cap = torch.randperm(hi - lo, generator=g)[:max(1, bs // 6)] + lo
         den = torch.randperm(hi - lo, generator=g)[:c.cfg["dense_bs"]] + lo
         vis = torch.cat([get(img_of[sel], sel), get(cap, None), get(den, None)])
@@ -143,11 +143,8 @@ def score(c: tmw.Ctx, reader: str, llm, proj, src: Sources) -> dict:
             vis = proj(get(imgs, None))
         for j, v in zip(sel.tolist(), vis):
             p, a = sc.get(d["qas"][j][1], d["qas"][j][2])
-            n = v.shape[0]
-            ids = torch.tensor([p[:tmw.IMG_POS] + [p[tmw.IMG_POS]] * n + p[tmw.IMG_POS + 1:]])
-            emb = llm.embed(ids)
-            emb[0, tmw.IMG_POS:tmw.IMG_POS + n] = v
-            logits, _ = llm(emb)
+            ids = torch.tensor([tmw.expand_image(p, c.image_id, v.shape[0])])
+            logits, _ = llm(tmw.splice(llm.embed(ids), ids, v[None], c.image_id))
             rows.append((j, int(int(logits[0, -1].argmax()) == a[0])))
     return summarize(d, rows)
 
@@ -218,18 +215,20 @@ def print_tables(rep: dict):
                 print(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in cols) + " |")
 
 
-def variant_ctx(c: tmw.Ctx, width: int, layers: int) -> tmw.Ctx:
-    """A work folder for a reader with another LLM shape: same data and features (linked), its own
-    stage-0 LLM pre-trained with the recipe's stage `llm` (so every reader starts from the same recipe)."""
+def variant_ctx(c: tmw.Ctx, width: int, layers: int, image_last: bool) -> tmw.Ctx:
+    """A work folder for a reader with another LLM shape or prompt order: same data and features
+    (linked), its own stage-0 LLM pre-trained with the recipe's stage `llm` (so every reader starts
+    from the same recipe)."""
     base = c.mc["llm"]
-    if width == base.hidden_size and layers == base.num_hidden_layers:
+    if width == base.hidden_size and layers == base.num_hidden_layers and image_last == bool(c.cfg.get("image_last")):
         return c
-    sub = c.path(f"reader-w{width}-l{layers}")
+    sub = c.path(f"reader-w{width}-l{layers}" + ("-imagelast" if image_last else ""))
     os.makedirs(sub, exist_ok=True)
     for f in ("data.npz", "data.json", "features.npz"):
         if not os.path.exists(os.path.join(sub, f)):
             os.symlink(c.path(f), os.path.join(sub, f))
     c2 = tmw.Ctx(c.quick, c.pack, sub)
+    c2.cfg = dict(c2.cfg, image_last=image_last)
     heads = max(2, width // 32)
     c2.mc["llm"] = dataclasses.replace(base, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
                                        num_attention_heads=heads, num_key_value_heads=2 if heads % 2 == 0 else 1)
@@ -250,6 +249,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--llm-width", type=int, default=None, help="reader LLM width (default: the recipe's)")
     ap.add_argument("--llm-layers", type=int, default=None, help="reader LLM layers (default: the recipe's)")
+    ap.add_argument("--lr", type=float, default=tmw.TUNE_LR, help="reader learning rate (default: the recipe's)")
+    ap.add_argument("--image-last", action="store_true", help="put the image after the question in the prompt")
     ap.add_argument("--tag", default="", help="suffix for the reader names in the report (variants)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -265,12 +266,14 @@ def main():
         if r not in READERS:
             raise SystemExit(f"unknown reader '{r}' (choose from {', '.join(READERS)})")
     src = Sources(c, feats) if readers else None
-    rc = variant_ctx(c, args.llm_width or c.mc["llm"].hidden_size, args.llm_layers or c.mc["llm"].num_hidden_layers)
-    shape = f"width {rc.mc['llm'].hidden_size}, {rc.mc['llm'].num_hidden_layers} layers"
+    rc = variant_ctx(c, args.llm_width or c.mc["llm"].hidden_size, args.llm_layers or c.mc["llm"].num_hidden_layers,
+                     args.image_last)
+    shape = f"width {rc.mc['llm'].hidden_size}, {rc.mc['llm'].num_hidden_layers} layers" + \
+        (", image after the question" if rc.cfg.get("image_last") else "")
     for k, r in enumerate(readers):
-        llm, proj, secs = train_reader(rc, r, src, steps, tmw.SEED + 40 + READERS.index(r))
+        llm, proj, secs = train_reader(rc, r, src, steps, tmw.SEED + 40 + READERS.index(r), args.lr)
         res = score(rc, r, llm, proj, src)
-        res.update(steps=steps, seconds=round(secs, 1), llm=shape)
+        res.update(steps=steps, seconds=round(secs, 1), llm=shape, lr=args.lr)
         rep.setdefault("readers", {})[r + args.tag] = res
         tmw.log(f"bounds[{r}] val accuracy {res['all']['acc']} % (n={res['all']['n']})")
         json.dump(rep, open(out_path, "w"), indent=1)

@@ -87,6 +87,8 @@ class Ctx:
         self.ttok_json, self.ltok_json = text_tok_json(), llm_tok_json()
         self.ttok, self.ltok = ReferenceTokenizer(self.ttok_json), ReferenceTokenizer(self.ltok_json)
         self.pad_text = self.ttok.token_to_id("<|endoftext|>")
+        self.image_id = self.ltok.token_to_id("<image>")
+        assert self.image_id == IMAGE_ID
         self.mc = configs(len(self.ttok.vocab), len(self.ltok.vocab), self.pad_text, quick)
         self._data = None
         self.times = self._load_json("times.json", {})
@@ -371,14 +373,28 @@ def load_features(c: Ctx) -> Dict[str, torch.Tensor]:
 
 
 # ------------------------------------------------------------------ llm helpers
-IMG_POS = 3  # <s> user : <image>
+IMAGE_ID = ReferenceTokenizer(llm_tok_json()).token_to_id("<image>")
 
 
 def prompt_token_ids(c: Ctx, question: str) -> List[int]:
-    ids = c.ltok.encode(render_chat([{"role": "user", "content": "<image>\n" + question}]),
-                        add_special_tokens=False).ids
-    assert ids[IMG_POS] == c.ltok.token_to_id("<image>"), ids
+    """Chat prompt ids with one <image> placeholder: before the question (LLaVA's order) or, with
+    cfg image_last, after it."""
+    content = f"{question}\n<image>" if c.cfg.get("image_last") else f"<image>\n{question}"
+    ids = c.ltok.encode(render_chat([{"role": "user", "content": content}]), add_special_tokens=False).ids
+    assert ids.count(c.ltok.token_to_id("<image>")) == 1, ids
     return ids
+
+
+def expand_image(p: List[int], image_id: int, n: int) -> List[int]:
+    """The prompt with its <image> placeholder repeated n times (one position per visual token)."""
+    k = p.index(image_id)
+    return p[:k] + [image_id] * n + p[k + 1:]
+
+
+def splice(emb: torch.Tensor, ids: torch.Tensor, vis: torch.Tensor, image_id: int) -> torch.Tensor:
+    """Visual tokens [b,N,H] in place of the N <image> positions of each row (wherever they sit)."""
+    mask = (ids == image_id).unsqueeze(-1)
+    return emb.masked_scatter(mask, vis.to(emb.dtype))
 
 
 class SeqCache:
@@ -399,9 +415,10 @@ class SeqCache:
 def lm_loss(llm: LlamaForCausalLM, seqs, vis: torch.Tensor = None) -> torch.Tensor:
     """seqs: [(prompt_ids, answer_ids)]; vis [b,N,H] replaces the <image> token (expanded to N)."""
     n_vis = vis.shape[1] if vis is not None else 1
+    image_id = IMAGE_ID
     rows, tgts = [], []
     for p, a in seqs:
-        ids = p[:IMG_POS] + [p[IMG_POS]] * n_vis + p[IMG_POS + 1:] + a
+        ids = expand_image(p, image_id, n_vis) + a
         tgt = [-100] * (len(ids) - len(a)) + a
         rows.append(ids)
         tgts.append(tgt)
@@ -410,7 +427,7 @@ def lm_loss(llm: LlamaForCausalLM, seqs, vis: torch.Tensor = None) -> torch.Tens
     tgt = torch.tensor([t + [-100] * (L - len(t)) for t in tgts])
     emb = llm.embed(ids)
     if vis is not None:
-        emb = torch.cat([emb[:, :IMG_POS], vis, emb[:, IMG_POS + n_vis:]], dim=1)
+        emb = splice(emb, ids, vis, image_id)
     logits, _ = llm(emb)
     return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1), ignore_index=-100)
 
@@ -667,11 +684,8 @@ def val_acc(c: Ctx, mode, llm, projs, feats):
         vis = visual(mode, projs, feats["clip"][imgs].float(), feats["question"][sel].float())
         for j, v in zip(sel, vis):
             p, a = sc.get(d["qas"][j][1], d["qas"][j][2])
-            n = v.shape[0]
-            ids = torch.tensor([p[:IMG_POS] + [p[IMG_POS]] * n + p[IMG_POS + 1:]])
-            emb = llm.embed(ids)
-            emb[0, IMG_POS:IMG_POS + n] = v
-            logits, _ = llm(emb)
+            ids = torch.tensor([expand_image(p, c.image_id, v.shape[0])])
+            logits, _ = llm(splice(llm.embed(ids), ids, v[None], c.image_id))
             ok += int(int(logits[0, -1].argmax()) == a[0])
     log(f"val[{mode}] first-token accuracy {ok / len(val):.3f} (n={len(val)})")
 
