@@ -34,7 +34,7 @@ SAMPLES = [
                                Obj("triangle", "purple", "small", 10, 10, 4.8)], (160.0, 170.0, 165.0), 0, 3),
      "is there a small purple triangle", "yes"),
     ("left-of", Scene([Obj("circle", "red", "large", 16, 40, 10), Obj("square", "blue", "large", 46, 22, 10)],
-                      GREY, 2, 4), "is the red circle left of the blue square", "yes"),
+                      GREY, 2, 4), "what side is the red circle on", "left"),
     ("shape", Scene([Obj("triangle", "orange", "large", 32, 30, 13), Obj("circle", "green", "small", 54, 54, 4)],
                     (200.0, 195.0, 190.0), 0, 5), "what shape is the large orange object", "triangle"),
     ("size", Scene([Obj("square", "yellow", "large", 24, 24, 11), Obj("triangle", "green", "small", 46, 48, 4.5)],

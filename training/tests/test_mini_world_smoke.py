@@ -11,8 +11,12 @@ from conftest import REPO
 
 def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     work, pack = tmp_path / "work", tmp_path / "pack"
+    has_engine = shutil.which("npx") and os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node"))
+    # stage report runs the TypeScript engine; without node_modules every other stage still runs
+    stages = [] if has_engine else [a for s in ["data", "clip", "vae", "unet", "features", "llm", "align", "tune",
+                                                "export", "eval"] for a in ("--stage", s)]
     r = subprocess.run([sys.executable, "training/train_mini_world.py", "--quick", "--work", str(work),
-                        "--pack", str(pack)], cwd=REPO, capture_output=True, text=True)
+                        "--pack", str(pack)] + stages, cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     # stage 2 ran in the two default worker processes, each training its own modes
     workers = [open(work / f"tune-worker{i}.log").read() for i in range(2)]
@@ -32,12 +36,12 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
                            text=True)
         assert v.returncode == 0, v.stdout[-3000:] + v.stderr[-3000:]
 
-    # bounds: blind / oracle readers and probes run on the same work folder and report on validation
-    r = subprocess.run([sys.executable, "training/mw_bounds.py", "--work", str(work), "--quick", "--readers",
-                        "blind,oracle", "--steps", "3", "--probes", "--t-list", "50", "--probe-images", "30"],
-                       cwd=REPO, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    rep = json.load(open(work / "bounds.json"))
-    assert set(rep["readers"]) == {"blind", "oracle", "majority (no training)"}
+    if not has_engine:
+        return
+    # stage report: the TS engine's eval, leakage, agreement and the bounds, all on the exported pack
+    for name in ("eval.json", "eval-pairs.json", "leakage.json", "agreement.json", "bounds.json"):
+        assert os.path.isfile(pack / name), name
+    rep = json.load(open(pack / "bounds.json"))
+    assert {"blind", "oracle", "majority (no training)"} <= set(rep["readers"])
     assert rep["readers"]["oracle"]["all"]["n"] > 0 and rep["readers"]["oracle"]["steps"] == 3
     assert {"chance", "clip", "pixels", "unet t=50"} <= set(rep["probes"])

@@ -1,0 +1,74 @@
+"""Stage `report` of train_mini_world.py: everything measured on the exported pack, so that
+`npm run train:mini-world` is one command from nothing to the model card.
+
+  1. the TypeScript engine's eval over the test + pairs suites  (<pack>/eval.json, eval-pairs.json)
+  2. the leakage probe, caption task, s = 1, 1.5, 4               (<pack>/leakage.json)
+  3. TS engine vs PyTorch greedy answers                          (<pack>/agreement.json)
+  4. the bounds on the validation split (mw_bounds.py)             (<pack>/bounds.json)
+  5. for the shipped pack only: the sample answers (assets/samples) and the model card tables
+
+Each step is a subprocess of the repo's own commands (npx twinlens …, the Python scripts), the
+same ones the model card lists, and is skipped when its output is newer than the pack's pack.json
+(so an interrupted report resumes).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SHIPPED = os.path.join(REPO, "models", "mini-world")
+MODES = "clip,diffusion,fused,fused-xattn,leaky"
+
+
+def _fresh(out: str, pack: str) -> bool:
+    return os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(os.path.join(pack, "pack.json"))
+
+
+def _run(cmd, env=None):
+    print(time.strftime("%H:%M:%S"), "report:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True, env=dict(os.environ, **(env or {})))
+
+
+def stage_report(c) -> None:
+    if shutil.which("npx") is None or not os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node")):
+        raise SystemExit("stage report needs the TypeScript engine: run `ONNXRUNTIME_NODE_INSTALL=skip npm ci` first")
+    pack, work, py = c.pack, c.work, sys.executable
+    quick = ["--limit", "8"] if c.quick else []
+    tw = ["npx", "twinlens"]
+    if not _fresh(os.path.join(pack, "eval.json"), pack):
+        _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-all", "--modes", MODES, "--by", "split,target",
+                   "--max-tokens", "8", "--fresh", "--out", os.path.join(pack, "eval.json")] + quick)
+    if not _fresh(os.path.join(pack, "eval-pairs.json"), pack):
+        _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-pairs", "--modes", MODES, "--by", "target",
+                   "--max-tokens", "8", "--fresh", "--out", os.path.join(pack, "eval-pairs.json")] + quick)
+    if not _fresh(os.path.join(pack, "leakage.json"), pack):
+        _run(tw + ["leakage", "--pack", pack, "--suite", "mini-world-test", "--task", "caption", "--guidance",
+                   "1,1.5,4", "--limit", "8" if c.quick else "60", "--max-tokens", "12", "--summary-only",
+                   "--out", os.path.join(pack, "leakage.json")])
+    if not _fresh(os.path.join(pack, "agreement.json"), pack):
+        _run([py, "training/check_agreement.py", "--n", "8" if c.quick else "500", "--work", work, "--pack", pack])
+    if not _fresh(os.path.join(pack, "bounds.json"), pack):
+        # two processes (one per core): the blind reader, and the oracle reader + probes; then one report
+        extra = (["--quick", "--steps", "3", "--probe-images", "30", "--t-list", "50"] if c.quick else [])
+        parts = [os.path.join(work, f"bounds-{k}.json") for k in ("blind", "oracle")]
+        for p in parts:
+            if os.path.exists(p):
+                os.remove(p)
+        cmds = [[py, "training/mw_bounds.py", "--work", work, "--readers", "blind", "--out", parts[0]] + extra,
+                [py, "training/mw_bounds.py", "--work", work, "--readers", "oracle", "--probes", "--out", parts[1]] + extra]
+        procs = [subprocess.Popen(cmd, cwd=REPO) for cmd in cmds]
+        if any(p.wait() != 0 for p in procs):
+            raise SystemExit("stage report: mw_bounds failed (see its output above)")
+        import json
+        rep = json.load(open(parts[1]))
+        rep["readers"] = {**json.load(open(parts[0]))["readers"], **rep["readers"]}
+        with open(os.path.join(pack, "bounds.json"), "w") as f:
+            json.dump(rep, f, indent=1)
+    if os.path.realpath(pack) == os.path.realpath(SHIPPED):
+        _run([py, "training/make_samples.py", "--pack", pack])
+        _run([py, "training/write_model_card.py"], env={"MW_WORK": work})
