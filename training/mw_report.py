@@ -46,6 +46,13 @@ def stage_report(c) -> None:
     if not _fresh(os.path.join(pack, "eval-pairs.json"), pack):
         _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-pairs", "--modes", MODES, "--by", "target",
                    "--max-tokens", "8", "--fresh", "--out", os.path.join(pack, "eval-pairs.json")] + quick)
+    # t and tap sweeps of the diffusion-reading modes (projectors trained at t = 50 on the default tap)
+    sweeps = {"eval-t.json": "t=10,50,100,250,500",
+              "eval-tap.json": "tap=U-L1-R1-B0-Cross-Q,U-L1-R2-B0-Cross-Q,D-L2-R0-B0-Cross-Q,U-L1-R1-B0-Out"}
+    for out, spec in sweeps.items():
+        if not _fresh(os.path.join(pack, out), pack):
+            _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-test", "--modes", "diffusion,fused,fused-xattn",
+                       "--sweep", spec, "--max-tokens", "8", "--fresh", "--out", os.path.join(pack, out)] + quick)
     if not _fresh(os.path.join(pack, "leakage.json"), pack):
         _run(tw + ["leakage", "--pack", pack, "--suite", "mini-world-test", "--task", "caption", "--guidance",
                    "1,1.5,4", "--limit", "8" if c.quick else "60", "--max-tokens", "12", "--summary-only",

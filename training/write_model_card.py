@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+import card_tables
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PACK = os.path.join(REPO, "models", "mini-world")
@@ -23,7 +25,7 @@ def pct(x):
 
 
 def tables() -> str:
-    out = []
+    out = [card_tables.all_tables(PACK, WORK)]
     ev = json.load(open(os.path.join(PACK, "eval-python.json")))
     out.append(f"### Test split (PyTorch reference, {ev['n_items']} items: 300 test + 200 pair items)\n")
     out.append("Accuracy in % (exact one-word match, greedy). `small`/`large` = size of the object the question is "
