@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from twinlens_train.llava.export_llm import export_llm, main as export_main
+from twinlens_train.llava.export_llm import main as export_main
 from twinlens_train.llava.tiny import build_tiny_llm
 
 from conftest import REPO
@@ -24,16 +24,17 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("llava-llm")
     build_tiny_llm(str(root / "llm"), seed=4)
     assert export_main(["--llm", str(root / "llm"), "--out", str(root / "x"), "--fp16"]) == 0
+    assert export_main(["--llm", str(root / "llm"), "--out", str(root / "xe"), "--external-data", "yes"]) == 0
     return root
 
 
-def _greedy_check(root, suffix, atol):
+def _greedy_check(root, suffix, atol, folder="x"):
     from transformers import AutoModelForCausalLM
 
     lm = AutoModelForCausalLM.from_pretrained(str(root / "llm"), dtype=torch.float32).eval()
     cfg = lm.config
-    emb = ort.InferenceSession(str(root / "x" / "onnx" / f"embed_tokens{suffix}.onnx"))
-    dec = ort.InferenceSession(str(root / "x" / "onnx" / f"decoder_model_merged{suffix}.onnx"))
+    emb = ort.InferenceSession(str(root / folder / "onnx" / f"embed_tokens{suffix}.onnx"))
+    dec = ort.InferenceSession(str(root / folder / "onnx" / f"decoder_model_merged{suffix}.onnx"))
     names = [o.name for o in dec.get_outputs()]
     hd = cfg.hidden_size // cfg.num_attention_heads
     ids = torch.tensor([[5, 9, 12, 3, 7, 20, 11]])
@@ -77,6 +78,16 @@ def test_decoder_logits_equal_pytorch_fp16_weights(exported):
     _greedy_check(exported, "_fp16", 5e-2)
 
 
+def test_external_data_layout(exported):
+    """The >2 GB path (graph through a file, weights in one <name>.onnx_data), forced on the tiny model."""
+    files = sorted(os.listdir(exported / "xe" / "onnx"))
+    assert files == ["decoder_model_merged.onnx", "decoder_model_merged.onnx_data", "embed_tokens.onnx",
+                     "embed_tokens.onnx_data"]
+    assert os.path.getsize(exported / "xe" / "onnx" / "decoder_model_merged.onnx") < \
+        os.path.getsize(exported / "x" / "onnx" / "decoder_model_merged.onnx")
+    _greedy_check(exported, "", 1e-5, folder="xe")
+
+
 def test_padded_batch_matches_unpadded(exported):
     """Left padding in a batch of 2 (attention_mask 0s) gives the unpadded row's logits."""
     x = exported / "x"
@@ -109,13 +120,15 @@ def test_folder_files(exported):
 
 
 @pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
-def test_engine_imports_the_llm(exported):
-    cmd = ["node", os.path.join(REPO, "bin", "twinlens.js"), "packs", "import", "--llm", str(exported / "x"),
-           "--clip", os.path.join(FAMILIES, "clip-vit-transformersjs"), "--out", str(exported / "pack"), "--copy",
-           "--json"]
+@pytest.mark.parametrize("folder,variant", [("x", "fp32"), ("x", "fp16"), ("xe", "fp32")])
+def test_engine_imports_the_llm(exported, folder, variant):
+    cmd = ["node", os.path.join(REPO, "bin", "twinlens.js"), "packs", "import", "--llm", str(exported / folder),
+           "--llm-variant", variant, "--clip", os.path.join(FAMILIES, "clip-vit-transformersjs"),
+           "--out", str(exported / f"pack-{folder}-{variant}"), "--json"]
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     rep = json.loads(r.stdout)
     assert rep["usable"], rep.get("validation")
+    assert rep["llm"]["variant"] == variant and rep["llm"]["dtype"] == "float32"
     assert rep["llm"]["imageToken"] == "<image>" and rep["llm"]["numLayers"] == 2 and rep["llm"]["numKvHeads"] == 2
     assert "<|im_end|>" in rep["llm"]["stopTokens"]

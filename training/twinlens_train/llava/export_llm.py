@@ -26,9 +26,11 @@ import argparse
 import json
 import os
 import shutil
+import tempfile
 import warnings
-from typing import List
+from typing import List, Optional
 
+import onnx
 import torch
 from torch import nn
 
@@ -95,7 +97,37 @@ def _text_config(cfg):
     return cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
 
 
-def export_llm(llm_dir: str, out: str, fp16: bool = False, opset: int = 17) -> dict:
+def _export(module: nn.Module, args: tuple, path: str, inputs: List[str], outputs: List[str], dyn: dict, opset: int,
+            fp16: bool, external: bool) -> None:
+    post = initializers_to_fp16 if fp16 else None
+    if not external:
+        export_onnx(module, args, path, inputs, outputs, dyn, opset=opset, post=post)
+        return
+    # Past protobuf's 2 GB limit the graph cannot go through memory (export_onnx's BytesIO): the TorchScript
+    # exporter writes a file (weights as external files when large), onnx.load reads them back, and the weights
+    # are saved as ONE <name>.onnx_data next to the graph, the transformers.js / Optimum naming.
+    parts = tempfile.mkdtemp(prefix=".export-", dir=os.path.dirname(path))
+    try:
+        tmp = os.path.join(parts, "model.onnx")
+        module.eval()
+        with torch.no_grad():
+            torch.onnx.export(module, args, tmp, input_names=inputs, output_names=outputs, dynamic_axes=dyn,
+                              opset_version=opset, do_constant_folding=True, dynamo=False)
+        model = onnx.load(tmp)
+        if post is not None:
+            model = post(model) or model
+        data = os.path.basename(path) + "_data"
+        if os.path.exists(os.path.join(os.path.dirname(path), data)):
+            os.remove(os.path.join(os.path.dirname(path), data))  # onnx appends to an existing data file
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=data,
+                        size_threshold=1024, convert_attribute=False)
+        onnx.checker.check_model(path)  # by path: the checker reads external data itself
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
+def export_llm(llm_dir: str, out: str, fp16: bool = False, opset: int = 17, external: Optional[bool] = None) -> dict:
+    """external: weights in <name>.onnx_data files (default: when the weights exceed ~1.8 GB)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(llm_dir)
@@ -107,16 +139,14 @@ def export_llm(llm_dir: str, out: str, fp16: bool = False, opset: int = 17) -> d
     hidden = tc.hidden_size
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
     suffix = "_fp16" if fp16 else ""
-    post = initializers_to_fp16 if fp16 else None
-    big = sum(p.numel() for p in lm.parameters()) * (2 if fp16 else 4) > 1_800_000_000
-    ext = (lambda name: name + ".onnx_data") if big else (lambda name: None)
+    if external is None:
+        external = sum(p.numel() for p in lm.parameters()) * 4 > 1_800_000_000
 
     name = f"embed_tokens{suffix}"
-    export_onnx(EmbedTokens(lm.get_input_embeddings()), (torch.zeros(1, 3, dtype=torch.long),),
-                os.path.join(out, "onnx", name + ".onnx"), ["input_ids"], ["inputs_embeds"],
-                {"input_ids": {0: "batch_size", 1: "sequence_length"},
-                 "inputs_embeds": {0: "batch_size", 1: "sequence_length"}}, external_data=ext(name), opset=opset,
-                post=post)
+    _export(EmbedTokens(lm.get_input_embeddings()), (torch.zeros(1, 3, dtype=torch.long),),
+            os.path.join(out, "onnx", name + ".onnx"), ["input_ids"], ["inputs_embeds"],
+            {"input_ids": {0: "batch_size", 1: "sequence_length"},
+             "inputs_embeds": {0: "batch_size", 1: "sequence_length"}}, opset, fp16, external)
 
     # Trace with a non-empty past and several new positions so no size is baked in as a constant.
     past_len, n = 3, 2
@@ -140,9 +170,9 @@ def export_llm(llm_dir: str, out: str, fp16: bool = False, opset: int = 17) -> d
         # DynamicCache's lazy init and emptiness check are traced as constants; harmless here because
         # every layer's cache is initialised from the past inputs, which the test covers at past = 0.
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        export_onnx(MergedDecoder(lm, layers), args, os.path.join(out, "onnx", name + ".onnx"),
-                    ["inputs_embeds", "attention_mask", "position_ids", *past_names], ["logits", *present_names],
-                    dyn, external_data=ext(name), opset=opset, post=post)
+        _export(MergedDecoder(lm, layers), args, os.path.join(out, "onnx", name + ".onnx"),
+                ["inputs_embeds", "attention_mask", "position_ids", *past_names], ["logits", *present_names], dyn,
+                opset, fp16, external)
     _write_configs(lm, tok, out, fp16)
     return {"layers": layers, "kv_heads": kv_heads, "head_dim": head_dim, "hidden": hidden,
             "vocab": tc.vocab_size, "files": sorted(os.listdir(os.path.join(out, "onnx")))}
@@ -184,10 +214,13 @@ def main(argv=None) -> int:
     ap.add_argument("--llm", required=True, help="save_pretrained folder (e.g. a stage-2 run's llm/)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--fp16", action="store_true", help="also write *_fp16.onnx (float16 weights)")
+    ap.add_argument("--external-data", choices=["auto", "yes", "no"], default="auto",
+                    help="weights in <name>.onnx_data (auto: above ~1.8 GB, protobuf's limit is 2 GB)")
     a = ap.parse_args(argv)
-    info = export_llm(a.llm, a.out)
+    ext = {"auto": None, "yes": True, "no": False}[a.external_data]
+    info = export_llm(a.llm, a.out, external=ext)
     if a.fp16:
-        info["files"] = export_llm(a.llm, a.out, fp16=True)["files"]
+        info["files"] = export_llm(a.llm, a.out, fp16=True, external=ext)["files"]
     print(json.dumps(info))
     return 0
 
