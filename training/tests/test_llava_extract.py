@@ -81,10 +81,16 @@ def test_rerun_skips_a_finished_shard(stage2):
     assert r.returncode == 2 and "another --out" in r.stderr
 
 
-def test_stage1_has_no_prompt(tmp_path):
+def test_stage1_has_no_prompt_float16(stage2, tmp_path):
     out = tmp_path / "feat1"
     res = twinlens("extract", "--pack", PACK, "--data", SUITE, "--out", str(out), "--stage", "1", "--limit", "2",
-                   "--provider", "cpu", "--json")
-    store = FeatureStore(res["manifest"] and str(out))
-    assert store.meta["prompt_policy"] == "none" and store.meta["s"] == 0
+                   "--dtype", "float16", "--provider", "cpu", "--json")
+    assert res["manifest"] == str(out / "manifest.json")
+    store = FeatureStore(str(out))
+    assert store.meta["prompt_policy"] == "none" and store.meta["s"] == 0 and store.meta["dtype"] == "float16"
     assert len(store) == 2 and not any(store.has(r, "diffusion_cond") for r in store.rows())
+    # stored as F16, read back as float32: CLIP tokens (no noise, no prompt) equal the float32 extraction's
+    full = FeatureStore(str(stage2[0]))
+    rid = store.rows()[0]
+    a, b = store.get(rid, "clip"), full.get(rid, "clip")
+    assert a.dtype == b.dtype and float((a - b).abs().max()) <= 1e-3 * float(b.abs().max()) + 1e-3

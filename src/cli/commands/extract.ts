@@ -43,6 +43,7 @@ interface ExtractOptions {
   guidance?: number;
   tap?: string;
   limit?: number;
+  dtype: string;
   provider: string;
   json?: boolean;
 }
@@ -71,6 +72,7 @@ export function registerExtract(program: Command): void {
     .option('--guidance <s>', 'guidance scale (default: the pack’s)', parseNumber('--guidance'))
     .option('--tap <alias>', 'UNet tap (default: the pack’s)')
     .option('--limit <n>', 'only the first n image rows of the data (smoke runs)', parseIntStrict('--limit'))
+    .option('--dtype <t>', 'stored dtype: float32 or float16 (half the disk; the trainer reads float32)', 'float32')
     .option('--provider <name>', 'execution provider', 'auto')
     .option('--json', 'print a JSON summary')
     .action(async (o: ExtractOptions) => {
@@ -79,17 +81,18 @@ export function registerExtract(program: Command): void {
       let writer: FeatureShardWriter | undefined;
       try {
         if (o.stage !== 1 && o.stage !== 2) throw new TwinLensError('INVALID_ARGUMENT', `--stage must be 1 or 2, got ${o.stage}`);
+        if (o.dtype !== 'float32' && o.dtype !== 'float16') throw new TwinLensError('INVALID_ARGUMENT', `--dtype must be float32 or float16, got ${o.dtype}`);
         if (!(o.promptDropout >= 0 && o.promptDropout <= 1)) throw new TwinLensError('INVALID_ARGUMENT', `--prompt-dropout must lie in [0, 1], got ${o.promptDropout}`);
         const shard = parseShardSpec(o.shard);
         const out = path.resolve(o.out);
         const report = readTrainingRows(o.data.map((f) => path.resolve(f)), o.imageFolder && path.resolve(o.imageFolder));
         const all = o.limit !== undefined ? report.rows.slice(0, o.limit) : report.rows;
         const mine = all.filter((_, k) => k % shard[1] === shard[0]);
-        const requested = { stage: o.stage, prompt_dropout: o.stage === 2 ? o.promptDropout : 0 };
+        const requested = { stage: o.stage, prompt_dropout: o.stage === 2 ? o.promptDropout : 0, dtype: o.dtype };
         const done = finishedShard(out, shard);
         if (done) {
-          if (done.stage !== requested.stage || done.prompt_dropout !== requested.prompt_dropout) {
-            throw new TwinLensError('INVALID_ARGUMENT', `${out} already holds shard ${o.shard} made with stage ${String(done.stage)}, prompt dropout ${String(done.prompt_dropout)}`, 'Use another --out for other settings');
+          if (done.stage !== requested.stage || done.prompt_dropout !== requested.prompt_dropout || (done.dtype ?? 'float32') !== requested.dtype) {
+            throw new TwinLensError('INVALID_ARGUMENT', `${out} already holds shard ${o.shard} made with stage ${String(done.stage)}, prompt dropout ${String(done.prompt_dropout)}, dtype ${String(done.dtype ?? 'float32')}`, 'Use another --out for other settings');
           }
           const manifest = finalizeManifest(out, shard[1]);
           const summary = { out, shard: o.shard, skippedShard: true, rows: done.shards[0].rows.length, manifest: manifest ?? null };
@@ -118,7 +121,7 @@ export function registerExtract(program: Command): void {
             pack: info.name,
           };
         };
-        writer = new FeatureShardWriter(out, shard);
+        writer = new FeatureShardWriter(out, shard, o.dtype);
         const dropSeed = o.seed ?? 0;
         let k = 0;
         for (const row of mine) {

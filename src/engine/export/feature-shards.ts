@@ -18,9 +18,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TwinLensError } from '../../shared/errors.js';
+import { float32ToFloat16Bits } from '../onnx/fp16.js';
 
 export const FEATURE_FORMAT_VERSION = 1;
 export type FeatureKind = 'clip' | 'diffusion_uncond' | 'diffusion_cond';
+/** Storage dtype of the shard tensors; the Python reader returns float32 either way. */
+export type ShardDtype = 'float32' | 'float16';
 
 /** How the features were made: identical in every part of one folder. */
 export interface FeatureSettings {
@@ -94,7 +97,7 @@ function head(p: Record<string, unknown>): string {
 export class FeatureShardWriter {
   private readonly dataFile: string;
   private readonly fd: number;
-  private readonly header: Record<string, { dtype: 'F32'; shape: number[]; data_offsets: [number, number] }> = {};
+  private readonly header: Record<string, { dtype: 'F32' | 'F16'; shape: number[]; data_offsets: [number, number] }> = {};
   private offset = 0;
   private readonly rows: string[] = [];
   private readonly skipped: Array<{ id: string; reason: string }> = [];
@@ -102,6 +105,7 @@ export class FeatureShardWriter {
   constructor(
     readonly dir: string,
     readonly shard: [number, number],
+    readonly dtype: ShardDtype = 'float32',
   ) {
     fs.mkdirSync(dir, { recursive: true });
     this.dataFile = path.join(dir, `${shardFileName(...shard)}.data.tmp`);
@@ -116,9 +120,10 @@ export class FeatureShardWriter {
       const t = tensors[kind];
       if (!t) continue;
       if (t.data.length !== t.shape[0] * t.shape[1]) throw new TwinLensError('INTERNAL', `row ${id}: ${kind} has ${t.data.length} values for shape [${t.shape.join(',')}]`);
-      const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      const typed = this.dtype === 'float16' ? float32ToFloat16Bits(t.data) : t.data;
+      const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
       fs.writeSync(this.fd, bytes);
-      this.header[`${id}/${kind}`] = { dtype: 'F32', shape: [...t.shape], data_offsets: [this.offset, this.offset + bytes.length] };
+      this.header[`${id}/${kind}`] = { dtype: this.dtype === 'float16' ? 'F16' : 'F32', shape: [...t.shape], data_offsets: [this.offset, this.offset + bytes.length] };
       this.offset += bytes.length;
     }
     this.rows.push(id);
