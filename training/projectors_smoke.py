@@ -8,7 +8,8 @@
               transformers.js CLIP): the encoders a user would import before training
 4. extract    `twinlens extract` on that pack, 2 shards each: stage 1 (pretrain.json, no prompt) and
               stage 2 (instruct.json + suite.jsonl, the question as SD prompt)
-5. train      `torchrun --nproc_per_node 2` (gloo) stage 1 then stage 2 for each mode (fused, clip)
+5. train      `torchrun --nproc_per_node 2` (gloo) stage 1 then stage 2 for each mode (fused, clip,
+              fused-xattn, diffusion; --modes picks)
 6. export     projectors (`llava.export`) and the tuned LLM in the transformers.js layout (`llava.export_llm`)
 7. import     `twinlens packs import --sd --clip --llm --projectors`, one pack per trained mode (stage 2
               tunes the LLM per mode and the importer takes one LLM per pack)
@@ -130,7 +131,7 @@ def pytorch_answers(run: str, features: str, items: List[dict], modes: List[str]
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", default=os.path.join(HERE, ".work", "projectors-smoke"))
-    ap.add_argument("--modes", default="fused,clip", help="training modes, comma-separated")
+    ap.add_argument("--modes", default="fused,clip,fused-xattn,diffusion", help="training modes, comma-separated")
     ap.add_argument("--scenes", type=int, default=6)
     ap.add_argument("--steps1", type=int, default=8)
     ap.add_argument("--steps2", type=int, default=150)
