@@ -81,6 +81,23 @@ def test_rerun_skips_a_finished_shard(stage2):
     assert r.returncode == 2 and "another --out" in r.stderr
 
 
+def test_killed_shard_resumes_to_the_same_bytes(stage2, tmp_path):
+    """A job killed after 2 rows, rerun: continues after the journalled rows; the shard is byte-identical
+    to the uninterrupted one."""
+    out = tmp_path / "killed"
+    args = ["extract", "--pack", PACK, "--data", SUITE, "--out", str(out), "--stage", "2", "--prompt-dropout", "0.5",
+            "--seed", "1", "--shard", "0/2", "--provider", "cpu", "--json"]
+    r = subprocess.run(["node", os.path.join(REPO, "bin", "twinlens.js"), *args, "--stop-after-rows", "2"], cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert not (out / "shard-00000-of-00002.safetensors").exists()
+    res = twinlens(*args)
+    assert res["resumed"] == 2 and res["rows"] == 4
+    name = "shard-00000-of-00002.safetensors"
+    assert (out / name).read_bytes() == (stage2[0] / name).read_bytes()
+    assert not [f for f in os.listdir(out) if ".tmp" in f]
+
+
 def test_stage1_has_no_prompt_float16(stage2, tmp_path):
     out = tmp_path / "feat1"
     res = twinlens("extract", "--pack", PACK, "--data", SUITE, "--out", str(out), "--stage", "1", "--limit", "2",

@@ -16,12 +16,14 @@
  * the same rows); the trainer's own --p-drop redraws per epoch instead.
  *
  * Resumable: a shard whose file and partial manifest are complete (sha256
- * checked) is skipped; the job that completes the last part writes
- * manifest.json. n jobs on n machines never write the same file.
+ * checked) is skipped; an interrupted shard continues after its last
+ * journalled row when rerun with the same settings (else it starts over);
+ * the job that completes the last part writes manifest.json. n jobs on n
+ * machines never write the same file.
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { FeaturesResult } from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
 import { type FeatureSettings, FeatureShardWriter, finalizeManifest, finishedShard, parseShardSpec } from '../../engine/export/feature-shards.js';
@@ -44,6 +46,7 @@ interface ExtractOptions {
   tap?: string;
   limit?: number;
   dtype: string;
+  stopAfterRows?: number;
   provider: string;
   json?: boolean;
 }
@@ -75,6 +78,7 @@ export function registerExtract(program: Command): void {
     .option('--dtype <t>', 'stored dtype: float32 or float16 (half the disk; the trainer reads float32)', 'float32')
     .option('--provider <name>', 'execution provider', 'auto')
     .option('--json', 'print a JSON summary')
+    .addOption(new Option('--stop-after-rows <n>', 'tests: exit abruptly after n new rows, as if killed').argParser(parseIntStrict('--stop-after-rows')).hideHelp())
     .action(async (o: ExtractOptions) => {
       const progress = new StderrProgress(!o.json);
       let client: EngineClient | undefined;
@@ -121,11 +125,22 @@ export function registerExtract(program: Command): void {
             pack: info.name,
           };
         };
-        writer = new FeatureShardWriter(out, shard, o.dtype);
+        // What a resumed job must share with the interrupted one, or start the shard over.
+        const key = JSON.stringify({ requested, data: o.data.map((f) => path.resolve(f)), imageFolder: o.imageFolder ?? null, limit: o.limit ?? null, pack: info.dir, tap: o.tap ?? null, diffusion });
+        writer = new FeatureShardWriter(out, shard, o.dtype as 'float32' | 'float16', key);
+        if (writer.resumed) progress.update(`extract ${o.shard}: resuming after ${writer.resumed} rows`);
         const dropSeed = o.seed ?? 0;
         let k = 0;
+        let fresh = 0;
         for (const row of mine) {
           k++;
+          if (writer.has(row.id)) continue;
+          if (o.stopAfterRows !== undefined && fresh >= o.stopAfterRows) {
+            writer.close();
+            await client.dispose();
+            process.exit(3);
+          }
+          fresh++;
           progress.update(`extract ${o.shard}: ${k}/${mine.length} ${row.id}`);
           const prompted = o.stage === 2 && rowDraw(dropSeed, row.id) >= o.promptDropout;
           let r: FeaturesResult;
@@ -158,6 +173,7 @@ export function registerExtract(program: Command): void {
           if (!all.length) throw new TwinLensError('INVALID_ARGUMENT', `no image rows in ${o.data.join(', ')}`);
           settings = settingsOf(await run(all[0], o.stage === 2 ? all[0].question.slice(0, MAX_PROMPT_CHARS) : ''));
         }
+        const resumedRows = writer.resumed;
         const part = writer.finish(settings);
         writer = undefined;
         await client.dispose();
@@ -167,6 +183,7 @@ export function registerExtract(program: Command): void {
           out,
           shard: o.shard,
           rows: part.shards[0].rows.length,
+          resumed: resumedRows,
           failed: part.shards[0].skipped ?? [],
           dataSkipped: report.skipped,
           textOnly: report.textOnly,
@@ -180,7 +197,7 @@ export function registerExtract(program: Command): void {
           process.stdout.write(manifest ? `all ${shard[1]} shards complete: ${manifest}\n` : `waiting for the other shards before manifest.json\n`);
         }
       } catch (e) {
-        writer?.abort();
+        writer?.close();
         await client?.dispose();
         fail(e);
       }

@@ -12,7 +12,8 @@
  * appended to a data file as they are computed and the safetensors header is
  * written in front of them at the end; the shard appears under its real name
  * only when complete (rename), so a killed job never leaves a half shard that
- * a rerun would take for finished.
+ * a rerun would take for finished. A journal (`<shard>.rows.tmp`, one line
+ * per row after its bytes are written) lets a rerun continue a killed shard.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -93,49 +94,113 @@ function head(p: Record<string, unknown>): string {
   return JSON.stringify(rest, Object.keys(rest).sort());
 }
 
-/** Shard i of n, written row by row. */
+type HeaderEntry = { dtype: 'F32' | 'F16'; shape: number[]; data_offsets: [number, number] };
+type JournalLine = { id: string; tensors: Record<string, HeaderEntry> } | { skip: string; reason: string };
+
+/**
+ * Shard i of n, written row by row. Rows already in the journal of an
+ * interrupted job with the same `key` (the settings and data it was started
+ * with) are kept: the data file is cut back to the last journalled row and
+ * the job continues after it, so a killed shard of hours loses one row.
+ */
 export class FeatureShardWriter {
   private readonly dataFile: string;
+  private readonly journalFile: string;
   private readonly fd: number;
-  private readonly header: Record<string, { dtype: 'F32' | 'F16'; shape: number[]; data_offsets: [number, number] }> = {};
+  private readonly header: Record<string, HeaderEntry> = {};
   private offset = 0;
   private readonly rows: string[] = [];
   private readonly skipped: Array<{ id: string; reason: string }> = [];
+  private readonly seen = new Set<string>();
+  /** Rows (written or skipped) taken over from an interrupted run. */
+  readonly resumed: number = 0;
+  private closed = false;
 
   constructor(
     readonly dir: string,
     readonly shard: [number, number],
     readonly dtype: ShardDtype = 'float32',
+    key = '',
   ) {
     fs.mkdirSync(dir, { recursive: true });
     this.dataFile = path.join(dir, `${shardFileName(...shard)}.data.tmp`);
-    this.fd = fs.openSync(this.dataFile, 'w');
+    this.journalFile = path.join(dir, `${shardFileName(...shard)}.rows.tmp`);
+    const first = JSON.stringify({ journal: 1, key, dtype });
+    const lines = fs.existsSync(this.journalFile) && fs.existsSync(this.dataFile) ? fs.readFileSync(this.journalFile, 'utf8').split('\n') : [];
+    const kept: string[] = [];
+    if (lines[0] === first) {
+      const size = fs.statSync(this.dataFile).size;
+      for (const line of lines.slice(1)) {
+        let j: JournalLine;
+        try {
+          j = JSON.parse(line) as JournalLine;
+        } catch {
+          break; // a line cut by the kill, and nothing after it
+        }
+        if ('skip' in j) {
+          this.skipped.push({ id: j.skip, reason: j.reason });
+          this.seen.add(j.skip);
+        } else {
+          const ends = Object.values(j.tensors).map((e) => e.data_offsets[1]);
+          if (Math.max(...ends) > size) break;
+          Object.assign(this.header, j.tensors);
+          this.offset = Math.max(this.offset, ...ends);
+          this.rows.push(j.id);
+          this.seen.add(j.id);
+        }
+        kept.push(line);
+      }
+      this.resumed = this.seen.size;
+    }
+    if (this.resumed) {
+      this.fd = fs.openSync(this.dataFile, 'r+');
+      fs.ftruncateSync(this.fd, this.offset); // bytes of a row whose journal line was never written
+    } else {
+      this.fd = fs.openSync(this.dataFile, 'w');
+    }
+    fs.writeFileSync(this.journalFile, `${[first, ...kept].join('\n')}\n`);
+  }
+
+  /** Whether the row is already written or skipped (by this run or the interrupted one). */
+  has(id: string): boolean {
+    return this.seen.has(id);
+  }
+
+  private journal(line: JournalLine): void {
+    fs.appendFileSync(this.journalFile, `${JSON.stringify(line)}\n`);
   }
 
   /** Appends one row's tensors ([tokens, dim] each, row-major float32). */
   addRow(id: string, tensors: Partial<Record<FeatureKind, { shape: [number, number]; data: Float32Array }>>): void {
     if (id.includes('/')) throw new TwinLensError('INVALID_ARGUMENT', `row id "${id}" contains "/", which separates id and kind in shard keys`);
     if (!tensors.clip || !tensors.diffusion_uncond) throw new TwinLensError('INVALID_ARGUMENT', `row ${id}: clip and diffusion_uncond are required`);
+    if (this.seen.has(id)) throw new TwinLensError('INVALID_ARGUMENT', `row ${id} is already in the shard`);
+    const entries: Record<string, HeaderEntry> = {};
     for (const kind of ['clip', 'diffusion_uncond', 'diffusion_cond'] as const) {
       const t = tensors[kind];
       if (!t) continue;
       if (t.data.length !== t.shape[0] * t.shape[1]) throw new TwinLensError('INTERNAL', `row ${id}: ${kind} has ${t.data.length} values for shape [${t.shape.join(',')}]`);
       const typed = this.dtype === 'float16' ? float32ToFloat16Bits(t.data) : t.data;
       const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
-      fs.writeSync(this.fd, bytes);
-      this.header[`${id}/${kind}`] = { dtype: this.dtype === 'float16' ? 'F16' : 'F32', shape: [...t.shape], data_offsets: [this.offset, this.offset + bytes.length] };
+      fs.writeSync(this.fd, bytes, 0, bytes.length, this.offset);
+      entries[`${id}/${kind}`] = { dtype: this.dtype === 'float16' ? 'F16' : 'F32', shape: [...t.shape], data_offsets: [this.offset, this.offset + bytes.length] };
       this.offset += bytes.length;
     }
+    Object.assign(this.header, entries);
+    this.journal({ id, tensors: entries }); // after the data: a journalled row is complete
     this.rows.push(id);
+    this.seen.add(id);
   }
 
   skip(id: string, reason: string): void {
     this.skipped.push({ id, reason });
+    this.seen.add(id);
+    this.journal({ skip: id, reason });
   }
 
   /** Writes the shard (header + data, renamed into place) and its partial manifest; returns the manifest. */
   finish(settings: FeatureSettings): PartialManifest {
-    fs.closeSync(this.fd);
+    this.close();
     const [i, n] = this.shard;
     const name = shardFileName(i, n);
     const final = path.join(this.dir, name);
@@ -166,20 +231,18 @@ export class FeatureShardWriter {
     }
     fs.renameSync(tmp, final);
     fs.rmSync(this.dataFile, { force: true });
+    fs.rmSync(this.journalFile, { force: true });
     const entry: ShardEntry = { file: name, sha256: sha256File(final), rows: this.rows, ...(this.skipped.length ? { skipped: this.skipped } : {}) };
     const part: PartialManifest = { ...settings, version: FEATURE_FORMAT_VERSION, shards: [entry], of: n };
     writeJsonAtomic(path.join(this.dir, partialManifestName(i, n)), part);
     return part;
   }
 
-  /** Drops the temporary data (after a failure). */
-  abort(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
-    }
-    fs.rmSync(this.dataFile, { force: true });
+  /** Closes the data file; the journal and data stay for a rerun to resume. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
   }
 }
 

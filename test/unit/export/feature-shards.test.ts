@@ -67,10 +67,42 @@ describe('feature shards', () => {
     const w = new FeatureShardWriter(out, [0, 1]);
     expect(() => w.addRow('a/b', { clip: { shape: [2, 3], data: vals(6, 0) }, diffusion_uncond: { shape: [1, 2], data: vals(2, 0) } })).toThrow(/contains "\/"/);
     expect(() => w.addRow('c', { clip: { shape: [2, 3], data: vals(6, 0) } })).toThrow(/required/);
-    w.abort();
-    expect(fs.readdirSync(out).some((f) => f.endsWith('.data.tmp'))).toBe(false);
+    w.close();
     expect(parseShardSpec('1/3')).toEqual([1, 3]);
     expect(() => parseShardSpec('3/3')).toThrow(/0 <= i < n/);
+  });
+
+  it('resumes an interrupted shard after its last journalled row, and starts over for other settings', () => {
+    const out = path.join(dir, 'c');
+    const row = (k: number) => ({ clip: { shape: [2, 3] as [number, number], data: vals(6, k) }, diffusion_uncond: { shape: [1, 2] as [number, number], data: vals(2, 10 + k) } });
+    const whole = new FeatureShardWriter(path.join(dir, 'c-whole'), [0, 1], 'float32', 'k1');
+    for (const k of [0, 1, 2]) whole.addRow(`r${k}`, row(k));
+    whole.skip('r3', 'bad image');
+    whole.finish(settings());
+
+    const a = new FeatureShardWriter(out, [0, 1], 'float32', 'k1');
+    a.addRow('r0', row(0));
+    a.addRow('r1', row(1));
+    a.close(); // killed here ...
+    const data = path.join(out, 'shard-00000-of-00001.safetensors.data.tmp');
+    fs.appendFileSync(data, Buffer.alloc(10)); // ... while writing r2's tensors, before its journal line
+    fs.appendFileSync(path.join(out, 'shard-00000-of-00001.safetensors.rows.tmp'), '{"id": "r2", "tens');
+    const b = new FeatureShardWriter(out, [0, 1], 'float32', 'k1');
+    expect(b.resumed).toBe(2);
+    expect([b.has('r0'), b.has('r1'), b.has('r2')]).toEqual([true, true, false]);
+    b.addRow('r2', row(2));
+    b.skip('r3', 'bad image');
+    b.finish(settings());
+    expect(fs.readFileSync(path.join(out, 'shard-00000-of-00001.safetensors'))).toEqual(fs.readFileSync(path.join(dir, 'c-whole', 'shard-00000-of-00001.safetensors')));
+    expect(fs.readdirSync(out).filter((f) => f.includes('.tmp'))).toEqual([]);
+
+    const c = new FeatureShardWriter(path.join(dir, 'd'), [0, 1], 'float32', 'k1');
+    c.addRow('r0', row(0));
+    c.close();
+    const d = new FeatureShardWriter(path.join(dir, 'd'), [0, 1], 'float32', 'k2');
+    expect(d.resumed).toBe(0);
+    expect(d.has('r0')).toBe(false);
+    d.close();
   });
 
   it('reads the image rows and first questions of LLaVA JSON and suite JSONL', () => {
