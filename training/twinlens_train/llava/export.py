@@ -78,8 +78,9 @@ def diffusion_settings(features: dict) -> dict:
     prompt = "question" if policy == "question" else "empty"
     out = {"tap": features["tap"], "t": int(features["t"]),
            "guidance": float(features["s"]) if prompt == "question" else 0.0, "prompt": prompt}
-    if "seed" in features:
-        out["seed"] = int(features["seed"])
+    for k in ("seed", "ensemble"):  # ensemble: recorded by `twinlens extract`
+        if k in features:
+            out[k] = int(features[k])
     return out
 
 
