@@ -111,3 +111,19 @@ def test_stage1_has_no_prompt_float16(stage2, tmp_path):
     rid = store.rows()[0]
     a, b = store.get(rid, "clip"), full.get(rid, "clip")
     assert a.dtype == b.dtype and float((a - b).abs().max()) <= 1e-3 * float(b.abs().max()) + 1e-3
+
+
+def test_undecodable_image_costs_only_its_row(tmp_path):
+    shutil.copy(os.path.join(REPO, "test", "fixtures", "images", "sample.png"), tmp_path / "good.png")
+    (tmp_path / "bad.png").write_text("not a png")
+    conv = [{"from": "human", "value": "<image>\nwhat colour is the circle"}, {"from": "gpt", "value": "red"}]
+    rows = [{"id": "good", "image": "good.png", "conversations": conv},
+            {"id": "bad", "image": "bad.png", "conversations": conv},
+            {"id": "text", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}]
+    (tmp_path / "d.json").write_text(json.dumps(rows))
+    res = twinlens("extract", "--pack", PACK, "--data", str(tmp_path / "d.json"), "--out", str(tmp_path / "f"),
+                   "--provider", "cpu", "--json")
+    assert res["rows"] == 1 and res["textOnly"] == 1
+    assert [f["id"] for f in res["failed"]] == ["bad"] and res["failed"][0]["reason"].startswith("IMAGE_DECODE_FAILED")
+    store = FeatureStore(str(tmp_path / "f"))
+    assert store.rows() == ["good"] and store.manifest["shards"][0]["skipped"][0]["id"] == "bad"

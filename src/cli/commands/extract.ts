@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { FeaturesResult } from '../../shared/contract.js';
-import { TwinLensError } from '../../shared/errors.js';
+import { type ErrorCode, TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import { type FeatureSettings, FeatureShardWriter, finalizeManifest, finishedShard, parseShardSpec } from '../../engine/export/feature-shards.js';
 import { readTrainingRows, type TrainingRow } from '../../engine/export/training-rows.js';
 import { EngineClient } from '../../engine/process/client.js';
@@ -55,6 +55,9 @@ interface ExtractOptions {
 export function rowDraw(seed: number, id: string): number {
   return createHash('sha256').update(`${seed}:${id}`).digest().readUInt32LE(0) / 2 ** 32;
 }
+
+/** Errors that skip one row instead of stopping the extraction. */
+const ROW_ERRORS = new Set<ErrorCode>(['IMAGE_DECODE_FAILED', 'IMAGE_TOO_LARGE']);
 
 /** The SD prompt is truncated to 77 tokens by the engine; the contract caps the text. */
 const MAX_PROMPT_CHARS = 2000;
@@ -147,7 +150,11 @@ export function registerExtract(program: Command): void {
           try {
             r = await run(row, prompted ? row.question.slice(0, MAX_PROMPT_CHARS) : '');
           } catch (e) {
-            writer.skip(row.id, (e as Error).message);
+            // A bad image costs its row; anything else (pack, engine, memory) stops the job, whose
+            // journal lets a rerun continue from here once the cause is fixed.
+            const err = toTwinLensError(e);
+            if (!ROW_ERRORS.has(err.code)) throw err;
+            writer.skip(row.id, `${err.code}: ${err.message}`);
             continue;
           }
           const tap = r.taps[0];
