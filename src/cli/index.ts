@@ -8,6 +8,7 @@ import { registerAsk } from './commands/ask.js';
 import { registerBench } from './commands/bench.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
+import { registerExtract } from './commands/extract.js';
 import { registerFeatures } from './commands/features.js';
 import { registerImport } from './commands/import.js';
 import { registerLeakage } from './commands/leakage.js';
@@ -26,6 +27,7 @@ program
 registerAsk(program);
 registerFeatures(program);
 registerExport(program);
+registerExtract(program);
 registerPacks(program);
 registerImport(program);
 registerPull(program);

@@ -42,7 +42,7 @@ function broken(mutate: (dir: string, manifest: Record<string, any>) => void): s
 
 describe('twinlens CLI', () => {
   it('prints help for every command', () => {
-    for (const cmd of [[], ['ask'], ['features'], ['packs'], ['packs', 'validate'], ['bench'], ['serve']]) {
+    for (const cmd of [[], ['ask'], ['features'], ['extract'], ['packs'], ['packs', 'validate'], ['bench'], ['serve']]) {
       const r = twinlens([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/Usage: twinlens/);

@@ -236,7 +236,7 @@ def _save_outputs(cfg: TrainConfig, model: LlavaModel, tok, store: FeatureStore,
     info = dict(identity, image_tokens=model.n_image_tokens, image_token=tok.convert_ids_to_tokens(
         model.image_token_id), hidden=model.llm.config.hidden_size, clip=list(store.shapes["clip"]) if need_clip
         else None, diffusion=list(store.shapes["diffusion"]) if need_diff else None, features=store.meta,
-        p_drop=cfg.p_drop if cfg.stage == 2 else 0.0, llm=cfg.llm, final_loss=history[-1]["loss"])
+        p_drop=cfg.p_drop if cfg.stage == 2 else 0.0, xattn_heads=cfg.xattn_heads, llm=cfg.llm, final_loss=history[-1]["loss"])
     with open(os.path.join(cfg.out, "projector.json"), "w") as f:
         json.dump(info, f, indent=1)
     if cfg.stage == 2:
