@@ -50,3 +50,8 @@ export function argValue(argv: string[], name: string): string | undefined {
   }
   return undefined;
 }
+
+/** Folders holding the packs shipped with the app (the built-in pack and the test fixtures). */
+export function builtInPackDirs(root = packageRoot()): string[] {
+  return [path.join(root, 'models'), path.join(root, 'test', 'fixtures', 'packs')].filter((d) => fs.existsSync(d));
+}

@@ -17,7 +17,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { EngineHost } from './engine-host.js';
 import { Guard, newToken } from './guard.js';
-import { packageRoot } from './default-pack.js';
+import { builtInPackDirs, packageRoot } from './default-pack.js';
+import { PathPolicy } from './path-policy.js';
 import { StaticFiles, securityHeaders } from './static-files.js';
 import { type BrokerHost, WsBroker } from './ws-broker.js';
 
@@ -37,12 +38,19 @@ export interface ServerOptions {
   token?: string;
   /** Built renderer folder (default: dist/renderer under the package root). */
   rendererDir?: string;
+  /**
+   * Folders a browser's calls may read and write (images, suites, packs, composePack's output).
+   * Default: the pack folder, the built-in packs and the current directory. See path-policy.ts.
+   */
+  roots?: string[];
   /** Use this engine instead of starting one (tests). */
   engine?: BrokerHost & { dispose(): Promise<void> };
 }
 
 export interface ServerHandle {
   url: string;
+  /** The folders calls may name (resolved). */
+  roots: string[];
   token: string;
   port: number;
   /** The engine host (status, killProcess for diagnostics and tests). */
@@ -57,12 +65,18 @@ function reject(socket: Duplex, status: number, reason: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${reason}\n`);
 }
 
+/** The pack in use, the built-in packs and the current directory. */
+function defaultRoots(packDir?: string): string[] {
+  return [...(packDir ? [packDir] : []), ...builtInPackDirs(), process.cwd()];
+}
+
 export async function startServer(opts: ServerOptions = {}): Promise<ServerHandle> {
   const host = opts.host ?? '127.0.0.1';
   const token = opts.token ?? newToken();
   const files = new StaticFiles(opts.rendererDir ?? path.join(packageRoot(), 'dist', 'renderer'));
   const engine =
     opts.engine ?? new EngineHost({ packDir: opts.packDir, provider: opts.provider, cacheDir: opts.cacheDir });
+  const paths = new PathPolicy(opts.roots?.length ? opts.roots : defaultRoots(opts.packDir));
   // Start the engine now, but do not wait: the page loads while models load, and shows the progress.
   if (engine instanceof EngineHost) void engine.start().catch(() => undefined);
 
@@ -104,6 +118,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
     wss.handleUpgrade(req, socket, head, (ws) => {
       const broker = new WsBroker(ws, engine, {
         provider: opts.provider,
+        paths,
         // One engine serves every tab: the others learn about a pack switch at once.
         onPackOpened: (pack, from) => brokers.forEach((b) => b !== from && b.packChanged(pack)),
       });
@@ -129,6 +144,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   let closing: Promise<void> | undefined;
   return {
     url,
+    roots: paths.roots,
     token,
     port,
     engine,

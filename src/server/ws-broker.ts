@@ -13,6 +13,7 @@ import type { ContractMethod, ContractParams, ContractResults } from '../shared/
 import type { HostCallOptions } from './engine-host.js';
 import { toTwinLensError } from '../shared/errors.js';
 import { parseParams } from './parse-call.js';
+import type { PathPolicy } from './path-policy.js';
 import type { EngineState } from '../engine/process/client.js';
 import { type ServerMessage, decodeMessage, encodeMessage } from '../shared/wire.js';
 
@@ -44,7 +45,7 @@ export class WsBroker {
   constructor(
     private readonly ws: WebSocket,
     private readonly host: BrokerHost,
-    private readonly info: { provider?: string; onPackOpened?: (pack: unknown, from: WsBroker) => void } = {},
+    private readonly info: { provider?: string; onPackOpened?: (pack: unknown, from: WsBroker) => void; paths?: PathPolicy } = {},
   ) {
     this.unsubscribe = host.onState((engine) => this.send({ type: 'engine', engine }));
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer | ArrayBuffer | Buffer[], isBinary));
@@ -102,6 +103,7 @@ export class WsBroker {
     this.controllers.set(id, controller);
     try {
       const { method, params } = parseParams(methodName, rawParams);
+      this.info.paths?.check(method, params);
       const result = await this.host.call(method, params as ContractParams[typeof method], {
         signal: controller.signal,
         onEvent: (event) => this.send({ type: 'event', id, event }),

@@ -5,6 +5,7 @@
  * engine and the pack.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Page, test as base, expect } from '@playwright/test';
@@ -32,7 +33,8 @@ async function startBuiltServer(): Promise<RunningServer> {
     EngineHost: new (o: object) => EngineHostLike;
   };
   const engine = new FreezableEngine(new EngineHost({ packDir: PACK, provider: 'cpu' }));
-  return startServer({ port: 0, engine });
+  // The roots a user would pass with --root: the checkout and the temp folder the compose test writes to.
+  return startServer({ port: 0, engine, roots: [ROOT, os.tmpdir()] });
 }
 
 export const test = base.extend<{ app: Page }, { server: RunningServer }>({

@@ -168,6 +168,42 @@ test.describe('web server', () => {
     expect(await upgradeStatus(wsUrl(server), { headers: auth, origin: `http://127.0.0.1:${server.port}` })).toBe(101);
   });
 
+  test('refuses paths outside its roots without revealing what is there', async ({ server }) => {
+    const ws = new WebSocket(wsUrl(server), { headers: { Authorization: `Bearer ${server.token}` } });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    const secret = fs.readFileSync('/etc/passwd', 'utf8').split('\n')[0];
+    try {
+      const calls: Array<[string, object]> = [
+        ['evaluate', { suite: '/etc/passwd', modes: ['clip'] }],
+        ['leakage', { suite: '/etc/passwd' }],
+        ['ask', { image: { path: '/etc/passwd' }, question: 'what colour is the circle' }],
+        ['features', { image: { path: '/etc/hostname' } }],
+        ['visualize', { images: [{ path: '/etc/passwd' }] }],
+        ['openPack', { dir: '/etc' }],
+        ['estimate', { dir: '/etc' }],
+        ['composePack', { sd: path.join(ROOT, 'test', 'fixtures', 'families', 'sd15-diffusers'), out: '/etc/twinlens-pack' }],
+        // a relative path that climbs out of the roots is resolved before the check
+        ['evaluate', { suite: '../../../../../../etc/passwd', modes: ['clip'] }],
+      ];
+      for (const [i, [method, params]] of calls.entries()) {
+        const r = await rpc(ws, { type: 'call', id: `p${i}`, method, params });
+        expect(r.type, `${method} ${JSON.stringify(params)}`).toBe('error');
+        expect(r.error?.code, method).toBe('PATH_NOT_ALLOWED');
+        expect(r.error?.message).not.toContain(secret);
+        expect(r.error?.message).not.toContain('root:');
+      }
+      expect(fs.existsSync('/etc/twinlens-pack')).toBe(false);
+      // inside the roots, the same calls go through
+      const ok = await rpc(ws, { type: 'call', id: 'in', method: 'estimate', params: { dir: path.join(ROOT, 'test', 'fixtures', 'packs', 'tiny') } });
+      expect(ok.type, JSON.stringify(ok.error)).toBe('result');
+    } finally {
+      ws.close();
+    }
+  });
+
   test('refuses forged calls: bad arguments, unknown methods, malformed frames', async ({ server }) => {
     const ws = new WebSocket(wsUrl(server), { headers: { Authorization: `Bearer ${server.token}` } });
     await new Promise((r, j) => {
