@@ -73,3 +73,70 @@ describe('engine process', () => {
     off();
   });
 });
+
+/** Resolves when the client reaches a state matching `pred`. */
+function waitState(c: EngineClient, pred: (s: EngineClient['state']) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (pred(c.state)) return resolve();
+    const off = c.onState((s) => {
+      if (pred(s)) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+describe('engine process faults', () => {
+  it('gives up after too many crashes in a minute: calls then fail at once instead of waiting forever', async () => {
+    const c = await EngineClient.start({ packDir: TINY, provider: 'cpu', maxRestartsPerMinute: 2 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await c.whenReady().catch(() => undefined);
+        const before = c.state.restarts;
+        c.killProcess();
+        await waitState(c, (s) => s.restarts > before || (s.state === 'crashed' && /down/.test(s.message ?? '')));
+      }
+      await waitState(c, (s) => s.state === 'crashed');
+      expect(c.state.message).toMatch(/crashed 3 times within a minute/);
+      const t0 = Date.now();
+      await expect(c.call('status', {})).rejects.toMatchObject({ code: 'ENGINE_CRASHED' });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      // Reload Engine brings it back.
+      await c.restart();
+      expect((await c.call('status', {})).pack).toBeTruthy();
+    } finally {
+      await c.dispose();
+    }
+  });
+
+  it('a cancel that arrives while the engine restarts cancels the call before it is sent', async () => {
+    const c = await EngineClient.start({ packDir: TINY, provider: 'cpu' });
+    try {
+      c.killProcess();
+      await waitState(c, (s) => s.state === 'starting');
+      const ac = new AbortController();
+      const pending = c.call('ask', { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 200 } }, { signal: ac.signal });
+      ac.abort();
+      await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
+      await c.whenReady();
+      expect((await c.call('status', {})).pack).toBeTruthy();
+    } finally {
+      await c.dispose();
+    }
+  });
+
+  it('a stuck engine (SIGSTOP) fails the call after the stall timeout and is restarted', async () => {
+    const c = await EngineClient.start({ packDir: TINY, provider: 'cpu', stallTimeoutMs: 1500 });
+    try {
+      const pid = c.pid!;
+      process.kill(pid, 'SIGSTOP');
+      await expect(c.call('status', {})).rejects.toMatchObject({ code: 'ENGINE_CRASHED', message: expect.stringMatching(/no answer and no progress/) });
+      await waitState(c, (s) => s.state === 'ready' && s.pid !== pid);
+      expect(c.pid).not.toBe(pid);
+      expect((await c.call('status', {})).pack).toBeTruthy();
+    } finally {
+      await c.dispose();
+    }
+  });
+});

@@ -4,6 +4,17 @@
  * AbortSignal into a cancel message, and watches the process: if it dies,
  * every pending call fails with ENGINE_CRASHED and a fresh process is started
  * on the same pack, so the caller's state (the UI's, the CLI's) survives.
+ *
+ * Three guarantees the host relies on (each has a test on the real process):
+ * - after too many crashes in a minute it stops restarting, and every call
+ *   then fails at once with ENGINE_CRASHED (never waits on a dead process)
+ *   until restart() ("Reload Engine") is used;
+ * - a cancel that arrives while the engine is (re)starting cancels the call
+ *   before it is sent;
+ * - a call that hears nothing (no result, no progress event) for
+ *   `stallTimeoutMs` is a stuck engine: the process is killed and restarted
+ *   and the call fails with ENGINE_CRASHED, so one hung run cannot block the
+ *   engine's queue forever.
  */
 import { randomUUID } from 'node:crypto';
 import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../../shared/contract.js';
@@ -31,12 +42,22 @@ export interface EngineClientOptions extends EngineLaunch {
   autoRestart?: boolean;
   /** Give up restarting after this many crashes within a minute. */
   maxRestartsPerMinute?: number;
+  /**
+   * A call with no result and no event for this long is stuck: the engine is killed and restarted.
+   * Default 15 minutes: longer than any model load or UNet pass seen on a CPU, and long runs
+   * (evaluations, generations) stream events far more often.
+   */
+  stallTimeoutMs?: number;
 }
+
+const DEFAULT_STALL_MS = 15 * 60_000;
 
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   onEvent?: (e: EngineEvent) => void;
+  /** Restart the stall watchdog (on every message for this call). */
+  touch: () => void;
   cleanup: () => void;
 }
 
@@ -114,9 +135,16 @@ export class EngineClient {
       this.setState({ state: 'crashed', message: `engine exited (${why})` });
       const now = Date.now();
       this.crashTimes = this.crashTimes.filter((x) => now - x < 60_000).concat(now);
-      if ((this.opts.autoRestart ?? true) && this.crashTimes.length <= (this.opts.maxRestartsPerMinute ?? 5)) {
+      const limit = this.opts.maxRestartsPerMinute ?? 5;
+      if ((this.opts.autoRestart ?? true) && this.crashTimes.length <= limit) {
         this.current.restarts += 1;
         this.spawn();
+      } else {
+        // Gave up: later calls must fail at once, not wait on a process that will never answer.
+        const why2 = (this.opts.autoRestart ?? true) ? `it crashed ${this.crashTimes.length} times within a minute and was not restarted` : 'automatic restart is off';
+        this.ready = Promise.reject(new TwinLensError('ENGINE_CRASHED', `The engine is down: ${why2}`, 'Reload the engine (restart) once the cause is fixed; check the engine log'));
+        this.ready.catch(() => undefined);
+        this.setState({ state: 'crashed', message: `engine down: ${why2}` });
       }
     });
   }
@@ -125,6 +153,7 @@ export class EngineClient {
     if (msg.type === 'ready') return;
     const p = this.pending.get(msg.id);
     if (!p) return;
+    p.touch();
     if (msg.type === 'event') {
       p.onEvent?.(msg.event);
       return;
@@ -148,24 +177,67 @@ export class EngineClient {
     await this.ready;
   }
 
+  /** Waits for the engine, but gives up as soon as the call is cancelled (a cancel during a restart). */
+  private async readyOrAborted(method: string, signal?: AbortSignal): Promise<void> {
+    if (!signal) return this.ready;
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new TwinLensError('CANCELLED', `${method} was cancelled`));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.ready, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   async call<M extends ContractMethod>(method: M, params: ContractParams[M], opts: CallOptions = {}): Promise<ContractResults[M]> {
     if (this.disposed) throw new TwinLensError('ENGINE_DISPOSED', 'The engine has been shut down');
     if (opts.signal?.aborted) throw new TwinLensError('CANCELLED', `${method} was cancelled`);
-    await this.ready;
+    await this.readyOrAborted(method, opts.signal);
+    if (this.disposed) throw new TwinLensError('ENGINE_DISPOSED', 'The engine has been shut down');
     const id = randomUUID();
+    const transport = this.transport;
+    const stallMs = this.opts.stallTimeoutMs ?? DEFAULT_STALL_MS;
     const result = new Promise<unknown>((resolve, reject) => {
-      const onAbort = () => this.transport.send({ type: 'cancel', id });
+      const onAbort = () => transport.send({ type: 'cancel', id });
+      let timer: NodeJS.Timeout | undefined;
+      const touch = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (this.transport !== transport || !this.pending.has(id)) return;
+          // Fail this call first with its own reason; the kill then fails the others and restarts.
+          const p = this.pending.get(id)!;
+          this.pending.delete(id);
+          p.cleanup();
+          p.reject(new TwinLensError('ENGINE_CRASHED', `${method} got no answer and no progress for ${Math.round(stallMs / 1000)} s: the engine was stuck and has been restarted`, 'Run it again; if it hangs again, check the engine log'));
+          transport.kill('SIGKILL');
+        }, stallMs);
+        timer.unref?.();
+      };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(id, { resolve, reject, onEvent: opts.onEvent, cleanup: () => opts.signal?.removeEventListener('abort', onAbort) });
+      this.pending.set(id, {
+        resolve,
+        reject,
+        onEvent: opts.onEvent,
+        touch,
+        cleanup: () => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
+        },
+      });
+      touch();
     });
-    this.transport.send({ type: 'request', id, method, params });
+    transport.send({ type: 'request', id, method, params });
     const value = (await result) as ContractResults[M];
     if (method === 'openPack') this.launch.packDir = (params as ContractParams['openPack']).dir;
     return value;
   }
 
-  /** Kill and start a fresh engine on the same pack ("Reload Engine"). */
+  /** Kill and start a fresh engine on the same pack ("Reload Engine"); also revives an engine that was given up on. */
   async restart(): Promise<void> {
+    this.crashTimes = [];
     const old = this.transport;
     this.transport = undefined as unknown as EngineTransport;
     this.failAll(new TwinLensError('CANCELLED', 'The engine was restarted'));
