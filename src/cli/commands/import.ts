@@ -131,7 +131,7 @@ function printEstimate(e: PackEstimate): void {
     const kv = c.kvCacheBytes !== undefined ? formatBytes(c.kvCacheBytes) : '-';
     w(`  ${c.label.padEnd(width)} ${col(formatBytes(c.weightsBytes))} ${col(formatBytes(c.activationBytes), 12)} ${col(kv)} ${col(formatBytes(c.totalBytes))}${c.notes.length ? `  (${c.notes.join('; ')})` : ''}`);
   }
-  w(`  total ≈ ${formatBytes(e.totalBytes)}; available now ${formatBytes(e.freeBytes)} → ${e.fits ? 'fits' : 'does NOT fit: loading is refused unless forced (--force / TWINLENS_FORCE_LOAD=1)'}`);
+  w(`  total ≈ ${formatBytes(e.totalBytes)}; available now ${formatBytes(e.freeBytes)} → ${e.fits ? 'fits' : 'does NOT fit: loading is refused unless forced (TWINLENS_FORCE_LOAD=1)'}`);
   const t = e.tap;
   if (t?.cost) {
     w(`  UNet cost of tap ${t.alias}${t.tensor ? ` (${t.tensor})` : ''}: ${macs(t.cost.macsKept)} of ${macs(t.cost.macsTotal)} per batched pass (${(100 * t.cost.fraction).toFixed(0)} %), ${t.cost.nodesKept}/${t.cost.nodesTotal} nodes after pruning`);

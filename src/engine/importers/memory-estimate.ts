@@ -187,10 +187,41 @@ export async function estimatePack(dir: string, o: EstimateOptions = {}): Promis
   return { pack: pack.dir, ...(m.diffusion ? { imageSize: m.diffusion.imageSize } : {}), ...(tapInfo ? { tap: tapInfo } : {}), ...(m.llm ? { maxLength: o.maxLength ?? m.llm.maxLength } : {}), components, totalBytes, freeBytes, fits, notes };
 }
 
-/** Free memory to plan with: TWINLENS_MEMORY_LIMIT (bytes, e.g. 8e9) when set, else what the OS reports available. */
+/**
+ * Memory left under the process's cgroup limit (containers, systemd slices, CI runners), or
+ * undefined when there is none. cgroup v2 (`memory.max` − `memory.current`) first, then v1
+ * (`memory/memory.limit_in_bytes` − `memory/memory.usage_in_bytes`). os.freemem() alone reports
+ * the host's memory, so a container with a 4 GiB limit on a 64 GiB host would load a pack that the
+ * kernel then kills.
+ */
+export function cgroupAvailable(root = '/sys/fs/cgroup'): number | undefined {
+  const num = (f: string): number | undefined => {
+    try {
+      const t = fs.readFileSync(path.join(root, f), 'utf8').trim();
+      const n = Number(t);
+      return t !== 'max' && Number.isFinite(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  for (const [limitFile, usageFile] of [['memory.max', 'memory.current'], ['memory/memory.limit_in_bytes', 'memory/memory.usage_in_bytes']]) {
+    const limit = num(limitFile);
+    // v1 reports "no limit" as a huge number (page-rounded 2^63): treat anything above 2^60 as none.
+    if (limit === undefined || limit >= 2 ** 60) continue;
+    return Math.max(0, limit - (num(usageFile) ?? 0));
+  }
+  return undefined;
+}
+
+/**
+ * Free memory to plan with: TWINLENS_MEMORY_LIMIT (bytes, e.g. 8e9) when set, else the smaller of
+ * what the OS reports available and what the cgroup limit leaves.
+ */
 export function availableMemory(): number {
   const limit = Number(process.env.TWINLENS_MEMORY_LIMIT);
-  return Number.isFinite(limit) && limit > 0 ? limit : os.freemem();
+  if (Number.isFinite(limit) && limit > 0) return limit;
+  const cg = cgroupAvailable();
+  return cg === undefined ? os.freemem() : Math.min(os.freemem(), cg);
 }
 
 /**
@@ -215,7 +246,7 @@ export async function assertPackFits(dir: string, o: EstimateOptions & { force?:
     throw new TwinLensError(
       'INSUFFICIENT_MEMORY',
       `Pack ${path.basename(e.pack)} needs about ${gib(e.totalBytes)} of memory but ${gib(e.freeBytes)} is available (largest: ${top})`,
-      'Close other programs, use smaller variants (an fp16/q4f16 LLM, a shorter --max-length, an earlier tap), or load anyway with --force / TWINLENS_FORCE_LOAD=1',
+      'Close other programs, use smaller variants (an fp16/q4f16 LLM, a shorter --max-length, an earlier tap), or load anyway with TWINLENS_FORCE_LOAD=1 in the environment',
     );
   }
   return e;
