@@ -72,8 +72,11 @@ export async function loadImage(input: ImageInput, maxPixels = DEFAULT_MAX_PIXEL
   } catch (e) {
     throw new TwinLensError('IMAGE_DECODE_FAILED', `${name} is not a readable image: ${(e as Error).message}`, 'Open a PNG, JPEG, WebP, GIF, TIFF or AVIF image');
   }
-  const width = meta.width ?? 0;
-  const height = meta.height ?? 0;
+  // EXIF orientations 5-8 turn the picture a quarter: every consumer (crop geometry, point mapping,
+  // the decoded pixels, which go through .rotate()) works in the upright frame, so report its size.
+  const quarterTurn = (meta.orientation ?? 1) >= 5;
+  const width = (quarterTurn ? meta.height : meta.width) ?? 0;
+  const height = (quarterTurn ? meta.width : meta.height) ?? 0;
   if (!width || !height) throw new TwinLensError('IMAGE_DECODE_FAILED', `${name} has no pixel size`, 'The file may be corrupt');
   if (width * height > maxPixels) {
     throw new TwinLensError(

@@ -63,3 +63,18 @@ describe('loadImage', () => {
     expect(Array.from(chw).map((x) => +x.toFixed(3))).toEqual([1, -1, -0.6]);
   });
 });
+
+describe('EXIF orientation', () => {
+  it('reports the upright size for quarter-turn orientations 5-8, as the decoded pixels have it', async () => {
+    const raw = await sharp({ create: { width: 40, height: 20, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
+    for (const orientation of [1, 3, 5, 6, 7, 8]) {
+      const bytes = await sharp(raw).withMetadata({ orientation }).jpeg().toBuffer();
+      const img = await loadImage({ bytes });
+      const upright = orientation >= 5 ? [20, 40] : [40, 20];
+      expect([img.width, img.height], `orientation ${orientation}`).toEqual(upright);
+      // what the encoders' pipeline decodes (rgbResizedCropped rotates the same way)
+      const { info } = await sharp(img.bytes).rotate().raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height], `decoded, orientation ${orientation}`).toEqual(upright);
+    }
+  });
+});
