@@ -19,7 +19,7 @@ import type {
   ResolvedDiffusionSettings,
 } from '../shared/contract.js';
 import { TwinLensError, throwIfAborted, toTwinLensError } from '../shared/errors.js';
-import type { DiffusionDefaults, ModeSection } from '../shared/manifest.js';
+import type { DiffusionDefaults, ModeSection, PackManifest } from '../shared/manifest.js';
 import { ClipExtractor } from './clip/extractor.js';
 import { clipInputSpec, type PreprocessorConfig } from './clip/preprocess.js';
 import { DiffusionExtractor } from './diffusion/extractor.js';
@@ -95,36 +95,57 @@ export class Engine {
     return e;
   }
 
+  /** Why a part listed in pack.json could not be set up (a missing file...): the rest of the pack still opens. */
+  private broken: { diffusion?: string; clip?: string } = {};
+
   private build(): void {
     const m = this.pack.manifest;
     const pool = this.pool;
+    // A part whose files are missing or broken is set aside with its reason instead of refusing the whole
+    // pack: the modes that need it are listed unavailable (Pack.modeUnavailableReason), the others work.
     if (m.diffusion) {
-      const d = m.diffusion;
-      const textPath = this.pack.resolve(d.textEncoder.path);
-      const prompts = new PromptEncoder(this.pack.resolve(d.tokenizer), () => pool.get(textPath, 'text_encoder'), d.textEncoder.maxLength, d.padTokenId, d.textEncoder.output);
-      const unetPath = this.pack.resolve(d.unet.path);
-      const taps = new UnetTaps(unetPath, pool, 'unet', d.taps, this.opts.cacheDir);
-      const vaePath = this.pack.resolve(d.vaeEncoder.path);
-      const schedule = new NoiseSchedule(this.pack.readJson<SchedulerConfig>(d.scheduler));
-      this.diffusion = new DiffusionExtractor(d, () => pool.get(vaePath, 'vae_encoder'), prompts, taps, schedule);
+      try {
+        this.buildDiffusion(m.diffusion, pool);
+      } catch (err) {
+        if (err instanceof TwinLensError && (err.code === 'PACK_FILE_MISSING' || err.code === 'PACK_MANIFEST_INVALID')) this.broken.diffusion = err.oneLine();
+        else throw err;
+      }
     }
     if (m.clip) {
-      const c = m.clip;
-      const visionPath = this.pack.resolve(c.vision.path);
-      const spec = clipInputSpec(this.pack.readJson<PreprocessorConfig>(c.preprocessor));
-      const graph = new UnetTaps(visionPath, pool, 'clip_vision', {}, this.opts.cacheDir);
-      this.clip = new ClipExtractor(c, spec, {
-        tensorName: async () => {
-          if (c.layer === 'last') return 'last_hidden_state';
-          if (c.layer === 'penultimate') {
-            if (!c.numLayers) throw new TwinLensError('PACK_MANIFEST_INVALID', 'clip.layer "penultimate" needs clip.numLayers', 'Set numLayers to the vision tower depth');
-            return graph.resolve(`vision_model.encoder.layers.${c.numLayers - 2}`);
-          }
-          return graph.resolve(c.layer);
-        },
-        session: (outs) => graph.session(outs),
-      });
+      try {
+        this.buildClip(m.clip, pool);
+      } catch (err) {
+        if (err instanceof TwinLensError && (err.code === 'PACK_FILE_MISSING' || err.code === 'PACK_MANIFEST_INVALID')) this.broken.clip = err.oneLine();
+        else throw err;
+      }
     }
+  }
+
+  private buildDiffusion(d: NonNullable<PackManifest['diffusion']>, pool: SessionPool): void {
+    const textPath = this.pack.resolve(d.textEncoder.path);
+    const prompts = new PromptEncoder(this.pack.resolve(d.tokenizer), () => pool.get(textPath, 'text_encoder'), d.textEncoder.maxLength, d.padTokenId, d.textEncoder.output);
+    const unetPath = this.pack.resolve(d.unet.path);
+    const taps = new UnetTaps(unetPath, pool, 'unet', d.taps, this.opts.cacheDir);
+    const vaePath = this.pack.resolve(d.vaeEncoder.path);
+    const schedule = new NoiseSchedule(this.pack.readJson<SchedulerConfig>(d.scheduler));
+    this.diffusion = new DiffusionExtractor(d, () => pool.get(vaePath, 'vae_encoder'), prompts, taps, schedule);
+  }
+
+  private buildClip(c: NonNullable<PackManifest['clip']>, pool: SessionPool): void {
+    const visionPath = this.pack.resolve(c.vision.path);
+    const spec = clipInputSpec(this.pack.readJson<PreprocessorConfig>(c.preprocessor));
+    const graph = new UnetTaps(visionPath, pool, 'clip_vision', {}, this.opts.cacheDir);
+    this.clip = new ClipExtractor(c, spec, {
+      tensorName: async () => {
+        if (c.layer === 'last') return 'last_hidden_state';
+        if (c.layer === 'penultimate') {
+          if (!c.numLayers) throw new TwinLensError('PACK_MANIFEST_INVALID', 'clip.layer "penultimate" needs clip.numLayers', 'Set numLayers to the vision tower depth');
+          return graph.resolve(`vision_model.encoder.layers.${c.numLayers - 2}`);
+        }
+        return graph.resolve(c.layer);
+      },
+      session: (outs) => graph.session(outs),
+    });
   }
 
   packInfo(): PackInfo {
@@ -156,11 +177,13 @@ export class Engine {
   }
 
   private requireDiffusion(): DiffusionExtractor {
+    if (!this.diffusion && this.broken.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name}: the diffusion model could not be set up: ${this.broken.diffusion}`, 'Restore the missing file, or re-import the pack');
     if (!this.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name} has no diffusion model`, 'Open a pack with a diffusion section');
     return this.diffusion;
   }
 
   private requireClip(): ClipExtractor {
+    if (!this.clip && this.broken.clip) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name}: the CLIP vision encoder could not be set up: ${this.broken.clip}`, 'Restore the missing file, or re-import the pack');
     if (!this.clip) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name} has no CLIP vision encoder`, 'Open a pack with a clip section');
     return this.clip;
   }

@@ -71,6 +71,27 @@ describe('twinlens CLI', () => {
     expect(r.stderr).toMatch(/IMAGE_DECODE_FAILED.*not a readable image/);
   });
 
+  it('a pack missing one part opens; the modes that need the part say why, the others answer', () => {
+    const ask = (pack: string) => {
+      const r = twinlens(['ask', '--pack', pack, '--image', SAMPLE, '--question', 'what colour is the circle', '--mode', 'all', '--max-tokens', '3', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).answers as Record<string, { text: string; error?: { code: string; message: string } }>;
+    };
+    // Before: the whole pack was refused ("No model pack is open").
+    const noSdTokenizer = ask(broken((dir, m) => fs.rmSync(path.join(dir, m.diffusion.tokenizer))));
+    expect(noSdTokenizer.clip.error).toBeUndefined();
+    expect(noSdTokenizer.clip.text.length).toBeGreaterThan(0);
+    for (const mode of ['diffusion', 'fused']) {
+      expect(noSdTokenizer[mode].error?.code).toBe('MODE_UNAVAILABLE');
+      expect(noSdTokenizer[mode].error?.message).toMatch(/diffusion tokenizer file .* is missing/);
+    }
+    // Before: every mode was listed as available and failed inside the tokenizer.
+    const r = twinlens(['ask', '--pack', broken((dir, m) => fs.rmSync(path.join(dir, m.llm.tokenizer))), '--image', SAMPLE, '--question', 'what colour is the circle', '--mode', 'all', '--json']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/MODE_UNAVAILABLE.*LLM tokenizer file llm\/tokenizer.json is missing/);
+  });
+
   it('refuses a FIFO and a folder as the image with a one-line reason instead of blocking', () => {
     const dir = tmpdir();
     const fifo = path.join(dir, 'pipe.png');

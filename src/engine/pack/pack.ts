@@ -134,6 +134,15 @@ export class Pack {
     }
     if (mode.fusion === 'none' && mode.inputs.length !== 1) return `mode "${id}" has ${mode.inputs.length} inputs but no fusion`;
     need.push(['LLM decoder', mode.llm?.decoder?.path ?? m.llm.decoder.path], ['LLM embed_tokens', mode.llm?.embedTokens?.path ?? m.llm.embedTokens.path]);
+    // Every file the mode reads at run time, not only its own: a missing tokenizer used to leave the
+    // mode listed as available and fail on the first question.
+    need.push(['LLM tokenizer', m.llm.tokenizer]);
+    if (m.llm.tokenizerConfig) need.push(['LLM tokenizer config', m.llm.tokenizerConfig]);
+    if (mode.inputs.includes('clip') && m.clip) need.push(['CLIP vision encoder', m.clip.vision.path], ['CLIP preprocessor config', m.clip.preprocessor]);
+    if (mode.inputs.includes('diffusion') && m.diffusion) {
+      const d = m.diffusion;
+      need.push(['VAE encoder', d.vaeEncoder.path], ['text encoder', d.textEncoder.path], ['UNet', d.unet.path], ['diffusion tokenizer', d.tokenizer], ['scheduler config', d.scheduler]);
+    }
     for (const [what, rel] of need) {
       if (!rel) return `the ${what} is not listed in pack.json`;
       if (!this.exists(rel)) return `the ${what} file ${rel} is missing`;
