@@ -25,7 +25,6 @@ the file's name instead of training on wrong features.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
+
+from ..export import sha256_file
 
 VERSION = 1
 KINDS = ("clip", "diffusion_uncond", "diffusion_cond")
@@ -74,14 +75,6 @@ def parse_shard_spec(spec: str) -> Tuple[int, int]:
 
 def shard_name(i: int, n: int) -> str:
     return f"shard-{i:05d}-of-{n:05d}.safetensors"
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_shard(out_dir: str, row_ids: Sequence[str], compute: Callable[[str], Dict[str, torch.Tensor]],
