@@ -21,7 +21,8 @@ const test = base.extend<{ fake: FakeEngine; app: Page }>({
     const { startServer } = (await import(pathToFileURL(path.join(ROOT, 'dist', 'server', 'index.js')).href)) as {
       startServer(o: object): Promise<{ url: string; close(): Promise<void> }>;
     };
-    const server = await startServer({ port: 0, engine: fake });
+    // The fake engine's packs live under /data (they exist only in the fake): the roots a user would pass.
+    const server = await startServer({ port: 0, engine: fake, roots: ['/data', ROOT] });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);
