@@ -161,3 +161,23 @@ test.describe('window rules and app:// protocol', () => {
     expect(granted).toBe(false);
   });
 });
+
+test.describe('main window', () => {
+  test('is created with the hardened webPreferences and loads only the app:// page', async () => {
+    const { BrowserWindow } = await stub();
+    const { createMainWindow } = await dist('main/window.js');
+    createMainWindow();
+    const win = BrowserWindow.created.at(-1);
+    expect(win.options.webPreferences).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+    });
+    expect(win.options.webPreferences.preload).toMatch(/preload\.cjs$/);
+    expect(win.url).toMatch(/^app:\/\/twinlens\//);
+  });
+});

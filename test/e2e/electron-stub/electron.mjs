@@ -96,8 +96,31 @@ export const screen = { getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 
 export const dialog = { showOpenDialog: async () => ({ canceled: true, filePaths: [] }) };
 export const Menu = { buildFromTemplate: (t) => ({ template: t }), setApplicationMenu() {} };
 export class BrowserWindow extends EventEmitter {
+  /** Every window created, with the options it was given (the tests read webPreferences). */
+  static created = [];
+  constructor(options = {}) {
+    super();
+    this.options = options;
+    this.webContents = new EventEmitter();
+    BrowserWindow.created.push(this);
+  }
   static getAllWindows() {
     return [];
+  }
+  maximize() {}
+  show() {}
+  isDestroyed() {
+    return false;
+  }
+  isMaximized() {
+    return false;
+  }
+  getNormalBounds() {
+    return { x: 0, y: 0, width: 1280, height: 800 };
+  }
+  loadURL(url) {
+    this.url = url;
+    return Promise.resolve();
   }
 }
 
