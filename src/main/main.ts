@@ -18,6 +18,7 @@ import { IpcBroker } from './ipc-broker.js';
 import { buildMenu } from './menu.js';
 import { chooseStartupPack, classifyDropped, rememberPack, userPacksDir } from './packs.js';
 import { registerAppScheme, serveRenderer } from './protocol.js';
+import { ReloadBackoff } from './reload-backoff.js';
 import { createMainWindow, hardenSessions } from './window.js';
 
 const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
@@ -79,6 +80,8 @@ function onDropped(paths: string[]): void {
   for (const p of notPacks) toPage({ type: 'notice', level: 'error', message: `${p} is not a model pack (no pack.json)` });
 }
 
+const reloads = new ReloadBackoff();
+
 function createWindow(): void {
   win = createMainWindow();
   const wc = win.webContents;
@@ -88,7 +91,13 @@ function createWindow(): void {
   wc.on('did-start-navigation', (_e, _url, _inPlace, isMainFrame) => isMainFrame && broker?.cancelAll());
   wc.on('render-process-gone', (_e, details) => {
     broker?.cancelAll();
-    if (details.reason !== 'clean-exit' && win && !win.isDestroyed()) win.reload();
+    if (details.reason === 'clean-exit' || !win || win.isDestroyed()) return;
+    const delay = reloads.next(Date.now());
+    if (delay === undefined) {
+      dialog.showErrorBox('TwinLens', `The window crashed ${reloads.count} times within a minute (${details.reason}) and was not reloaded again. Restart TwinLens; if it keeps happening, report it with the log.`);
+      return;
+    }
+    setTimeout(() => win && !win.isDestroyed() && win.reload(), delay);
   });
   win.on('closed', () => {
     broker?.cancelAll();
