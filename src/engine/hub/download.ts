@@ -36,6 +36,77 @@ export interface FileDownloadOptions {
   onVerify?: () => void;
   /** Use the Xet protocol when the Hub offers it (default true, as the library does). */
   xet?: boolean;
+  /** Give up on a connection that delivers no byte for this long (default 60 s); the next pull resumes. */
+  stallTimeoutMs?: number;
+}
+
+const DEFAULT_STALL_MS = 60_000;
+/** Files this process is downloading now (the lock file covers other processes). */
+const downloading = new Set<string>();
+
+/**
+ * One writer per partial file: `<part>.lock` holds the owner's pid. Two pulls of the same file
+ * (two terminals, the app and the CLI) would otherwise append to one .part and corrupt it. A lock
+ * whose process is gone is stale and taken over.
+ */
+function acquireLock(part: string, file: string): () => void {
+  const lock = `${part}.lock`;
+  if (downloading.has(part)) throw busy(file, process.pid);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      downloading.add(part);
+      return () => {
+        downloading.delete(part);
+        fs.rmSync(lock, { force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(lock, 'utf8'));
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw busy(file, pid);
+      fs.rmSync(lock, { force: true }); // stale: its process has gone
+    }
+  }
+  throw busy(file, 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function busy(file: string, pid: number): TwinLensError {
+  return new TwinLensError('DOWNLOAD_FAILED', `${file} is being downloaded by another pull${pid ? ` (process ${pid})` : ''}`, 'Wait for it to finish (this pull then finds the file in the cache), or stop it');
+}
+
+/** Writes a chunk, turning a full disk into a clear, resumable error. */
+async function writeChunk(fd: fs.promises.FileHandle, chunk: Uint8Array, file: string, offset: number, size: number): Promise<void> {
+  try {
+    await fd.write(chunk);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new TwinLensError('DOWNLOAD_FAILED', `The disk is full: ${file} stopped after ${offset} of ${size} bytes`, 'Free some space (or pull to another --cache-dir) and run the same pull again: it resumes from the partial file', { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** reader.read(), or a DOWNLOAD_FAILED when nothing arrives for `ms`. */
+async function readOrStall<T>(reader: ReadableStreamDefaultReader<T>, ms: number, what: () => string): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<T>['read']>>> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TwinLensError('DOWNLOAD_FAILED', `${what()}: no data for ${Math.round(ms / 1000)} s, the connection stalled`, 'Run the same pull again: it resumes from the partial file')), ms);
+  });
+  try {
+    return await Promise.race([reader.read(), stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** sha256 and git blob sha1 over a byte stream; the sha1 needs the size up front. */
@@ -67,10 +138,20 @@ export async function downloadToCache(cache: HubCache, target: HubTarget, remote
   const finalPath = cache.filePath(repo, revision, remote.path);
   const part = cache.partPath(repo, revision, remote.path);
   const record: FileRecord = { repo, revision, path: remote.path, size: remote.size, ...(remote.sha256 ? { sha256: remote.sha256 } : {}), ...(remote.gitOid ? { gitOid: remote.gitOid } : {}) };
+  fs.mkdirSync(path.dirname(part), { recursive: true });
+  const release = acquireLock(part, remote.path);
+  try {
+    return await downloadLocked(cache, target, remote, o, record, finalPath, part);
+  } finally {
+    release();
+  }
+}
+
+async function downloadLocked(cache: HubCache, target: HubTarget, remote: RemoteFile, o: FileDownloadOptions, record: FileRecord, finalPath: string, part: string): Promise<FileDownloadResult> {
+  const { repo, revision } = target;
   let offset = cache.partialBytes(record);
   const resumedFrom = offset;
   if (offset === 0) cache.discardPartial(repo, revision, remote.path);
-  fs.mkdirSync(path.dirname(part), { recursive: true });
   cache.writeMeta(record);
 
   const hashes = new Hashes(remote.size);
@@ -103,9 +184,13 @@ export async function downloadToCache(cache: HubCache, target: HubTarget, remote
       for (;;) {
         let r: Awaited<ReturnType<typeof reader.read>>;
         try {
-          r = await reader.read();
+          r = await readOrStall(reader, o.stallTimeoutMs ?? DEFAULT_STALL_MS, () => `${remote.path} (${offset} of ${remote.size} bytes)`);
         } catch (e) {
           if (o.signal?.aborted) throw cancelled();
+          if (e instanceof TwinLensError) {
+            await reader.cancel().catch(() => undefined);
+            throw e;
+          }
           throw new TwinLensError('DOWNLOAD_FAILED', `${remote.path}: the connection failed after ${offset} of ${remote.size} bytes (${(e as Error).message ?? String(e)})`, 'Run the same pull again: it resumes from the partial file');
         }
         if (r.done) break;
@@ -114,7 +199,7 @@ export async function downloadToCache(cache: HubCache, target: HubTarget, remote
           await reader.cancel().catch(() => undefined);
           throw new TwinLensError('PACK_HASH_MISMATCH', `${remote.path}: the server sent more than ${remote.size} bytes`, 'The server may not support range requests; delete the partial file and retry');
         }
-        await fd.write(chunk);
+        await writeChunk(fd, chunk, remote.path, offset, remote.size);
         hashes.update(chunk);
         offset += chunk.length;
         o.onBytes?.(offset, chunk.length);

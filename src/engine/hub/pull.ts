@@ -40,6 +40,8 @@ export interface PullOptions {
   /** Base fetch (test seam; default globalThis.fetch). */
   fetch?: typeof fetch;
   xet?: boolean;
+  /** Give up on a connection that delivers nothing for this long (default 60 s); the next pull resumes. */
+  stallTimeoutMs?: number;
 }
 
 export interface PullResult {
@@ -138,6 +140,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     const r = await downloadToCache(cache, target, f, {
       signal: o.signal,
       xet: o.xet,
+      stallTimeoutMs: o.stallTimeoutMs,
       onBytes: (bytes, fresh) => {
         done += fresh;
         downloadedBytes += fresh;

@@ -28,6 +28,8 @@ export interface Faults {
   ignoreRange?: boolean;
   /** Pause between 16 kB chunks, in ms. */
   chunkDelayMs?: number;
+  /** Stop sending (socket left open, nothing more written) after this many body bytes of a file. */
+  stallAfter?: Record<string, number>;
 }
 
 export interface RequestLog {
@@ -122,6 +124,12 @@ export async function startFakeHub(repo: string, files: Record<string, RepoFile>
       const n = Math.min(chunk, part.length - sent, cut ? Math.max(0, cutAt! - sent) : chunk);
       if (cut && n === 0) {
         res.socket?.destroy();
+        return;
+      }
+      const stallAt = probe ? undefined : hub.faults.stallAfter?.[path];
+      if (stallAt !== undefined && sent >= stallAt) {
+        // a stalled connection: open, silent, until the client gives up
+        await new Promise((r) => res.once('close', r));
         return;
       }
       const ok = res.write(part.subarray(sent, sent + n));

@@ -5,6 +5,7 @@
  * by sha256, a full disk refused before any byte is fetched, a server that
  * ignores Range, and cancellation leaving nothing at the final path.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -151,6 +152,54 @@ describe('pull', () => {
     const r = await pull({ ...base(), files: ['unet/weights.pb'] });
     expect(r.files[0].resumedFrom).toBeGreaterThan(0);
     expect(fs.readFileSync(fileAt('unet/weights.pb')).equals(WEIGHTS)).toBe(true);
+  });
+
+  it('gives up on a stalled connection with a clear error, and the next pull resumes', async () => {
+    freshCache();
+    hub.faults = { stallAfter: { 'unet/weights.pb': 64 * 1024 } };
+    await expect(pull({ ...base(), files: ['unet/weights.pb'], stallTimeoutMs: 500 })).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringMatching(/no data for 1 s, the connection stalled/) });
+    expect(fs.existsSync(fileAt('unet/weights.pb'))).toBe(false);
+    hub.faults = {};
+    const r = await pull({ ...base(), files: ['unet/weights.pb'] });
+    expect(r.files[0].resumedFrom).toBeGreaterThanOrEqual(64 * 1024);
+    expect(fs.readFileSync(fileAt('unet/weights.pb')).equals(WEIGHTS)).toBe(true);
+  });
+
+  it('lets one pull at a time write a file, and takes over a lock left by a dead process', async () => {
+    freshCache();
+    hub.faults = { chunkDelayMs: 5 };
+    const results = await Promise.allSettled([pull({ ...base(), files: ['unet/weights.pb'] }), pull({ ...base(), files: ['unet/weights.pb'] })]);
+    const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    expect(refused).toHaveLength(1);
+    expect(refused[0].reason.message).toMatch(/being downloaded by another pull/);
+    expect(fs.readFileSync(fileAt('unet/weights.pb')).equals(WEIGHTS)).toBe(true);
+    hub.faults = {};
+    freshCache();
+    fs.mkdirSync(path.dirname(partAt('unet/model.onnx')), { recursive: true });
+    fs.writeFileSync(`${partAt('unet/model.onnx')}.lock`, '2147483646'); // no such process
+    await pull({ ...base(), files: ['unet/model.onnx'] });
+    expect(fs.readFileSync(fileAt('unet/model.onnx')).equals(MODEL)).toBe(true);
+    expect(fs.existsSync(`${partAt('unet/model.onnx')}.lock`)).toBe(false);
+  });
+
+  it('reports a disk that fills mid-download as such, keeping the partial file (a real 200 kB tmpfs)', async (ctx) => {
+    const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-full-'));
+    dirs.push(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=200k', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      ctx.skip(`cannot mount a small tmpfs here (needs root): ${(m.stderr || '').trim()}`);
+      return;
+    }
+    try {
+      cacheDir = mnt;
+      // The up-front space check is told there is room, so the write itself hits ENOSPC.
+      const err = await pull({ ...base(), files: ['unet/weights.pb'], freeSpace: async () => 1e12, reserveBytes: 0 }).catch((e) => e);
+      expect(err).toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringMatching(/The disk is full: unet\/weights\.pb stopped after \d+ of 300000 bytes/) });
+      expect(fs.existsSync(fileAt('unet/weights.pb'))).toBe(false);
+      expect(fs.statSync(partAt('unet/weights.pb')).size).toBeGreaterThan(0);
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
   });
 
   it('names missing files and unknown repositories', async () => {
