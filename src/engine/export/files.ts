@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TwinLensError } from '../../shared/errors.js';
 
 export type ExportFormat = 'npy' | 'safetensors' | 'png';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['npy', 'safetensors', 'png'];
@@ -55,6 +56,10 @@ export function writeAtomic(file: string, data: Buffer | string): void {
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new TwinLensError('DISK_FULL', `The disk is full: could not write ${path.basename(file)} in ${path.dirname(file)}`, 'Free some space or export to another folder, then run the same export again: finished files are kept and skipped');
+    }
     throw e;
   }
 }
