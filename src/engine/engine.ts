@@ -32,6 +32,7 @@ import { loadImage, type LoadedImage } from './image/image.js';
 import { ModeRunner } from './mode-runner.js';
 import type { ProviderChoice } from './onnx/providers.js';
 import { describeModes, describeTaps } from './pack/describe.js';
+import { checkExternalData } from './pack/external-data.js';
 import { Pack } from './pack/pack.js';
 import { SessionPool } from './sessions.js';
 import { type StageTimer, timed } from './util/timer.js';
@@ -71,6 +72,7 @@ export class Engine {
 
   static async open(dir: string, opts: EngineOptions = {}): Promise<Engine> {
     const pack = Pack.load(dir);
+    await checkExternalData(pack);
     await assertPackFits(pack.dir, { force: opts.force });
     const e = new Engine(pack, opts);
     try {
@@ -122,17 +124,17 @@ export class Engine {
   }
 
   private buildDiffusion(d: NonNullable<PackManifest['diffusion']>, pool: SessionPool): void {
-    const textPath = this.pack.resolve(d.textEncoder.path);
+    const textPath = this.pack.resolveModel(d.textEncoder.path);
     const prompts = new PromptEncoder(this.pack.resolve(d.tokenizer), () => pool.get(textPath, 'text_encoder'), d.textEncoder.maxLength, d.padTokenId, d.textEncoder.output);
-    const unetPath = this.pack.resolve(d.unet.path);
+    const unetPath = this.pack.resolveModel(d.unet.path);
     const taps = new UnetTaps(unetPath, pool, 'unet', d.taps, this.opts.cacheDir);
-    const vaePath = this.pack.resolve(d.vaeEncoder.path);
+    const vaePath = this.pack.resolveModel(d.vaeEncoder.path);
     const schedule = new NoiseSchedule(this.pack.readJson<SchedulerConfig>(d.scheduler));
     this.diffusion = new DiffusionExtractor(d, () => pool.get(vaePath, 'vae_encoder'), prompts, taps, schedule);
   }
 
   private buildClip(c: NonNullable<PackManifest['clip']>, pool: SessionPool): void {
-    const visionPath = this.pack.resolve(c.vision.path);
+    const visionPath = this.pack.resolveModel(c.vision.path);
     const spec = clipInputSpec(this.pack.readJson<PreprocessorConfig>(c.preprocessor));
     const graph = new UnetTaps(visionPath, pool, 'clip_vision', {}, this.opts.cacheDir);
     this.clip = new ClipExtractor(c, spec, {

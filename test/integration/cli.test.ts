@@ -92,6 +92,34 @@ describe('twinlens CLI', () => {
     expect(r.stderr).toMatch(/MODE_UNAVAILABLE.*LLM tokenizer file llm\/tokenizer.json is missing/);
   });
 
+  it('checks external-data locations when a pack opens: outside the pack is refused, missing weights disable only their modes', () => {
+    // Rewrite the UNet's external-data location in place: same byte length keeps the protobuf valid.
+    const escaping = broken((dir, m) => {
+      const file = path.join(dir, m.diffusion.unet.path);
+      const bytes = fs.readFileSync(file);
+      const from = Buffer.from('weights.pb');
+      const to = Buffer.from('../../x.pb');
+      let at = bytes.indexOf(from);
+      expect(at).toBeGreaterThan(0);
+      while (at >= 0) {
+        to.copy(bytes, at);
+        at = bytes.indexOf(from, at + 1);
+      }
+      fs.writeFileSync(file, bytes);
+      fs.writeFileSync(path.join(dir, '..', 'x.pb'), 'not weights'); // where ../../x.pb from unet/ points
+    });
+    const r = twinlens(['ask', '--pack', escaping, '--image', SAMPLE, '--question', 'what colour is the circle', '--mode', 'clip', '--json']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/stores weights in "\.\.\/\.\.\/x\.pb", outside the pack folder/);
+
+    const noWeights = broken((dir, m) => fs.rmSync(path.join(dir, path.dirname(m.diffusion.unet.path), 'weights.pb')));
+    const ok = twinlens(['ask', '--pack', noWeights, '--image', SAMPLE, '--question', 'what colour is the circle', '--mode', 'all', '--max-tokens', '3', '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const answers = JSON.parse(ok.stdout).answers;
+    expect(answers.clip.error).toBeUndefined();
+    expect(answers.diffusion.error?.message).toMatch(/needs its external data "weights\.pb"/);
+  });
+
   it('refuses a FIFO and a folder as the image with a one-line reason instead of blocking', () => {
     const dir = tmpdir();
     const fifo = path.join(dir, 'pipe.png');

@@ -19,6 +19,9 @@ function formatIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: stri
 }
 
 export class Pack {
+  /** Models whose external-data file is missing (model path -> reason), filled by checkExternalData on open. */
+  readonly missingExternal = new Map<string, string>();
+
   private constructor(
     readonly dir: string,
     readonly manifest: PackManifest,
@@ -57,6 +60,14 @@ export class Pack {
 
   get name(): string {
     return this.manifest.name;
+  }
+
+  /** A model file that is present and whose external data is too (throws PACK_FILE_MISSING otherwise). */
+  resolveModel(rel: string): string {
+    const abs = this.resolve(rel);
+    const ext = this.missingExternal.get(rel);
+    if (ext) throw new TwinLensError('PACK_FILE_MISSING', ext, 'Download the weights file next to the model (weights.pb or model.onnx_data)');
+    return abs;
   }
 
   /** Resolve a manifest path inside the pack; throws PACK_PATH_ESCAPE or PACK_FILE_MISSING. */
@@ -146,6 +157,8 @@ export class Pack {
     for (const [what, rel] of need) {
       if (!rel) return `the ${what} is not listed in pack.json`;
       if (!this.exists(rel)) return `the ${what} file ${rel} is missing`;
+      const ext = this.missingExternal.get(rel);
+      if (ext) return `the ${what}: ${ext}`;
     }
     return undefined;
   }
