@@ -63,12 +63,16 @@ def stage_report(c) -> None:
         # two processes (one per core): the blind reader, and the oracle reader + probes; then one report
         extra = (["--quick", "--steps", "3", "--probe-images", "30", "--t-list", "50"] if c.quick else [])
         parts = [os.path.join(work, f"bounds-{k}.json") for k in ("blind", "oracle")]
-        for p in parts:
-            if os.path.exists(p):
-                os.remove(p)
+        # The bounds depend on the work folder (data, features, stage-0 LLM), not on stage 2 or the export:
+        # a part newer than those inputs is reused (it may have run beside stage 2).
+        inputs = max(os.path.getmtime(os.path.join(work, f)) for f in ("data.json", "features.npz", "llm0.pt"))
         cmds = [[py, "training/mw_bounds.py", "--work", work, "--readers", "blind", "--out", parts[0]] + extra,
                 [py, "training/mw_bounds.py", "--work", work, "--readers", "oracle", "--probes", "--out", parts[1]] + extra]
-        procs = [subprocess.Popen(cmd, cwd=REPO) for cmd in cmds]
+        todo = [(cmd, p) for cmd, p in zip(cmds, parts) if not (os.path.exists(p) and os.path.getmtime(p) >= inputs)]
+        for _, p in todo:
+            if os.path.exists(p):
+                os.remove(p)  # mw_bounds merges into an existing report; start this part afresh
+        procs = [subprocess.Popen(cmd, cwd=REPO) for cmd, _ in todo]
         if any(p.wait() != 0 for p in procs):
             raise SystemExit("stage report: mw_bounds failed (see its output above)")
         import json
