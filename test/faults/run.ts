@@ -25,6 +25,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WebSocket } from 'ws';
+import { uniformSource } from '../../src/engine/diffusion/noise.js';
 import { pull } from '../../src/engine/hub/pull.js';
 import { startServer } from '../../src/server/index.js';
 import { ERROR_CODES } from '../../src/shared/errors.js';
@@ -41,17 +42,8 @@ const PULL_CUTS = 20;
 const REQUEST_DEADLINE_MS = 120_000;
 const SEED = 20261202;
 
-/** mulberry32: a seeded stream, so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded stream (the engine's own generator), so a failing run can be replayed. */
+const rng = (seed: number) => uniformSource(seed);
 
 type Outcome = 'answered' | 'refused' | 'abandoned' | 'lost' | 'hung';
 interface RequestResult {
