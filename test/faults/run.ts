@@ -36,7 +36,7 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const TINY = path.join(ROOT, 'test', 'fixtures', 'packs', 'tiny');
 const SAMPLE = path.join(ROOT, 'test', 'fixtures', 'images', 'sample.png');
 const CLIENTS = 6;
-const REQUESTS_PER_CLIENT = 8;
+const REQUESTS_PER_CLIENT = 10;
 const KILLS = 3;
 const PULL_CUTS = 20;
 const REQUEST_DEADLINE_MS = 120_000;
@@ -157,7 +157,8 @@ async function webDrill(random: () => number) {
     let kills = 0;
     const killer = (async () => {
       for (let k = 0; k < KILLS; k++) {
-        await new Promise((r) => setTimeout(r, 1500 + random() * 4000));
+        // while the clients are busy (a kill between requests would test only the restart)
+        await new Promise((r) => setTimeout(r, 300 + random() * 1200));
         server.engine.killProcess?.();
         kills++;
       }
@@ -243,6 +244,7 @@ async function main() {
   check('no request lost', count('lost') === 0, String(count('lost')));
   check('no request hung', count('hung') === 0, String(count('hung')));
   check('most requests answered', count('answered') >= web.all.length / 2, `${count('answered')}/${web.all.length}`);
+  check('the kills hit requests in flight (else the drill tested nothing)', count('refused') > 0, `${count('refused')} refused`);
   const pulls = await pullDrill(random);
   check(`all ${PULL_CUTS} cut pulls resumed to identical bytes`, pulls.survived === PULL_CUTS, `${pulls.survived}/${PULL_CUTS}`);
   const disk = diskDrill();
