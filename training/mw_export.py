@@ -143,7 +143,9 @@ def stage_export(c) -> None:
         "llm": {"embedTokens": _ref(pack, "llm/embed_tokens.onnx"),
                 "decoder": _ref(pack, "llm/decoder_model_merged.onnx"),
                 "tokenizer": "llm/tokenizer.json", "tokenizerConfig": "llm/tokenizer_config.json",
-                "imageToken": "<image>", "stopTokens": ["</s>"], "numLayers": lc.num_hidden_layers,
+                "imageToken": "<image>",
+                "imagePlacement": "after-question" if c.cfg.get("image_last") else "before-question",
+                "stopTokens": ["</s>"], "numLayers": lc.num_hidden_layers,
                 "numKvHeads": lc.num_key_value_heads, "headDim": lc.head_dim, "maxLength": 256, "dtype": "float32"},
         "modes": modes,
     }

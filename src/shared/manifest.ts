@@ -92,6 +92,12 @@ export const LlmSection = LlmParts.extend({
   chatTemplate: z.string().optional(),
   /** The placeholder in the user message, expanded to one token per visual token. */
   imageToken: z.string().default('<image>'),
+  /**
+   * Where the placeholder sits in the user message: before the question (LLaVA's
+   * "<image>\n<question>") or after it ("<question>\n<image>"), where the visual
+   * tokens can attend to the question words; must match how the pack was trained.
+   */
+  imagePlacement: z.enum(['before-question', 'after-question']).default('before-question'),
   stopTokens: z.array(z.string()).default([]),
   numLayers: z.number().int().min(1),
   numKvHeads: z.number().int().min(1),

@@ -114,11 +114,17 @@ function describeOrigin(origin: ChatTemplateOrigin): string {
   }
 }
 
-/** The single user turn of a visual question: the image placeholder, a newline, the question. */
-export function visualQuestionMessages(imageToken: string, question: string, system?: string): ChatMessage[] {
+/** Where the image placeholder sits in the user message (pack.json llm.imagePlacement). */
+export type ImagePlacement = 'before-question' | 'after-question';
+
+/**
+ * The single user turn of a visual question: the image placeholder, a newline, the question
+ * (or the question, a newline, the placeholder, for packs trained that way).
+ */
+export function visualQuestionMessages(imageToken: string, question: string, system?: string, placement: ImagePlacement = 'before-question'): ChatMessage[] {
   const messages: ChatMessage[] = [];
   if (system) messages.push({ role: 'system', content: system });
-  messages.push({ role: 'user', content: `${imageToken}\n${question}` });
+  messages.push({ role: 'user', content: placement === 'after-question' ? `${question}\n${imageToken}` : `${imageToken}\n${question}` });
   return messages;
 }
 
@@ -126,12 +132,19 @@ export function visualQuestionMessages(imageToken: string, question: string, sys
  * Renders the prompt for one visual question with the tokenizer's bos/eos
  * strings and its other special tokens available to the template.
  */
-export function renderVisualQuestion(template: ChatTemplate, tokenizer: TextTokenizer, imageToken: string, question: string, system?: string): string {
+export function renderVisualQuestion(
+  template: ChatTemplate,
+  tokenizer: TextTokenizer,
+  imageToken: string,
+  question: string,
+  system?: string,
+  placement: ImagePlacement = 'before-question',
+): string {
   const extra: Record<string, unknown> = {};
   for (const key of ['pad_token', 'unk_token', 'sep_token', 'cls_token']) {
     if (typeof tokenizer.config[key] === 'string') extra[key] = tokenizer.config[key];
   }
-  return template.render(visualQuestionMessages(imageToken, question, system), {
+  return template.render(visualQuestionMessages(imageToken, question, system, placement), {
     addGenerationPrompt: true,
     bosToken: tokenizer.bosToken,
     eosToken: tokenizer.eosToken,

@@ -34,6 +34,7 @@ import type { TextTokenizer } from './tokenizer.js';
 /** The parts of the manifest's llm section generation needs. */
 export type LlmGenerationSection = Pick<LlmSection, 'numLayers' | 'numKvHeads' | 'headDim' | 'maxLength' | 'dtype' | 'imageToken' | 'stopTokens'> & {
   chatTemplate?: string;
+  imagePlacement?: LlmSection['imagePlacement'];
 };
 
 export interface LlmGeneratorParts {
@@ -133,6 +134,7 @@ export class LlmGenerator {
       template: this.template,
       question,
       imageToken: this.section.imageToken,
+      imagePlacement: this.section.imagePlacement,
       visualTokens,
       maxLength: this.section.maxLength,
       system,

@@ -15,7 +15,7 @@
  * loses or duplicates the placeholder is the pack's (PACK_MANIFEST_INVALID).
  */
 import { TwinLensError } from '../../shared/errors.js';
-import { type ChatTemplate, renderVisualQuestion } from './chat-template.js';
+import { type ChatTemplate, type ImagePlacement, renderVisualQuestion } from './chat-template.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 export interface ExpandedIds {
@@ -40,6 +40,8 @@ export interface PromptRequest {
   question: string;
   /** The placeholder string, e.g. "<image>"; must be a single token. */
   imageToken: string;
+  /** Placeholder before (default) or after the question in the user message. */
+  imagePlacement?: ImagePlacement;
   /** Number of visual tokens from the projector (rows to splice in). */
   visualTokens: number;
   /** The decoder's context length; the prompt must leave room for one generated token. */
@@ -93,7 +95,7 @@ export function buildDecoderPrompt(req: PromptRequest): DecoderPrompt {
     throw new TwinLensError('INVALID_ARGUMENT', `The question must not contain the image placeholder "${imageToken}"`, 'Remove it; the image is inserted automatically');
   }
   const placeholderId = tokenizer.requireId(imageToken, 'The image placeholder');
-  const text = renderVisualQuestion(template, tokenizer, imageToken, question, req.system);
+  const text = renderVisualQuestion(template, tokenizer, imageToken, question, req.system, req.imagePlacement);
   const ids = tokenizer.encode(text);
   const count = ids.reduce((n, id) => (id === placeholderId ? n + 1 : n), 0);
   if (count !== 1) {

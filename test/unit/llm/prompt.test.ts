@@ -59,6 +59,16 @@ describe('buildDecoderPrompt', () => {
     expect(p.textTokens).toBe(head.length + 1 + tail.length);
   });
 
+  it('puts the image after the question for packs trained that way (llm.imagePlacement)', () => {
+    const p = buildDecoderPrompt({ ...base, question: 'What color is the circle?', visualTokens: 2, imagePlacement: 'after-question' });
+    expect(p.text).toBe('<s>USER: What color is the circle?\n<image> ASSISTANT:');
+    const q = [ID.what, ID.color, ID.is, ID.the, ID.circle, ID['?']];
+    expect(p.inputIds).toEqual([ID['<s>'], ID.user, ID[':'], ...q, IMG, IMG, ID.assistant, ID[':']]);
+    expect(p.imagePositions).toEqual([3 + q.length, 4 + q.length]);
+    const before = buildDecoderPrompt({ ...base, question: 'What color is the circle?', visualTokens: 2, imagePlacement: 'before-question' });
+    expect(before.text).toBe('<s>USER: <image>\nWhat color is the circle? ASSISTANT:');
+  });
+
   it('refuses a question that contains the placeholder (the user’s fault)', () => {
     expect(() => buildDecoderPrompt({ ...base, question: 'Is <image> red?', visualTokens: 2 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('must not contain') }));
     expect(() => buildDecoderPrompt({ ...base, question: '   ', visualTokens: 2 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
