@@ -6,7 +6,11 @@
  * 1. the sender must be our window's main frame, loaded from app://twinlens
  *    (not an iframe, not a page that navigated elsewhere);
  * 2. the method must be a contract method and its params must parse with the
- *    contract's zod schema (src/server/parse-call.ts).
+ *    contract's zod schema (src/server/parse-call.ts);
+ * 3. every path the call names must be one the user granted: the built-in and
+ *    user pack folders, or a file or folder picked in a dialog or dropped on
+ *    the window (PathPolicy). A compromised page could otherwise make the
+ *    engine read or write any file the app can.
  *
  * Results go back as {ok, result | error} envelopes (an Error thrown through
  * ipcRenderer.invoke loses its code and hint); events go to the sending
@@ -19,17 +23,28 @@ import { TwinLensError, toTwinLensError } from '../shared/errors.js';
 import { IPC } from '../preload/api.js';
 import type { EngineHost } from '../server/engine-host.js';
 import { parseParams } from '../server/parse-call.js';
+import type { PathPolicy } from '../server/path-policy.js';
 import { isAppUrl } from './protocol.js';
 
 const RequestId = z.string().min(1).max(128);
 const DroppedPaths = z.array(z.string().min(1).max(4096)).max(64);
+const PickPath = z.object({
+  kind: z.enum(['file', 'directory', 'save']),
+  title: z.string().max(200).optional(),
+  filters: z.array(z.object({ name: z.string().max(100), extensions: z.array(z.string().regex(/^[\w*]{1,16}$/)).max(32) })).max(16).optional(),
+});
+export type PickPathOptions = z.infer<typeof PickPath>;
 
 export interface BrokerOptions {
   host: EngineHost;
   /** The web contents allowed to call (our one window). */
   trusted: () => WebContents | undefined;
-  /** Paths dropped on the window (already validated as strings). */
+  /** Paths dropped on the window (already validated as strings, and granted). */
   onDropped: (paths: string[]) => void;
+  /** Where calls may read and write; absent: anywhere (tests of the broker alone). */
+  paths?: PathPolicy;
+  /** Shows the system dialog for a pickPath request; resolves to the path or undefined. */
+  pick?: (req: PickPathOptions) => Promise<string | undefined>;
 }
 
 export class IpcBroker {
@@ -39,6 +54,7 @@ export class IpcBroker {
     ipcMain.handle(IPC.call, (event, method: unknown, requestId: unknown, params: unknown) => this.onCall(event, method, requestId, params));
     ipcMain.on(IPC.cancel, (event, requestId: unknown) => this.onCancel(event, requestId));
     ipcMain.on(IPC.dropped, (event, paths: unknown) => this.onDroppedPaths(event, paths));
+    ipcMain.handle(IPC.pickPath, (event, req: unknown) => this.onPickPath(event, req));
   }
 
   /** Our window, its top frame, on our origin: anything else is refused. */
@@ -64,6 +80,7 @@ export class IpcBroker {
     const sender = event.sender;
     try {
       const call = parseParams(method, params);
+      this.opts.paths?.check(call.method, call.params);
       const result = await this.opts.host.call(call.method, call.params as ContractParams[typeof call.method], {
         signal: controller.signal,
         onEvent: (e) => {
@@ -87,7 +104,18 @@ export class IpcBroker {
   private onDroppedPaths(event: IpcMainEvent, paths: unknown): void {
     if (!this.isTrustedSender(event)) return;
     const parsed = DroppedPaths.safeParse(paths);
-    if (parsed.success) this.opts.onDropped(parsed.data);
+    if (!parsed.success) return;
+    for (const p of parsed.data) this.opts.paths?.grant(p);
+    this.opts.onDropped(parsed.data);
+  }
+
+  private async onPickPath(event: IpcMainInvokeEvent, req: unknown): Promise<string | undefined> {
+    if (!this.isTrustedSender(event) || !this.opts.pick) return undefined;
+    const parsed = PickPath.safeParse(req);
+    if (!parsed.success) return undefined;
+    const chosen = await this.opts.pick(parsed.data);
+    if (chosen) this.opts.paths?.grant(chosen);
+    return chosen;
   }
 
   /** Cancel everything a window started (it reloaded or closed). */
@@ -101,5 +129,6 @@ export class IpcBroker {
     ipcMain.removeHandler(IPC.call);
     ipcMain.removeAllListeners(IPC.cancel);
     ipcMain.removeAllListeners(IPC.dropped);
+    ipcMain.removeHandler(IPC.pickPath);
   }
 }

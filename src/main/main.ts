@@ -14,10 +14,11 @@ import { toTwinLensError } from '../shared/errors.js';
 import { IPC } from '../preload/api.js';
 import { EngineHost } from '../server/engine-host.js';
 import { utilityProcessTransport } from './engine-transport.js';
-import { IpcBroker } from './ipc-broker.js';
+import { IpcBroker, type PickPathOptions } from './ipc-broker.js';
 import { buildMenu } from './menu.js';
-import { chooseStartupPack, classifyDropped, rememberPack, userPacksDir } from './packs.js';
+import { chooseStartupPack, classifyDropped, desktopPathPolicy, rememberPack, userPacksDir } from './packs.js';
 import { registerAppScheme, serveRenderer } from './protocol.js';
+import type { PathPolicy } from '../server/path-policy.js';
 import { ReloadBackoff } from './reload-backoff.js';
 import { createMainWindow, hardenSessions } from './window.js';
 
@@ -32,6 +33,7 @@ if (!app.requestSingleInstanceLock()) app.quit();
 let win: BrowserWindow | undefined;
 let host: EngineHost | undefined;
 let broker: IpcBroker | undefined;
+let paths: PathPolicy | undefined;
 
 /** Host events to the page (engine state, menu commands, opened images and packs). */
 function toPage(event: object): void {
@@ -71,7 +73,24 @@ async function openPack(dir: string): Promise<void> {
 async function openPackDialog(): Promise<void> {
   if (!win) return;
   const r = await dialog.showOpenDialog(win, { title: 'Open Model Pack (a folder with pack.json)', defaultPath: userPacksDir(), properties: ['openDirectory'] });
-  if (!r.canceled && r.filePaths[0]) await openPack(r.filePaths[0]);
+  if (r.canceled || !r.filePaths[0]) return;
+  paths?.grant(r.filePaths[0]);
+  await openPack(r.filePaths[0]);
+}
+
+/** The page's Browse… buttons: the system dialog; the broker grants what is chosen. */
+async function pickPath(req: PickPathOptions): Promise<string | undefined> {
+  if (!win) return undefined;
+  if (req.kind === 'save') {
+    const r = await dialog.showSaveDialog(win, { title: req.title, ...(req.filters ? { filters: req.filters } : {}) });
+    return r.canceled ? undefined : r.filePath || undefined;
+  }
+  const r = await dialog.showOpenDialog(win, {
+    title: req.title,
+    properties: [req.kind === 'directory' ? 'openDirectory' : 'openFile'],
+    ...(req.filters ? { filters: req.filters } : {}),
+  });
+  return r.canceled ? undefined : r.filePaths[0];
 }
 
 function onDropped(paths: string[]): void {
@@ -118,7 +137,8 @@ app.whenReady().then(() => {
   host = new EngineHost({ packDir, transportFactory: utilityProcessTransport() });
   host.onState((engine) => toPage({ type: 'engine', engine }));
   void host.start().catch(() => undefined);
-  broker = new IpcBroker({ host, trusted: () => win?.webContents, onDropped });
+  paths = desktopPathPolicy(packDir);
+  broker = new IpcBroker({ host, trusted: () => win?.webContents, onDropped, paths, pick: pickPath });
   app.setAboutPanelOptions({ applicationName: 'TwinLens', applicationVersion: app.getVersion() });
   createWindow();
   const menu = buildMenu({

@@ -11,7 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { app } from 'electron';
-import { argValue, isPackDir, resolveDefaultPack } from '../server/default-pack.js';
+import { argValue, builtInPackDirs, isPackDir, resolveDefaultPack } from '../server/default-pack.js';
+import { PathPolicy } from '../server/path-policy.js';
 
 export function userPacksDir(): string {
   const dir = path.join(app.getPath('userData'), 'packs');
@@ -64,4 +65,19 @@ export function classifyDropped(paths: string[]): { packs: string[]; notPacks: s
     (isPackDir(p) ? packs : notPacks).push(p);
   }
   return { packs, notPacks };
+}
+
+/**
+ * The desktop app's file policy: engine calls may name only the built-in packs, the user pack
+ * folder, the startup pack, and what the user picks in a dialog or drops on the window (granted
+ * as it happens). A path typed into the page is refused with PATH_NOT_ALLOWED and a hint.
+ */
+export function desktopPathPolicy(startupPack: string | undefined): PathPolicy {
+  const root = app.isPackaged ? process.resourcesPath : app.getAppPath();
+  const roots = [...builtInPackDirs(root), userPacksDir(), ...(app.isPackaged ? [path.join(process.resourcesPath, 'mini-world')] : [])];
+  if (startupPack) roots.push(startupPack);
+  return new PathPolicy(roots, {
+    owner: 'the desktop app',
+    hint: 'Choose it with Browse… (or File ▸ Open, or drop it on the window): the app uses only files and folders you picked',
+  });
 }

@@ -21,6 +21,7 @@ export const IPC = {
   event: 'twinlens:event',
   host: 'twinlens:host',
   dropped: 'twinlens:dropped',
+  pickPath: 'twinlens:pick-path',
 } as const;
 
 /** One entry per contract method; `satisfies` makes adding a method to CONTRACT a type error here until it is exposed. */
@@ -38,7 +39,19 @@ export const PRELOAD_METHODS = {
   leakage: true,
 } as const satisfies Record<ContractMethod, true>;
 
-export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe'] as const;
+export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe', 'pickPath'] as const;
+
+/**
+ * A file or folder chosen in the system dialog. The desktop app accepts only paths the user
+ * picked (here, in File ▸ Open…) or dropped on the window: a picked path is granted to the
+ * engine calls that follow; a typed one is refused with PATH_NOT_ALLOWED.
+ */
+export interface PickPathRequest {
+  kind: 'file' | 'directory' | 'save';
+  title?: string;
+  /** File-type filters for kind 'file' (extensions without the dot). */
+  filters?: { name: string; extensions: string[] }[];
+}
 
 export type Envelope<T> = { ok: true; result: T } | { ok: false; error: SerializedError };
 
@@ -54,6 +67,8 @@ export type PreloadApi = { [M in ContractMethod]: PreloadMethod<M> } & {
   cancel(requestId: string): void;
   /** Host events (engine state, menu commands, opened images); returns the unsubscribe function. */
   subscribe(cb: (event: unknown) => void): () => void;
+  /** Shows the system dialog; resolves to the chosen path (now granted), or undefined when cancelled. */
+  pickPath(req: PickPathRequest): Promise<string | undefined>;
 };
 
 /** What createPreloadApi needs from Electron's ipcRenderer. */
@@ -98,6 +113,10 @@ export function createPreloadApi(ipc: IpcRendererLike): PreloadApi {
   for (const name of Object.keys(PRELOAD_METHODS) as ContractMethod[]) api[name] = method(name);
   api.cancel = (requestId: string) => {
     if (typeof requestId === 'string') ipc.send(IPC.cancel, requestId);
+  };
+  api.pickPath = async (req: PickPathRequest) => {
+    const r = await ipc.invoke(IPC.pickPath, req);
+    return typeof r === 'string' ? r : undefined;
   };
   api.subscribe = (cb: (event: unknown) => void) => {
     if (typeof cb !== 'function') throw new TypeError('subscribe needs a function');

@@ -214,6 +214,13 @@ export function App({ bridge }: { bridge: Bridge }) {
         canExport={!!image}
         canOpenPack={bridge.canOpenPackByPath}
         onOpenPack={(dir) => void engine.openPack(dir)}
+        onBrowsePack={
+          bridge.pickPath
+            ? () => void bridge.pickPath?.({ kind: 'directory', title: 'Open Model Pack (a folder with pack.json)' }).then((dir) => {
+                if (dir) void engine.openPack(dir);
+              })
+            : undefined
+        }
         showAttention={prefs.showAttention}
         onShowAttention={(showAttention) => updatePrefs({ showAttention })}
         showExtraModes={prefs.showExtraModes}

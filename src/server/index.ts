@@ -144,7 +144,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   let closing: Promise<void> | undefined;
   return {
     url,
-    roots: paths.roots,
+    roots: [...paths.roots],
     token,
     port,
     engine,

@@ -73,17 +73,41 @@ function realish(p: string): string {
   }
 }
 
-export class PathPolicy {
-  readonly roots: string[];
+export interface PathPolicyOptions {
+  /** What the refusal calls the holder of the roots ("this server"). */
+  owner?: string;
+  /** What the user can do about a refusal. */
+  hint?: string;
+}
 
-  constructor(roots: string[]) {
+export class PathPolicy {
+  private readonly list: string[];
+  private readonly owner: string;
+  private readonly hint: string;
+
+  constructor(roots: string[], opts: PathPolicyOptions = {}) {
     if (!roots.length) throw new Error('PathPolicy needs at least one root');
-    this.roots = [...new Set(roots.map(realish))];
+    this.list = [...new Set(roots.map(realish))];
+    this.owner = opts.owner ?? 'this server';
+    this.hint = opts.hint ?? 'Move the file under one of them, or restart `twinlens serve` with --root <folder>';
+  }
+
+  get roots(): readonly string[] {
+    return this.list;
+  }
+
+  /**
+   * Adds a file or folder the user picked (a dialog, a drop): the desktop app's grants.
+   * A folder grants everything under it, a file only itself.
+   */
+  grant(p: string): void {
+    const real = realish(p);
+    if (!this.list.includes(real)) this.list.push(real);
   }
 
   allows(p: string): boolean {
     const real = realish(p);
-    return this.roots.some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
+    return this.list.some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
   }
 
   /** Throws PATH_NOT_ALLOWED for the first path of the call outside every root. */
@@ -92,8 +116,8 @@ export class PathPolicy {
       if (!this.allows(ref.value)) {
         throw new TwinLensError(
           'PATH_NOT_ALLOWED',
-          `${method}: ${ref.field} is outside the folders this server may use (${this.roots.join(', ')})`,
-          'Move the file under one of them, or restart `twinlens serve` with --root <folder>',
+          `${method}: ${ref.field} is outside the folders ${this.owner} may use (${this.list.join(', ')})`,
+          this.hint,
         );
       }
     }

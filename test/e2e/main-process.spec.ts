@@ -10,7 +10,9 @@
  *   (navigation, new windows, permissions).
  * The full desktop flow is electron.spec.ts, when a binary exists.
  */
+import * as fs from 'node:fs';
 import { register } from 'node:module';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FakeEngine } from './fake-engine.js';
@@ -84,6 +86,68 @@ test.describe('IPC broker', () => {
       broker.dispose();
     }
     expect(ipcMain.handlers.has(IPC.call)).toBe(false);
+  });
+});
+
+test.describe('desktop path grants', () => {
+  test('refuses paths the user did not pick; a dialog pick or a drop grants them', async () => {
+    const { ipcMain } = await stub();
+    const { IpcBroker } = await dist('main/ipc-broker.js');
+    const { desktopPathPolicy } = await dist('main/packs.js');
+    const { IPC } = await dist('preload/api.js');
+    const fake = new FakeEngine();
+    const win = fakeWebContents(1);
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-grant-'));
+    const picked = path.join(outside, 'good-picked-pack'); // the fake engine opens folders named good*
+    const dropped = path.join(outside, 'good-dropped-pack');
+    const picks: unknown[] = [];
+    const paths = desktopPathPolicy(PACK);
+    const broker = new IpcBroker({
+      host: fake,
+      trusted: () => win,
+      onDropped: () => undefined,
+      paths,
+      pick: async (req: unknown) => {
+        picks.push(req);
+        return picked;
+      },
+    });
+    const call = ipcMain.handlers.get(IPC.call);
+    const pick = ipcMain.handlers.get(IPC.pickPath);
+    try {
+      // The startup pack and the checkout's built-in packs are allowed from the start.
+      const startup = await call(eventFrom(win), 'openPack', 'g1', { dir: PACK });
+      expect(startup.error?.code).not.toBe('PATH_NOT_ALLOWED');
+      // A typed path outside them is refused before the engine sees it, with a hint to pick it.
+      for (const [i, params] of [{ dir: picked }, { suite: path.join(outside, 'x.jsonl') }, { dir: '/etc' }].entries()) {
+        const method = 'suite' in params ? 'evaluate' : 'openPack';
+        const r = await call(eventFrom(win), method, `g2-${i}`, method === 'evaluate' ? { ...params, modes: ['clip'] } : params);
+        expect(r, JSON.stringify(params)).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED', hint: expect.stringContaining('Browse') } });
+      }
+      expect(fake.calls.filter((c) => c.method === 'openPack')).toHaveLength(1);
+      // A pick from another window or with a malformed request shows no dialog and grants nothing.
+      expect(await pick(eventFrom(fakeWebContents(2)), { kind: 'directory' })).toBeUndefined();
+      expect(await pick(eventFrom(win), { kind: 'anything' })).toBeUndefined();
+      expect(picks).toHaveLength(0);
+      // The dialog's choice is granted: the same call now reaches the engine.
+      expect(await pick(eventFrom(win), { kind: 'directory', title: 'Choose a pack' })).toBe(picked);
+      expect(picks).toEqual([{ kind: 'directory', title: 'Choose a pack' }]);
+      expect(await call(eventFrom(win), 'openPack', 'g3', { dir: picked })).toMatchObject({ ok: true });
+      expect(paths.allows(path.join(picked, 'pack.json'))).toBe(true);
+      // A folder dropped on our window is granted too; one "dropped" by another window is not.
+      ipcMain.emit(IPC.dropped, eventFrom(fakeWebContents(2)), [dropped]);
+      expect(paths.allows(dropped)).toBe(false);
+      ipcMain.emit(IPC.dropped, eventFrom(win), [dropped]);
+      expect(await call(eventFrom(win), 'openPack', 'g4', { dir: dropped })).toMatchObject({ ok: true });
+      // A link inside a granted folder cannot lead out of it.
+      fs.mkdirSync(picked, { recursive: true });
+      fs.symlinkSync('/etc', path.join(picked, 'escape'));
+      expect(await call(eventFrom(win), 'openPack', 'g5', { dir: path.join(picked, 'escape') })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+    } finally {
+      broker.dispose();
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+    expect(ipcMain.handlers.has(IPC.pickPath)).toBe(false);
   });
 });
 

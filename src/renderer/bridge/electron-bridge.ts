@@ -7,7 +7,7 @@
  */
 import type { ContractMethod, ContractParams, ContractResults } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
-import type { Bridge, BridgeCallOptions, HostEvent, TwinLensWindowApi } from './types.js';
+import type { Bridge, BridgeCallOptions, HostEvent, PickPathRequest, TwinLensWindowApi } from './types.js';
 
 let counter = 0;
 
@@ -35,5 +35,9 @@ export class ElectronBridge implements Bridge {
 
   subscribe(cb: (e: HostEvent) => void): () => void {
     return this.api.subscribe((e) => cb(e as HostEvent));
+  }
+
+  pickPath(req: PickPathRequest): Promise<string | undefined> {
+    return this.api.pickPath(req);
   }
 }

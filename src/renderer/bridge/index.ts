@@ -17,4 +17,4 @@ export function createBridge(): Bridge {
   return new WsBridge();
 }
 
-export type { Bridge, BridgeCallOptions, HostEvent, EngineStateView, HostCommand } from './types.js';
+export type { Bridge, BridgeCallOptions, HostEvent, EngineStateView, HostCommand, PickPathRequest } from './types.js';

@@ -47,6 +47,18 @@ export interface Bridge {
   restartEngine?(): void;
   /** Whether the user can type a pack folder path (the server's file system in web mode). */
   readonly canOpenPackByPath: boolean;
+  /**
+   * The system file dialog (desktop only). The desktop app accepts only paths picked here, in
+   * its menus, or dropped on the window; resolves to the path, or undefined when cancelled.
+   */
+  pickPath?(req: PickPathRequest): Promise<string | undefined>;
+}
+
+/** Mirrors PickPathRequest of src/preload/api.ts (the renderer may not import it). */
+export interface PickPathRequest {
+  kind: 'file' | 'directory' | 'save';
+  title?: string;
+  filters?: { name: string; extensions: string[] }[];
 }
 
 /**
@@ -62,4 +74,5 @@ export type TwinLensWindowApi = {
 } & {
   cancel(requestId: string): void;
   subscribe(cb: (event: unknown) => void): () => void;
+  pickPath(req: PickPathRequest): Promise<string | undefined>;
 };

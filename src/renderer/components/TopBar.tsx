@@ -14,6 +14,8 @@ interface Props {
   canExport: boolean;
   canOpenPack: boolean;
   onOpenPack(dir: string): void;
+  /** Desktop: choose the pack folder in the system dialog instead of typing it. */
+  onBrowsePack?: () => void;
   showAttention: boolean;
   onShowAttention(v: boolean): void;
   showExtraModes: boolean;
@@ -42,7 +44,7 @@ export function TopBar(p: Props) {
       </label>
       {p.canOpenPack && (
         <span className="pack-open">
-          <button type="button" onClick={() => setPackOpen((v) => !v)} aria-expanded={packOpen} data-testid="open-pack">
+          <button type="button" onClick={() => (p.onBrowsePack ? p.onBrowsePack() : setPackOpen((v) => !v))} aria-expanded={packOpen} data-testid="open-pack">
             Open pack…
           </button>
           {packOpen && (

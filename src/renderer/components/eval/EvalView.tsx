@@ -11,6 +11,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { EngineEvent, EvalItemResult, PackInfo, SuiteList } from '../../../shared/contract.js';
 import type { Bridge } from '../../bridge/index.js';
+import { BrowseButton } from '../BrowseButton.js';
 import { downloadBytes, svgToPng } from '../../lib/download.js';
 import { itemsCsv, scoresCsv } from '../../lib/eval-export.js';
 import { formatMs } from '../../lib/format.js';
@@ -117,7 +118,17 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
         {(form.suite === '__path__' || !suites?.builtIn.length) && (
           <label className="field small">
             Suite path (.jsonl, MMVP Questions.csv or its folder)
-            <input type="text" value={form.path} onChange={(e) => update({ path: e.currentTarget.value })} placeholder="/data/mmvp/Questions.csv" data-testid="eval-suite-path" />
+            <span className="row-2">
+              <input type="text" value={form.path} onChange={(e) => update({ path: e.currentTarget.value })} placeholder="/data/mmvp/Questions.csv" data-testid="eval-suite-path" />
+              <BrowseButton
+                bridge={bridge}
+                kind="file"
+                title="Choose a suite file"
+                filters={[{ name: 'Suites', extensions: ['jsonl', 'csv', 'json'] }]}
+                onPick={(path) => update({ path })}
+                testId="eval-suite-browse"
+              />
+            </span>
           </label>
         )}
         {suites && !suites.builtIn.length && <p className="muted small">This pack ships no built-in suites (no suites/ folder).</p>}

@@ -10,6 +10,7 @@ import { useState } from 'react';
 import type { ComposePackParams, ComposePackResult } from '../../../shared/contract.js';
 import { toTwinLensError } from '../../../shared/errors.js';
 import type { Bridge } from '../../bridge/index.js';
+import { BrowseButton } from '../BrowseButton.js';
 
 interface Props {
   bridge: Bridge;
@@ -92,6 +93,13 @@ export function ComposePack({ bridge, onOpenPack }: Props) {
                 setValues((old) => ({ ...old, [f.key]: value }));
               }}
               data-testid={`compose-${f.key}`}
+            />
+            <BrowseButton
+              bridge={bridge}
+              kind="directory"
+              title={f.label}
+              onPick={(path) => setValues((old) => ({ ...old, [f.key]: path }))}
+              testId={`compose-${f.key}-browse`}
             />
           </label>
         ))}

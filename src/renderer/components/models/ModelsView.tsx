@@ -11,6 +11,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { PackEstimateView, PackInfo } from '../../../shared/contract.js';
 import { toTwinLensError } from '../../../shared/errors.js';
 import type { Bridge } from '../../bridge/index.js';
+import { BrowseButton } from '../BrowseButton.js';
 import { formatBytes } from '../../lib/format.js';
 import { ComposePack } from './ComposePack.js';
 
@@ -71,7 +72,10 @@ export function ModelsView({ hidden, bridge, pack, packError, onOpenPack }: Prop
           }}
         >
           Open another pack (a folder with pack.json, on the engine’s machine)
-          <input type="text" value={dir} onChange={(e) => setDir(e.currentTarget.value)} placeholder="/path/to/another/pack" data-testid="models-pack-dir" />
+          <span className="row-2">
+            <input type="text" value={dir} onChange={(e) => setDir(e.currentTarget.value)} placeholder="/path/to/another/pack" data-testid="models-pack-dir" />
+            <BrowseButton bridge={bridge} kind="directory" title="Choose a pack folder (contains pack.json)" onPick={setDir} testId="models-browse" />
+          </span>
           <div className="row-2">
             <button type="submit" className="primary" disabled={!dir.trim() || busy} data-testid="models-open">
               {busy ? 'Opening…' : 'Open'}
