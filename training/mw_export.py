@@ -66,6 +66,8 @@ def stage_export(c) -> None:
                        torch.zeros(2, TEXT_MAX_LENGTH, D)), f"{pack}/unet/model.onnx",
                 ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
                 {"sample": b, "encoder_hidden_states": b, "out_sample": b}, external_data="weights.pb")
+    # onnx writes external data with mode 600: readable by every user of the machine, as git would check it out
+    os.chmod(f"{pack}/unet/weights.pb", 0o644)
     # --- clip
     export_onnx(vision, (torch.zeros(1, 3, IMAGE_SIZE, IMAGE_SIZE),), f"{pack}/clip/vision_model.onnx",
                 ["pixel_values"], ["last_hidden_state", "image_embeds"],

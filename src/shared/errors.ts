@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'INSUFFICIENT_MEMORY',
   'DOWNLOAD_FAILED',
   'DISK_FULL',
+  'PERMISSION_DENIED',
   'CANCELLED',
   'ENGINE_CRASHED',
   'ENGINE_DISPOSED',
@@ -71,8 +72,33 @@ export function toTwinLensError(e: unknown, fallback: ErrorCode = 'INTERNAL'): T
     }
   }
   if (e instanceof Error && e.name === 'AbortError') return new TwinLensError('CANCELLED', 'The operation was cancelled');
+  const errno = fromErrno(e);
+  if (errno) return errno;
   const message = e instanceof Error ? e.message : String(e);
   return new TwinLensError(fallback, message, undefined, { cause: e });
+}
+
+const VERBS: Record<string, string> = { mkdir: 'create the folder', open: 'open', rename: 'write', unlink: 'delete', rmdir: 'delete', scandir: 'list', copyfile: 'copy to', link: 'link to' };
+
+/**
+ * A file-system error from Node (EACCES, EROFS, ENOSPC…) in words: which path, what was being done,
+ * what to do. Without this it reaches the user as "INTERNAL: EACCES: permission denied, mkdir '…'".
+ */
+function fromErrno(e: unknown): TwinLensError | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const { code, path: file, syscall } = e as Error & { code?: unknown; path?: unknown; syscall?: unknown };
+  if (typeof code !== 'string' || typeof file !== 'string') return undefined;
+  const verb = (typeof syscall === 'string' && VERBS[syscall]) || 'use';
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new TwinLensError('PERMISSION_DENIED', `Permission denied: cannot ${verb} ${file}`, 'Choose a file or folder this user may use, or change its permissions', { cause: e });
+  }
+  if (code === 'EROFS') {
+    return new TwinLensError('PERMISSION_DENIED', `Read-only file system: cannot ${verb} ${file}`, 'Choose a folder on a writable disk', { cause: e });
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new TwinLensError('DISK_FULL', `The disk is full: cannot ${verb} ${file}`, 'Free some space or choose another folder, then run it again', { cause: e });
+  }
+  return undefined;
 }
 
 export function cancelledError(what = 'The operation'): TwinLensError {

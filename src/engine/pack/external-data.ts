@@ -6,6 +6,9 @@
  * the engine read any file (`../../../etc/shadow`), or fail much later with
  * a raw runtime error.
  *
+ * A model or weights file this user may not read (a pack unpacked by another
+ * user, or by root with mode 600) is recorded the same way, with the reason.
+ *
  * Models larger than SCAN_LIMIT are skipped: they hold their weights inline
  * (external data exists to keep the .onnx small), and reading them whole
  * here would double the memory and time of opening the pack.
@@ -31,13 +34,18 @@ export async function checkExternalData(pack: Pack): Promise<void> {
     } catch {
       continue; // a missing model is reported by the part that needs it (Engine.build, modes' reasons)
     }
+    if (!readable(model)) {
+      pack.missingExternal.set(rel, `${rel} is not readable by this user (permission denied)`);
+      continue;
+    }
     if (fs.statSync(model).size > SCAN_LIMIT) continue;
     const index = await readGraphIndex(model);
     const dir = path.dirname(model);
     for (const loc of index.externalDataFiles) {
       const target = path.join(path.dirname(rel), loc);
       try {
-        pack.resolve(target);
+        // ONNX Runtime reports an unreadable weights file as "SystemError : 13" deep in its loader; say it here.
+        if (!readable(pack.resolve(target))) pack.missingExternal.set(rel, `${rel} stores its weights in "${loc}", which is not readable by this user (permission denied)`);
       } catch (e) {
         const err = e as TwinLensError;
         if (err.code === 'PACK_PATH_ESCAPE') {
@@ -46,5 +54,16 @@ export async function checkExternalData(pack: Pack): Promise<void> {
         pack.missingExternal.set(rel, `${rel} needs its external data "${loc}", missing from ${dir}`);
       }
     }
+  }
+}
+
+function readable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.R_OK);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return false;
+    throw e;
   }
 }

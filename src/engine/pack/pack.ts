@@ -66,7 +66,14 @@ export class Pack {
   resolveModel(rel: string): string {
     const abs = this.resolve(rel);
     const ext = this.missingExternal.get(rel);
-    if (ext) throw new TwinLensError('PACK_FILE_MISSING', ext, 'Download the weights file next to the model (weights.pb or model.onnx_data)');
+    if (ext) {
+      const unreadable = ext.includes('permission denied');
+      throw new TwinLensError(
+        'PACK_FILE_MISSING',
+        ext,
+        unreadable ? 'Make the pack files readable by this user (chmod -R a+rX <pack>) or run as their owner' : 'Download the weights file next to the model (weights.pb or model.onnx_data)',
+      );
+    }
     return abs;
   }
 

@@ -37,7 +37,19 @@ export function engineEntry(): { file: string; execArgv: string[] } {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const js = path.join(here, 'entry.js');
   if (fs.existsSync(js)) return { file: js, execArgv: [] };
-  return { file: path.join(here, 'entry.ts'), execArgv: ['--import', 'tsx'] };
+  return { file: path.join(here, 'entry.ts'), execArgv: ['--import', tsxLoader()] };
+}
+
+/**
+ * tsx's loader as a file URL: a bare `--import tsx` is resolved from the working directory, so
+ * `twinlens` run from any other folder started an engine that died with "Cannot find package 'tsx'".
+ */
+function tsxLoader(): string {
+  try {
+    return import.meta.resolve('tsx');
+  } catch {
+    return 'tsx'; // a host without import.meta.resolve (a test transform): the working directory is the checkout
+  }
 }
 
 export function forkNodeEngine(launch: EngineLaunch): EngineTransport {
