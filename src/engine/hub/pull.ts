@@ -81,12 +81,18 @@ function skipBytes(body: ReadableStream<Uint8Array>, n: number): ReadableStream<
   );
 }
 
-/** fetch with the pull's AbortSignal, and a 206-equivalent answer from servers that ignore Range. */
+/**
+ * fetch with the pull's AbortSignal, and a 206-equivalent answer from servers that ignore Range.
+ * Not for the Xet reconstruction call: its Range names the file bytes wanted and it answers 200 with
+ * JSON, which skipping would empty (every resumed Xet download failed with "Unexpected end of JSON input").
+ */
 export function pullFetch(base: typeof fetch, signal?: AbortSignal): typeof fetch {
   return async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const res = await base(input, { ...init, ...(signal ? { signal } : {}) });
     const start = rangeStart(init);
-    if (start > 0 && res.status === 200 && res.body) {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const metadata = /json/i.test(res.headers.get('content-type') ?? '') || /\/reconstructions\//.test(url);
+    if (start > 0 && res.status === 200 && res.body && !metadata) {
       return new Response(skipBytes(res.body, start), { status: 206, headers: res.headers });
     }
     return res;

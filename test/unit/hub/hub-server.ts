@@ -6,6 +6,17 @@
  * answers, ETag / X-Linked-ETag / X-Linked-Size headers, and 404 with
  * X-Error-Code: EntryNotFound. Faults are injected per test: drop the
  * connection after N bytes, flip one byte, ignore Range, slow chunks.
+ *
+ * Files marked `xet` are also served by the Xet protocol, as the Hub serves
+ * Xet-backed repos (https://huggingface.co/docs/xet/en/download-protocol):
+ * the resolve probe that accepts `application/vnd.xet-fileinfo+json` gets the
+ * file info (X-Xet-Hash, X-Linked-Size, Link: xet-auth + xet-reconstruction-
+ * info), `GET /api/models/{repo}/xet-read-token/{rev}` a token and the CAS
+ * URL, `GET /cas/v2/reconstructions/{hash}` (with a Range) the terms and the
+ * signed xorb ranges, and `GET /xorbs/{hash}/{k}` xorb k: XORB_CHUNKS chunks
+ * of XET_CHUNK bytes, each behind its 8-byte header (version 0, compression
+ * None), one term per xorb. The byte faults apply to the fetch of xorb k
+ * under the key `xorb:<path>#<k>`.
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
@@ -15,7 +26,14 @@ export interface RepoFile {
   content: Buffer;
   /** Stored with Git LFS: listed with lfs.oid = sha256 and redirected to the CDN. */
   lfs?: boolean;
+  /** Also stored in Xet (implies lfs): listed with xetHash, served by the Xet protocol to clients that ask. */
+  xet?: boolean;
 }
+
+/** Uncompressed bytes per Xet chunk in the stand-in (the real CDC chunks average 64 KiB). */
+export const XET_CHUNK = 16 * 1024;
+/** Chunks per xorb (the real xorbs hold up to 64 MiB): a file of more than 64 KiB spans several terms. */
+export const XORB_CHUNKS = 4;
 
 export interface Faults {
   /** Destroy the socket after sending this many body bytes of a resolve/CDN GET (not the 0-0 probe). */
@@ -73,8 +91,33 @@ function entry(path: string, f: RepoFile) {
     path,
     size: f.content.length,
     oid: gitBlobId(f.lfs ? Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(f.content)}\n`) : f.content),
-    ...(f.lfs ? { lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 134 } } : {}),
+    ...(f.lfs || f.xet ? { lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 134 } } : {}),
+    ...(f.xet ? { xetHash: xetHash(f.content) } : {}),
   };
+}
+
+/** The stand-in's Xet file hash (the real one is a merkle hash of the chunks; any 64 hex digits do here). */
+export function xetHash(b: Buffer): string {
+  return createHash('sha256').update('xet').update(b).digest('hex');
+}
+
+/** Xorb k of a file: [8-byte header, chunk] for its XORB_CHUNKS chunks; offsets[i] = where local chunk i starts. */
+function xorbOf(content: Buffer, k: number): { bytes: Buffer; offsets: number[] } {
+  const parts: Buffer[] = [];
+  const offsets = [0];
+  const from = k * XORB_CHUNKS * XET_CHUNK;
+  const to = Math.min(content.length, from + XORB_CHUNKS * XET_CHUNK);
+  for (let i = from; i < to; i += XET_CHUNK) {
+    const chunk = content.subarray(i, Math.min(i + XET_CHUNK, to));
+    const header = Buffer.alloc(8);
+    header[0] = 0; // version
+    header.writeUIntLE(chunk.length, 1, 3); // compressed length
+    header[4] = 0; // compression scheme None
+    header.writeUIntLE(chunk.length, 5, 3); // uncompressed length
+    parts.push(header, chunk);
+    offsets.push(offsets.at(-1)! + 8 + chunk.length);
+  }
+  return { bytes: Buffer.concat(parts), offsets };
 }
 
 export async function startFakeHub(repo: string, files: Record<string, RepoFile>, revision = 'main'): Promise<FakeHub> {
@@ -83,8 +126,8 @@ export async function startFakeHub(repo: string, files: Record<string, RepoFile>
   const cutCounts = new WeakMap<Faults, Map<string, number>>();
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  async function serveFile(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
-    const f = hub.files.get(path);
+  async function serveFile(req: http.IncomingMessage, res: http.ServerResponse, path: string, xorb?: Buffer): Promise<void> {
+    const f = xorb ? { content: xorb, lfs: true } : hub.files.get(path);
     if (!f) {
       res.writeHead(404, { 'X-Error-Code': 'EntryNotFound', 'Content-Type': 'application/json' }).end('{"error":"Entry not found"}');
       return;
@@ -168,11 +211,63 @@ export async function startFakeHub(repo: string, files: Record<string, RepoFile>
         if (url.pathname.startsWith(resolve)) {
           const path = decodeURIComponent(url.pathname.slice(resolve.length));
           const f = hub.files.get(path);
+          if (f?.xet && String(req.headers.accept ?? '').includes('application/vnd.xet-fileinfo+json')) {
+            const hash = xetHash(f.content);
+            res
+              .writeHead(200, {
+                'Content-Type': 'application/vnd.xet-fileinfo+json',
+                'X-Xet-Hash': hash,
+                'X-Linked-Size': String(f.content.length),
+                'X-Linked-ETag': `"${sha256(f.content)}"`,
+                Link: `<${hub.url}${api}/xet-read-token/${revision}>; rel="xet-auth", <${hub.url}/cas/v1/reconstructions/${hash}>; rel="xet-reconstruction-info"`,
+              })
+              .end(JSON.stringify({ hash, size: f.content.length }));
+            return;
+          }
           if (f?.lfs) {
             res.writeHead(302, { Location: `/cdn/${repo}/${revision}/${path}`, 'X-Linked-ETag': `"${sha256(f.content)}"`, 'X-Linked-Size': String(f.content.length) }).end();
             return;
           }
           await serveFile(req, res, path);
+          return;
+        }
+        if (req.method === 'GET' && url.pathname === `${api}/xet-read-token/${revision}`) {
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ accessToken: 'xet-read', casUrl: `${hub.url}/cas`, exp: Math.floor(Date.now() / 1000) + 3600 }));
+          return;
+        }
+        const xetFile = (hash: string) => [...hub.files.entries()].find(([, f]) => f.xet && xetHash(f.content) === hash);
+        if (req.method === 'GET' && url.pathname.startsWith('/cas/v2/reconstructions/')) {
+          const found = xetFile(url.pathname.slice('/cas/v2/reconstructions/'.length));
+          if (!found || req.headers.authorization !== 'Bearer xet-read') {
+            res.writeHead(found ? 401 : 404, { 'Content-Type': 'application/json' }).end('{"error":"no such xet file, or no token"}');
+            return;
+          }
+          const content = found[1].content;
+          const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+          const start = m ? Number(m[1]) : 0;
+          const end = m ? Math.min(Number(m[2]), content.length - 1) : content.length - 1;
+          const first = Math.floor(start / XET_CHUNK);
+          const last = Math.floor(end / XET_CHUNK);
+          const hash = xetHash(content);
+          const terms = [];
+          const xorbs: Record<string, unknown> = {};
+          for (let k = Math.floor(first / XORB_CHUNKS); k <= Math.floor(last / XORB_CHUNKS); k++) {
+            const lo = Math.max(first, k * XORB_CHUNKS) - k * XORB_CHUNKS;
+            const hi = Math.min(last, k * XORB_CHUNKS + XORB_CHUNKS - 1) - k * XORB_CHUNKS;
+            const base = (k * XORB_CHUNKS + lo) * XET_CHUNK;
+            const { offsets } = xorbOf(content, k);
+            const termHash = `${hash.slice(0, 56)}${k.toString(16).padStart(8, '0')}`;
+            terms.push({ hash: termHash, unpacked_length: Math.min(content.length, (k * XORB_CHUNKS + hi + 1) * XET_CHUNK) - base, range: { start: lo, end: hi + 1 } });
+            xorbs[termHash] = [{ url: `${hub.url}/xorbs/${hash}/${k}?X-Xet-Signed-Range=${lo}-${hi}`, ranges: [{ chunks: { start: lo, end: hi + 1 }, bytes: { start: offsets[lo], end: offsets[hi + 1] - 1 } }] }];
+          }
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ offset_into_first_range: start - first * XET_CHUNK, terms, xorbs }));
+          return;
+        }
+        if (req.method === 'GET' && url.pathname.startsWith('/xorbs/')) {
+          const [hash, k] = url.pathname.slice('/xorbs/'.length).split('/');
+          const found = xetFile(hash);
+          if (!found || !/^\d+$/.test(k ?? '')) return void res.writeHead(404).end();
+          await serveFile(req, res, `xorb:${found[0]}#${k}`, xorbOf(found[1].content, Number(k)).bytes);
           return;
         }
         const cdn = `/cdn/${repo}/${revision}/`;
