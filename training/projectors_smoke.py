@@ -4,8 +4,11 @@
 
 1. data       mini-world scenes in LLaVA's formats (make_dataset: pretrain.json, instruct.json, suite.jsonl)
 2. llm        a random tiny Qwen2 with its tokenizer + chat template (`tiny.build_tiny_llm`)
-3. base pack  `twinlens packs import --sd --clip` of the family fixtures (SD 1.5 diffusers layout,
-              transformers.js CLIP): the encoders a user would import before training
+3. base pack  `twinlens packs import --sd --clip` of tiny random encoders built from the real classes
+              (diffusers UNet2DConditionModel/AutoencoderKL + transformers CLIPTextModel, exported by optimum
+              in the Optimum SD layout; transformers CLIPVisionModel exported by optimum, transformers.js
+              layout: `llava.tiny_encoders`): the encoders a user would import before training
+              (`--encoders families` uses the family fixtures instead)
 4. extract    `twinlens extract` on that pack, 2 shards each: stage 1 (pretrain.json, no prompt) and
               stage 2 (instruct.json + suite.jsonl, the question as SD prompt)
 5. train      `torchrun --nproc_per_node 2` (gloo) stage 1 then stage 2 for each mode (fused, clip,
@@ -139,6 +142,9 @@ def main(argv=None) -> int:
     ap.add_argument("--items", type=int, default=4, help="suite items asked in TS and PyTorch")
     ap.add_argument("--max-tokens", type=int, default=12)
     ap.add_argument("--min-agreement", type=float, default=1.0)
+    ap.add_argument("--encoders", choices=["real", "families"], default="real",
+                    help="SD and CLIP: tiny diffusers/transformers models exported by optimum (real), or the "
+                         "family fixtures")
     a = ap.parse_args(argv)
     t0 = time.time()
     import torch
@@ -157,8 +163,17 @@ def main(argv=None) -> int:
     log("data + tiny LLM")
     make_dataset(data, scenes=a.scenes, seed=0)
     build_tiny_llm(os.path.join(w, "llm"))
-    log("base pack (family fixtures: SD 1.5 diffusers layout + transformers.js CLIP)")
-    twinlens("packs", "import", "--sd", SD, "--clip", CLIP, "--out", os.path.join(w, "base"), "--copy", "--json")
+    sd, clip = SD, CLIP
+    if a.encoders == "real":
+        from twinlens_train.llava.tiny_encoders import build_tiny_clip, build_tiny_sd
+
+        log("tiny SD (diffusers) and CLIP (transformers), exported by optimum")
+        sd, clip = build_tiny_sd(os.path.join(w, "encoders", "sd")), build_tiny_clip(os.path.join(w, "encoders", "clip"))
+    log(f"base pack ({a.encoders} encoders)")
+    base_rep = twinlens("packs", "import", "--sd", sd, "--clip", clip, "--out", os.path.join(w, "base"), "--copy",
+                        "--json")
+    summary_encoders = {"kind": a.encoders, "sd": base_rep["manifest"]["diffusion"]["family"],
+                        "tap": base_rep["manifest"]["diffusion"]["defaults"]["tap"]}
     stage_data = {1: [os.path.join(data, "pretrain.json")],
                   2: [os.path.join(data, "instruct.json"), os.path.join(data, "suite.jsonl")]}
     extracted = {}
@@ -170,7 +185,7 @@ def main(argv=None) -> int:
                                         "--prompt-dropout", "0", "--shard", f"{i}/2", "--provider", "cpu", "--json")
         if not extracted[stage]["manifest"]:
             raise RuntimeError(f"stage {stage}: no manifest.json after both shards")
-    summary: dict = {"modes": modes, "nproc": a.nproc, "steps": {}, "losses": {}, "agreement": {}, "answers": {}, "answer_words": {}, "train_accuracy": {}}
+    summary: dict = {"encoders": summary_encoders, "modes": modes, "nproc": a.nproc, "steps": {}, "losses": {}, "agreement": {}, "answers": {}, "answer_words": {}, "train_accuracy": {}}
     with open(os.path.join(data, "suite.jsonl")) as f:
         suite = [json.loads(line) for line in f if line.strip()]
     # one question per scene, spread over the scenes and the question kinds
@@ -201,7 +216,7 @@ def main(argv=None) -> int:
         export_llm(os.path.join(r2, "llm"), llmx)
         pack = os.path.join(w, "packs", mode)
         log(f"import {pack}")
-        rep = twinlens("packs", "import", "--sd", SD, "--clip", CLIP, "--llm", llmx, "--projectors", proj, "--out", pack,
+        rep = twinlens("packs", "import", "--sd", sd, "--clip", clip, "--llm", llmx, "--projectors", proj, "--out", pack,
                        "--copy", "--json")
         if not rep["usable"]:
             raise RuntimeError(f"{pack} is not usable: {rep.get('validation')}")

@@ -79,8 +79,18 @@ export class DiffusionExtractor {
     if (!t || t.dims.length !== 4) {
       throw new TwinLensError('ONNX_IO_MISMATCH', `VAE encoder output "${this.section.vaeOutput}" has shape [${t?.dims.join(',')}], expected [1, 4, h, w]`);
     }
-    const data = asFloat32(t).map((x) => x * this.section.latentScale);
-    const v = { dims: t.dims, data };
+    let dims = t.dims;
+    let raw = asFloat32(t);
+    if (this.section.vaeOutput === 'latent_parameters') {
+      // Optimum ≥ 2 exports the posterior's parameters, mean ‖ log-variance along the channels
+      // (diffusers' DiagonalGaussianDistribution); the mean is the latent, as for the built-in pack.
+      const [b, c, h, w] = dims;
+      if (c % 2 !== 0) throw new TwinLensError('ONNX_IO_MISMATCH', `VAE encoder output "latent_parameters" has ${c} channels, expected mean and log-variance (an even number)`);
+      dims = [b, c / 2, h, w];
+      raw = raw.subarray(0, (c / 2) * h * w);
+    }
+    const data = raw.map((x) => x * this.section.latentScale);
+    const v = { dims, data };
     this.latents.set(key, v);
     return v;
   }

@@ -106,6 +106,7 @@ export async function readSdFolder(dirIn: string): Promise<SdFolder> {
   if (unetOutput !== 'out_sample') notes.push(`UNet output is "${unetOutput}" (ORT transformers-tool exports call it "latent").`);
   const textOutput = outputOf(textEncoder, 'last_hidden_state') ? 'last_hidden_state' : textEncoder.outputs[0]?.name;
   const vaeOutput = outputOf(vaeEncoder, 'latent_sample') ? 'latent_sample' : vaeEncoder.outputs[0]?.name;
+  if (vaeOutput === 'latent_parameters') notes.push('The VAE encoder returns latent_parameters (mean ‖ log-variance, Optimum ≥ 2): the mean is the latent.');
 
   const ehs = inputOf(unet, 'encoder_hidden_states')!;
   const ehsWidth = typeof ehs.dims?.[2] === 'number' ? ehs.dims[2] : undefined;
