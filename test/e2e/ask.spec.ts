@@ -3,13 +3,11 @@
  * the tiny fixture pack, the built renderer in Chromium. Covers the issue's
  * flow: open an image, ask, three streamed answers; change t and see the
  * diffusion columns re-run; stop a generation midway; survive the engine
- * process being killed. Also saves the README's screenshots.
+ * process being killed. (The README's screenshots: showcase.spec.ts, on mini-world.)
  */
-import * as path from 'node:path';
 import type { Page } from '@playwright/test';
-import { ROOT, answerModes, ask, expect, expectAllDone, openSample, test } from './fixtures.js';
+import { answerModes, ask, expect, expectAllDone, openSample, test } from './fixtures.js';
 
-const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 
 /**
  * Resolve once `mode`'s column shows its first streamed text, acting inside
@@ -61,10 +59,8 @@ test('answers a question in side-by-side columns, light and dark', async ({ app 
   await expect(app.getByTestId('memory')).toContainText('MiB');
 
   await app.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
-  await app.screenshot({ path: path.join(SCREENSHOTS, 'ask-light.png') });
   await app.getByTestId('theme-toggle').click();
   await expect(app.locator('html')).toHaveAttribute('data-theme', 'dark');
-  await app.screenshot({ path: path.join(SCREENSHOTS, 'ask-dark.png') });
 });
 
 test('changing t re-runs the diffusion-based columns only', async ({ app }) => {

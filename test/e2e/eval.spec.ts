@@ -3,8 +3,8 @@
  * answers are gibberish: the numbers are mechanics, not accuracy): a run of
  * the fixture suite can be stopped midway (partial summary), a small run
  * completes with progress, the accuracy chart (bars with CI whiskers), the
- * sweep chart and the items table, and exports CSV / JSON / PNG. Saves
- * docs/screenshots/eval.png. A short leakage probe (caption task: the
+ * sweep chart and the items table, and exports CSV / JSON / PNG. A
+ * short leakage probe (caption task: the
  * fixture's first two items share their question but not their caption)
  * shows its chart and table and exports the report as JSON.
  */
@@ -13,7 +13,6 @@ import * as path from 'node:path';
 import type { Download } from '@playwright/test';
 import { ROOT, expect, test } from './fixtures.js';
 
-const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 const SUITE = path.join(ROOT, 'test', 'fixtures', 'suites', 'tiny-shapes.jsonl');
 
 async function bytes(d: Download): Promise<Buffer> {
@@ -56,7 +55,6 @@ test('Eval view: stop a run, run a small sweep, see the charts, export', async (
   await app.getByTestId('eval-setting').selectOption({ label: 'guidance=1' });
 
   await app.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
-  await app.screenshot({ path: path.join(SCREENSHOTS, 'eval.png') });
 
   const [csv] = await Promise.all([app.waitForEvent('download'), app.getByTestId('eval-export-csv').click()]);
   const text = (await bytes(csv)).toString('utf8');

@@ -3,15 +3,13 @@
  * layer browser and timestep scrubber recompute, a point clicked on image A
  * gives correspondence maps for CLIP and the tap in image B (two-image
  * mode, with the pair's similarity numbers), and the exports download real
- * files: a panel PNG and a figure sheet as PNG + SVG with labels. Saves
- * docs/screenshots/features.png.
+ * files: a panel PNG and a figure sheet as PNG + SVG with labels.
+ * (The README screenshot: showcase.spec.ts, on mini-world.)
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Download, Page } from '@playwright/test';
-import { ROOT, SAMPLE_IMAGE, SAMPLE_IMAGE_B, expect, test } from './fixtures.js';
+import { SAMPLE_IMAGE, SAMPLE_IMAGE_B, expect, test } from './fixtures.js';
 
-const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 async function generation(page: Page): Promise<number> {
@@ -84,7 +82,6 @@ test('Features view: layers, t, correspondence, exports', async ({ app }) => {
   await expect(app.getByTestId('panel-image-0').locator('.marker')).toBeVisible();
 
   await app.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
-  await app.screenshot({ path: path.join(SCREENSHOTS, 'features.png') });
 
   // Export one panel as PNG.
   const [png] = await Promise.all([app.waitForEvent('download'), app.getByTestId(`export-png-pca-${other}-0`).click()]);

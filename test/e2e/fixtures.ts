@@ -24,7 +24,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function startBuiltServer(): Promise<RunningServer> {
+export async function startBuiltServer(packDir = PACK): Promise<RunningServer> {
   const entry = path.join(ROOT, 'dist', 'server', 'index.js');
   if (!fs.existsSync(entry)) throw new Error('dist/server is missing: run `npm run build` (npm run test:e2e does)');
   if (!fs.existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'))) throw new Error('dist/renderer is missing: run `npm run build:renderer`');
@@ -32,7 +32,7 @@ async function startBuiltServer(): Promise<RunningServer> {
     startServer(o: object): Promise<RunningServer>;
     EngineHost: new (o: object) => EngineHostLike;
   };
-  const engine = new FreezableEngine(new EngineHost({ packDir: PACK, provider: 'cpu' }));
+  const engine = new FreezableEngine(new EngineHost({ packDir, provider: 'cpu' }));
   // The roots a user would pass with --root: the checkout and the temp folder the compose test writes to.
   return startServer({ port: 0, engine, roots: [ROOT, os.tmpdir()] });
 }
