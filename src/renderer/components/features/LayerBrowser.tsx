@@ -44,11 +44,16 @@ export function LayerBrowser({ taps, selected, onSelect, shapes }: Props) {
         Layers <span className="muted small">({taps.length})</span>
       </h3>
       <ul role="listbox" aria-label="tap layer" data-testid="layer-list">
-        {ordered.length === 0 && <li className="muted small">This pack lists no taps.</li>}
+        {ordered.length === 0 && (
+          <li role="none" className="muted small">
+            This pack lists no taps.
+          </li>
+        )}
         {ordered.map((t) => {
           const shape = shapes[t.alias];
           return (
-            <li key={t.alias}>
+            // role="none": the options belong to the listbox, the <li> is only layout (axe: aria-required-parent)
+            <li key={t.alias} role="none">
               <button
                 type="button"
                 role="option"

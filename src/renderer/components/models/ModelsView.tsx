@@ -90,7 +90,8 @@ export function ModelsView({ hidden, bridge, pack, packError, onOpenPack }: Prop
           The same from a terminal: <code>npx twinlens packs import --sd DIR --clip DIR --llm DIR --out PACK</code>.
         </p>
       </aside>
-      <section className="models-main">
+      {/* focusable so the keyboard can scroll it (axe: scrollable-region-focusable) */}
+      <section className="models-main" tabIndex={0} aria-label="Pack parts and modes">
         {packError && <p className="error-text">No pack: {packError}</p>}
         {pack && (
           <>
