@@ -276,7 +276,7 @@ export class Engine {
         const out = await runner.generate(params.question, visual, gen, ctx.signal, (text, tokenId) => ctx.emit?.({ type: 'token', mode: id, text, tokenId }));
         ctx.timer?.record('prefill', out.prefillMs);
         if (out.tokens > 1) ctx.timer?.record('decode_per_token', out.decodeMs / (out.tokens - 1));
-        answer = { mode: id, text: out.text, tokens: out.tokens, ms: performance.now() - started, stop: out.stop };
+        answer = { mode: id, text: out.text, tokens: out.tokens, ms: performance.now() - started, prefillMs: out.prefillMs, decodeMs: out.decodeMs, stop: out.stop };
       } catch (e) {
         const err = toTwinLensError(e);
         answer = { mode: id, text: '', tokens: 0, ms: performance.now() - started, stop: err.code === 'CANCELLED' ? 'cancelled' : 'error', error: err.toJSON() };

@@ -285,7 +285,11 @@ export interface ModeAnswer {
   mode: string;
   text: string;
   tokens: number;
+  /** Wall time of the mode: encoders, projector, prefill and decoding. */
   ms: number;
+  /** The LLM's prompt pass (visual tokens included), and the decoding of tokens 2…n after it. */
+  prefillMs?: number;
+  decodeMs?: number;
   stop: StopReason;
   error?: SerializedError;
 }

@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'react';
 import type { ModeInfo } from '../../shared/contract.js';
-import { formatMs } from '../lib/format.js';
+import { answerSpeed, formatMs } from '../lib/format.js';
 import type { ColumnRun } from '../state/use-ask.js';
 
 const STATUS_LABEL: Record<ColumnRun['status'], string> = {
@@ -92,7 +92,7 @@ function Column({ mode, run, onStop, onRetry }: { mode: ModeInfo; run: ColumnRun
       </div>
       {status === 'done' && run && (
         <footer className="muted small">
-          {run.tokens} tokens · {run.ms && run.tokens ? `${((run.tokens * 1000) / run.ms).toFixed(1)} tok/s` : ''}
+          {answerSpeed(run)}
         </footer>
       )}
     </section>
@@ -123,3 +123,4 @@ export function AnswerColumns({ modes, columns, onStop, onRetry, packError }: Pr
     </div>
   );
 }
+

@@ -21,6 +21,9 @@ export interface ColumnRun {
   tokens: number;
   /** Wall time of the mode as the engine measured it (done), or since it started (running). */
   ms?: number;
+  /** The LLM's prompt pass and the decoding after the first token (done). */
+  prefillMs?: number;
+  decodeMs?: number;
   startedAt?: number;
   stop?: StopReason;
   error?: SerializedError;
@@ -136,5 +139,5 @@ function finalPatch(a: ModeAnswer): Partial<ColumnRun> {
   // A request cancelled while it waited in the engine's queue comes back as an answer with a CANCELLED error.
   if (a.stop === 'cancelled' || a.error?.code === 'CANCELLED') return { status: 'stopped', text: a.text, tokens: a.tokens, ms: a.ms, stop: 'cancelled' };
   if (a.error) return { status: 'error', text: a.text, tokens: a.tokens, ms: a.ms, stop: a.stop, error: a.error };
-  return { status: 'done', text: a.text, tokens: a.tokens, ms: a.ms, stop: a.stop };
+  return { status: 'done', text: a.text, tokens: a.tokens, ms: a.ms, prefillMs: a.prefillMs, decodeMs: a.decodeMs, stop: a.stop };
 }
