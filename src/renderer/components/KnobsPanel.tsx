@@ -19,6 +19,12 @@ interface Props {
 
 const T_PRESETS = [10, 50, 100, 250, 500];
 
+function numOrNull(v: string, min: number, max: number): number | null {
+  if (v.trim() === '') return null;
+  const n = Number(v);
+  return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : null;
+}
+
 function intOrNull(v: string, min: number, max: number): number | null {
   if (v.trim() === '') return null;
   const n = Math.round(Number(v));
@@ -145,6 +151,46 @@ export function KnobsPanel({ knobs, pack, autoRerun, onKnobs, onAutoRerun, onRes
           aria-label="max tokens"
           data-testid="knob-max-tokens"
           onChange={(e) => onKnobs({ maxTokens: intOrNull(e.currentTarget.value, 1, 4096) })}
+        />
+      </label>
+      <label className="knob" title="Noise draws averaged per diffusion feature (the study used 1; more is smoother and slower)">
+        <span>ensemble</span>
+        <input
+          type="number"
+          min={1}
+          max={8}
+          value={k.ensemble}
+          aria-label="ensemble"
+          data-testid="knob-ensemble"
+          onChange={(e) => onKnobs({ ensemble: intOrNull(e.currentTarget.value, 1, 8) })}
+        />
+      </label>
+      <label className="knob" title="Sampling temperature: 0 = greedy (the same answer every time)">
+        <span>temp</span>
+        <input
+          type="number"
+          min={0}
+          max={2}
+          step={0.1}
+          value={knobs.temperature ?? ''}
+          placeholder="0"
+          aria-label="temperature"
+          data-testid="knob-temperature"
+          onChange={(e) => onKnobs({ temperature: numOrNull(e.currentTarget.value, 0, 2) })}
+        />
+      </label>
+      <label className="knob" title="Nucleus sampling: keep the most likely tokens up to this total probability (1 = all; only with temperature > 0)">
+        <span>top-p</span>
+        <input
+          type="number"
+          min={0.05}
+          max={1}
+          step={0.05}
+          value={knobs.topP ?? ''}
+          placeholder="1"
+          aria-label="top-p"
+          data-testid="knob-top-p"
+          onChange={(e) => onKnobs({ topP: numOrNull(e.currentTarget.value, 0.05, 1) })}
         />
       </label>
       <label className="knob toggle" title="Re-run the diffusion-based columns when a diffusion knob changes">

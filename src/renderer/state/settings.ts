@@ -20,6 +20,11 @@ export interface Knobs {
   customPrompt: string;
   seed: number | null;
   maxTokens: number | null;
+  /** Noise draws averaged per diffusion feature (the pack's default when null). */
+  ensemble?: number | null;
+  /** Sampling: 0 / null = greedy (the engine's default), top-p nucleus threshold. */
+  temperature?: number | null;
+  topP?: number | null;
 }
 
 export interface Preferences {
@@ -33,7 +38,7 @@ export interface Preferences {
   theme: ThemeName;
 }
 
-export const EMPTY_KNOBS: Knobs = { t: null, guidance: null, tap: null, promptSource: null, customPrompt: '', seed: null, maxTokens: null };
+export const EMPTY_KNOBS: Knobs = { t: null, guidance: null, tap: null, promptSource: null, customPrompt: '', seed: null, maxTokens: null, ensemble: null, temperature: null, topP: null };
 
 /** Values shown when neither the user nor the pack says otherwise: the study's defaults. */
 export const STUDY_DEFAULTS = { t: 50, guidance: 4, tap: 'U-L1-R1-B0-Cross-Q', promptSource: 'question' as PromptSourceName, seed: 0 };
@@ -79,6 +84,9 @@ export interface EffectiveKnobs {
   customPrompt: string;
   seed: number;
   maxTokens: number | null;
+  ensemble: number;
+  temperature: number;
+  topP: number;
 }
 
 export function effectiveKnobs(k: Knobs, packDefaults: ResolvedDiffusionSettings | undefined): EffectiveKnobs {
@@ -90,6 +98,9 @@ export function effectiveKnobs(k: Knobs, packDefaults: ResolvedDiffusionSettings
     customPrompt: k.customPrompt,
     seed: k.seed ?? packDefaults?.seed ?? STUDY_DEFAULTS.seed,
     maxTokens: k.maxTokens,
+    ensemble: k.ensemble ?? packDefaults?.ensemble ?? 1,
+    temperature: k.temperature ?? 0,
+    topP: k.topP ?? 1,
   };
 }
 
@@ -102,11 +113,16 @@ export function toDiffusionSettings(k: Knobs): DiffusionSettings {
   if (k.promptSource !== null) s.promptSource = k.promptSource;
   if (k.promptSource === 'custom') s.customPrompt = k.customPrompt;
   if (k.seed !== null) s.seed = k.seed;
+  if (k.ensemble != null) s.ensemble = k.ensemble;
   return s;
 }
 
 export function toGenerationSettings(k: Knobs): GenerationSettings {
-  return k.maxTokens !== null ? { maxTokens: k.maxTokens } : {};
+  const g: GenerationSettings = {};
+  if (k.maxTokens !== null) g.maxTokens = k.maxTokens;
+  if (k.temperature != null) g.temperature = k.temperature;
+  if (k.topP != null) g.topP = k.topP;
+  return g;
 }
 
 /** The SD prompt the diffusion encoder sees for a question under these knobs (for the attention strip). */
