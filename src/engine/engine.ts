@@ -32,6 +32,7 @@ import { loadImage, type LoadedImage } from './image/image.js';
 import { ModeRunner } from './mode-runner.js';
 import type { ProviderChoice } from './onnx/providers.js';
 import { describeModes, describeTaps } from './pack/describe.js';
+import { defaultGraphCacheDir } from './graph/edit-cache.js';
 import { checkExternalData } from './pack/external-data.js';
 import { Pack } from './pack/pack.js';
 import { SessionPool } from './sessions.js';
@@ -39,7 +40,7 @@ import { type StageTimer, timed } from './util/timer.js';
 
 export interface EngineOptions {
   provider?: ProviderChoice;
-  /** Where edited graphs go when the pack folder is read-only. */
+  /** Where edited graphs go when the pack folder is read-only (default: defaultGraphCacheDir()). */
   cacheDir?: string;
   maxImagePixels?: number;
   /** Open even when the memory estimate says the pack cannot fit (also TWINLENS_FORCE_LOAD=1). */
@@ -68,6 +69,8 @@ export class Engine {
     private opts: EngineOptions,
   ) {
     this.pool = new SessionPool({ provider: opts.provider ?? 'auto' });
+    // A packaged app's built-in pack is read-only: its edited UNet graph goes to the user's cache.
+    this.opts = { ...opts, cacheDir: opts.cacheDir ?? defaultGraphCacheDir() };
   }
 
   static async open(dir: string, opts: EngineOptions = {}): Promise<Engine> {

@@ -6,8 +6,10 @@
  * - an output folder that user may not write (was "INTERNAL: EACCES … mkdir");
  * - a pack whose UNet weights (external data) that user may not read (was
  *   ONNX Runtime's "SystemError : 13" under "the file may be truncated");
- * - a read-only pack folder whose UNet keeps its weights by relative path, so
- *   the edited graph with the taps cannot be written anywhere.
+ * - a read-only pack folder (a packaged app's resources) whose UNet keeps its
+ *   weights by relative path: the edited graph with the taps goes to the
+ *   user's cache folder with the weights linked or copied beside it (it used
+ *   to fail: "make the pack folder writable").
  * Needs root (to prepare the files and switch user) and setpriv; skipped with
  * the reason otherwise.
  */
@@ -101,11 +103,17 @@ describe.skipIf(!!reason)(`permission errors as the unprivileged user nobody${re
     expect(r.out + r.err).not.toContain('SystemError');
   });
 
-  it('a read-only pack folder whose UNet keeps its weights by relative path: says why the taps cannot be added', () => {
+  it('a read-only pack folder (a packaged app): the edited UNet goes to the user cache, beside its weights', () => {
     const pack = copyPack('root-pack', 0);
-    const r = asNobody(['features', '--pack', pack, '--image', image, '--out', path.join(tmp, 'home', 'out'), '--provider', 'cpu']);
-    expect(r.status).not.toBe(0);
-    expect(r.err).toMatch(/read-only \(EACCES\).*weights/);
-    expect(r.err).toContain('Make the pack folder writable');
+    const out = path.join(tmp, 'home', 'out');
+    const r = asNobody(['features', '--pack', pack, '--image', image, '--out', out, '--provider', 'cpu']);
+    expect(r.err).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(out).some((f) => f.endsWith('.npy'))).toBe(true);
+    // nothing written into the pack; the graph and (linked or copied) weights under XDG_CACHE_HOME
+    expect(fs.readdirSync(path.join(pack, 'unet')).filter((f) => f.includes('.twinlens-'))).toEqual([]);
+    const cache = path.join(tmp, 'home', '.cache', 'twinlens', 'graphs');
+    const sub = fs.readdirSync(cache).find((f) => f.startsWith('model.twinlens-'));
+    expect(sub && fs.readdirSync(path.join(cache, sub)).sort()).toEqual([`${sub}.onnx`, 'weights.pb']);
   });
 });

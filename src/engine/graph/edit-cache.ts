@@ -8,14 +8,34 @@
  * the request, so an unchanged request finds its earlier result and a changed
  * model never reuses a stale one. Files are written to a temporary name and
  * renamed, so a crash never leaves a half-written graph under the final name.
- * A read-only pack folder falls back to a cache folder, but only for models
- * with inline weights (relative external-data paths would break elsewhere).
+ * A read-only pack folder (a packaged app's resources, a pack unpacked by
+ * another user) falls back to a cache folder. A model with inline weights is
+ * written there as is; one whose weights are external data goes into its own
+ * subfolder beside hard links to those weight files (a copy when they are
+ * small and on another disk), so the relative locations resolve without
+ * copying gigabytes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { TwinLensError } from '../../shared/errors.js';
 import type { ByteChunks } from './proto-fields.js';
+
+/**
+ * The user's cache folder for edited graphs: $TWINLENS_GRAPH_CACHE, else the platform's cache
+ * folder (XDG_CACHE_HOME or ~/.cache, ~/Library/Caches, %LOCALAPPDATA%) + twinlens/graphs.
+ */
+export function defaultGraphCacheDir(): string {
+  if (process.env.TWINLENS_GRAPH_CACHE) return process.env.TWINLENS_GRAPH_CACHE;
+  const base =
+    process.platform === 'win32'
+      ? (process.env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'))
+      : process.platform === 'darwin'
+        ? join(homedir(), 'Library', 'Caches')
+        : (process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'));
+  return join(base, 'twinlens', 'graphs');
+}
 
 /** Matches the file names this module writes (and their temporaries). */
 export const EDITED_GRAPH_RE = /\.twinlens-[0-9a-f]{16}\.onnx(\.tmp-[0-9a-z-]+)?$/;
@@ -59,7 +79,9 @@ export async function storeEditedGraph(
 ): Promise<{ path: string; reused: boolean }> {
   const name = editedGraphName(req.modelPath, req.key);
   const besideModel = join(dirname(req.modelPath), name);
-  const inCache = req.cacheDir && !req.usesExternalData ? join(req.cacheDir, name) : undefined;
+  // external data: a folder per edited graph, holding it and links to the weights it names
+  const cacheFolder = req.cacheDir && req.usesExternalData ? join(req.cacheDir, name.replace(/\.onnx$/, '')) : req.cacheDir;
+  const inCache = cacheFolder ? join(cacheFolder, name) : undefined;
   for (const candidate of [besideModel, inCache]) {
     if (candidate && (await sizeOf(candidate)) === chunks.length) return { path: candidate, reused: true };
   }
@@ -72,25 +94,44 @@ export async function storeEditedGraph(
       throw new TwinLensError('ONNX_LOAD_FAILED', `Cannot write the edited graph ${besideModel}: ${(e as Error).message}`, 'Check free disk space and the permissions of the pack folder.', { cause: e });
     }
     const folder = dirname(req.modelPath);
-    if (req.usesExternalData) {
-      const files = req.externalDataFiles.join(', ') || 'external data files';
-      throw new TwinLensError(
-        'ONNX_LOAD_FAILED',
-        `Cannot write the edited graph beside ${req.modelPath}: the folder ${folder} is read-only (${code}), and the model keeps its weights in ${files} by relative path, so the edited graph cannot live anywhere else`,
-        `Make the pack folder writable (the edited graph is small; the weights are never copied).`,
-        { cause: e },
-      );
-    }
-    if (!inCache || !req.cacheDir) {
+    if (!inCache || !cacheFolder) {
       throw new TwinLensError('ONNX_LOAD_FAILED', `Cannot write the edited graph beside ${req.modelPath}: the folder ${folder} is read-only (${code})`, 'Make the pack folder writable, or configure a cache folder.', { cause: e });
     }
     try {
-      await mkdir(req.cacheDir, { recursive: true });
+      await mkdir(cacheFolder, { recursive: true });
+      if (req.usesExternalData) for (const f of req.externalDataFiles) await linkInto(resolve(folder, f), join(cacheFolder, f));
       await io.writeAtomic(inCache, chunks);
     } catch (e2) {
-      throw new TwinLensError('ONNX_LOAD_FAILED', `Cannot write the edited graph to the cache folder ${req.cacheDir}: ${(e2 as Error).message}`, 'Make the pack folder or the cache folder writable.', { cause: e2 });
+      const files = req.externalDataFiles.join(', ') || 'external data files';
+      throw new TwinLensError(
+        'ONNX_LOAD_FAILED',
+        `Cannot write the edited graph to the cache folder ${cacheFolder}${req.usesExternalData ? ` (with links to ${files})` : ''}: ${(e2 as Error).message}`,
+        'Make the pack folder or the cache folder writable.',
+        { cause: e2 },
+      );
     }
     return { path: inCache, reused: false };
+  }
+}
+
+/** Weight files up to this size are copied when they cannot be hard-linked (another disk). */
+const COPY_LIMIT = 256 * 1024 * 1024;
+
+/**
+ * `to` names the same bytes as `from`: a hard link (ONNX Runtime refuses external data reached
+ * through a symbolic link leading out of the model's folder), else a copy of a small file.
+ */
+async function linkInto(from: string, to: string): Promise<void> {
+  const size = await sizeOf(from);
+  if (size !== undefined && (await sizeOf(to)) === size) return;
+  await unlink(to).catch(() => undefined);
+  try {
+    await link(from, to);
+  } catch (e) {
+    if (size === undefined || size > COPY_LIMIT) {
+      throw new Error(`cannot link ${from} into the cache folder (${(e as NodeJS.ErrnoException).code ?? e}) and it is too large to copy; put the cache folder on the same disk as the pack (--cache-dir)`, { cause: e });
+    }
+    await copyFile(from, to);
   }
 }
 

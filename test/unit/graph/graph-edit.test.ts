@@ -265,13 +265,17 @@ describe('editGraph: read-only model folder', () => {
     }
   });
 
-  it('refuses the fallback for external data, asking for a writable pack folder', async () => {
+  it('falls back for external data too: its own cache subfolder, the weights hard-linked, not copied', async () => {
     const dir = join(root, 'ro-external');
+    const cacheDir = join(root, 'ro-cache2');
     const { path } = writeTinyUnet(dir, { external: true });
-    const err = await failure(editGraph(path, { addOutputs: [tap.res], cacheDir: join(root, 'ro-cache2'), io: readOnly(dir) }));
-    expect(err.code).toBe('ONNX_LOAD_FAILED');
-    expect(err.message).toMatch(/read-only.*weights\.pb/);
-    expect(err.hint).toMatch(/Make the pack folder writable/);
+    const r = await editGraph(path, { addOutputs: [tap.res], prune: true, cacheDir, io: readOnly(dir) });
+    expect(dirname(dirname(r.path))).toBe(cacheDir);
+    const weights = join(dirname(r.path), 'weights.pb');
+    expect(statSync(weights).ino).toBe(statSync(join(dir, 'weights.pb')).ino); // a hard link: the same file
+    expect(Object.keys(await run(r.path))).toEqual([tap.res]);
+    const again = await editGraph(path, { addOutputs: [tap.res], prune: true, cacheDir, io: readOnly(dir) });
+    expect(again).toMatchObject({ path: r.path, reused: true });
     const noCache = await failure(editGraph(join(root, 'ro-inline', 'model.onnx'), { addOutputs: [tap.q], io: readOnly(join(root, 'ro-inline')) }));
     expect(noCache.code).toBe('ONNX_LOAD_FAILED');
     expect(noCache.hint).toMatch(/writable/);
