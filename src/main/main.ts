@@ -20,9 +20,12 @@ import { chooseStartupPack, classifyDropped, desktopPathPolicy, rememberPack, us
 import { registerAppScheme, serveRenderer } from './protocol.js';
 import type { PathPolicy } from '../server/path-policy.js';
 import { ReloadBackoff } from './reload-backoff.js';
+import { runSelfTest } from './self-test.js';
 import { createMainWindow, hardenSessions } from './window.js';
 
 const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+/** No window: answer one sample question in every mode, print one JSON line, exit 0/1 (self-test.ts). */
+const SELF_TEST = process.argv.includes('--self-test') || process.env.TWINLENS_SELF_TEST === '1';
 const rendererDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'renderer');
 
 // Tests and portable setups may point the profile (window state, history, last pack) elsewhere.
@@ -130,7 +133,19 @@ app.on('second-instance', () => {
   win.focus();
 });
 
+async function selfTest(): Promise<void> {
+  hardenSessions();
+  const packDir = chooseStartupPack();
+  host = new EngineHost({ packDir, transportFactory: utilityProcessTransport() });
+  const result = await runSelfTest(host);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  await host.dispose().catch(() => undefined);
+  host = undefined;
+  app.exit(result.ok ? 0 : 1);
+}
+
 app.whenReady().then(() => {
+  if (SELF_TEST) return void selfTest();
   hardenSessions();
   serveRenderer(rendererDir);
   const packDir = chooseStartupPack();

@@ -151,6 +151,45 @@ test.describe('desktop path grants', () => {
   });
 });
 
+test.describe('the real main process, --self-test', () => {
+  test('dist/main/main.js under the strict stand-in answers a sample question in every mode of the built-in pack, from a read-only copy', async () => {
+    test.setTimeout(180_000);
+    const { spawn } = await import('node:child_process');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-selftest-'));
+    fs.chmodSync(tmp, 0o755);
+    try {
+      // A read-only install: the pack belongs to root and the app runs as nobody (when this runs as root).
+      const pack = path.join(tmp, 'resources', 'mini-world');
+      fs.cpSync(path.join(ROOT, 'models', 'mini-world'), pack, { recursive: true, filter: (src) => !/\.twinlens-[0-9a-f]{16}\.onnx/.test(src) });
+      const home = path.join(tmp, 'home');
+      fs.mkdirSync(home);
+      const asNobody = process.getuid?.() === 0;
+      if (asNobody) fs.chownSync(home, 65534, 65534);
+      const node = [process.execPath, '--import', path.join(ROOT, 'test', 'e2e', 'electron-stub', 'register.mjs'), path.join(ROOT, 'dist', 'main', 'main.js'), '--self-test'];
+      const cmd = asNobody ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', ...node] : node;
+      const child = spawn(cmd[0], cmd.slice(1), {
+        cwd: tmp,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), ELECTRON_STUB_STRICT: '1', TWINLENS_PACK: pack, TWINLENS_USER_DATA: path.join(home, 'user-data') },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const last = out.trim().split('\n').at(-1) ?? '';
+      expect(last, err.slice(-2000)).toMatch(/^\{/);
+      const r = JSON.parse(last);
+      expect(r, `${last}\n${err.slice(-2000)}`).toMatchObject({ ok: true, pack: 'mini-world' });
+      expect(Object.keys(r.answers).sort()).toEqual(['clip', 'diffusion', 'fused', 'fused-xattn']);
+      expect(code).toBe(0);
+      // nothing was written into the read-only pack
+      expect(fs.readdirSync(path.join(pack, 'unet')).filter((f) => f.includes('.twinlens-'))).toEqual([]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
 test.describe('engine in a utilityProcess', () => {
   test('runs the real engine entry through parentPort, and restarts it after a kill', async () => {
     test.setTimeout(120_000);

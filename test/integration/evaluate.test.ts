@@ -66,6 +66,13 @@ describe('evaluate in the engine', () => {
     await expect(evaluate(engine, EvaluateParams.parse({ suite: SUITE, modes: ['nope'] }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(listSuites(engine.packInfo()).builtIn).toEqual([]);
   });
+
+  it('lists the built-in suites of the mini-world pack, not its folder of suite images', () => {
+    const dir = path.join(FIXTURES, '..', '..', 'models', 'mini-world');
+    const list = listSuites({ ...engine.packInfo(), dir });
+    expect(list.builtIn.map((s) => s.name)).toEqual(['mini-world-all', 'mini-world-pairs', 'mini-world-test']);
+    expect(list.builtIn.every((s) => s.path.endsWith('.jsonl'))).toBe(true);
+  });
 });
 
 describe('evaluate through the engine process', () => {

@@ -102,14 +102,18 @@ function suiteInDir(dir: string): string | undefined {
   return files.length === 1 ? path.join(dir, files[0]) : undefined;
 }
 
-/** Names of the built-in suites of a pack (<pack>/suites/*.jsonl|csv and sub-folders). */
+/**
+ * Names of the built-in suites of a pack (<pack>/suites/*.jsonl|csv, and sub-folders that hold a
+ * suite). A folder of images beside the suites (mini-world's suites/images/) is not one: listing it
+ * made listSuites throw, and the Eval view showed no built-in suite at all.
+ */
 export function builtInSuites(packDir: string | undefined): string[] {
   if (!packDir) return [];
   const dir = path.join(packDir, 'suites');
   if (!isDir(dir)) return [];
   return fs
     .readdirSync(dir)
-    .filter((f) => /\.(jsonl|csv)$/i.test(f) || isDir(path.join(dir, f)))
+    .filter((f) => /\.(jsonl|csv)$/i.test(f) || (isDir(path.join(dir, f)) && suiteInDir(path.join(dir, f)) !== undefined))
     .map((f) => f.replace(/\.(jsonl|csv)$/i, ''))
     .sort();
 }

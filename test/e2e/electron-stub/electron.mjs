@@ -5,6 +5,7 @@
 // child behind a `process.parentPort` shim (utility-shim.mjs).
 import { fork as forkChild } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { setImmediate } from 'node:timers';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,9 +45,43 @@ export const utilityProcess = {
   },
 };
 
+// ELECTRON_STUB_STRICT=1 (a child process running the real dist/main/main.js): Electron's lifecycle
+// rules are enforced — schemes registered before ready, protocols, sessions and windows only after it.
+const strict = process.env.ELECTRON_STUB_STRICT === '1';
+function requireReady(what) {
+  if (strict && !app.ready) throw new Error(`electron stand-in: ${what} before the app is ready`);
+}
+
 class App extends EventEmitter {
   isPackaged = false;
+  ready = false;
   paths = new Map();
+  #readyPromise;
+  whenReady() {
+    // Like Electron, the app becomes ready by itself shortly after startup.
+    this.#readyPromise ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.ready = true;
+        this.emit('ready');
+        resolve();
+      }),
+    );
+    return this.#readyPromise;
+  }
+  isReady() {
+    return this.ready;
+  }
+  requestSingleInstanceLock() {
+    return true;
+  }
+  setAboutPanelOptions() {}
+  quit() {
+    this.emit('before-quit', { preventDefault() {} });
+    process.exit(0);
+  }
+  exit(code = 0) {
+    process.exit(code);
+  }
   getPath(name) {
     return this.paths.get(name) ?? path.join(here, '.user-data');
   }
@@ -66,9 +101,11 @@ export const protocol = {
   privileged: [],
   handlers: new Map(),
   registerSchemesAsPrivileged(list) {
+    if (strict && app.ready) throw new Error('electron stand-in: protocol.registerSchemesAsPrivileged after ready');
     this.privileged.push(...list);
   },
   handle(scheme, fn) {
+    requireReady('protocol.handle');
     this.handlers.set(scheme, fn);
   },
 };
@@ -84,6 +121,7 @@ const defaultSession = {
   permissionRequestHandler: undefined,
   permissionCheckHandler: undefined,
   setPermissionRequestHandler(fn) {
+    requireReady('session.setPermissionRequestHandler');
     this.permissionRequestHandler = fn;
   },
   setPermissionCheckHandler(fn) {
@@ -100,6 +138,7 @@ export class BrowserWindow extends EventEmitter {
   static created = [];
   constructor(options = {}) {
     super();
+    requireReady('new BrowserWindow');
     this.options = options;
     this.webContents = new EventEmitter();
     BrowserWindow.created.push(this);
