@@ -5,14 +5,17 @@
  * diffusion-reading modes see what CLIP-only misses (from
  * assets/samples/samples.json, which the pack's training measured), the
  * Features view on the same image and question, and the Eval view on the
- * first 60 items of the pack's test suite.
+ * first 60 items of the pack's test suite. Also the README's tour
+ * (docs/tour/): open an image → ask and compare → look inside → export a
+ * figure → measure.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test as base } from '@playwright/test';
+import { type Download, test as base } from '@playwright/test';
 import { ROOT, type RunningServer, expect, startBuiltServer, waitForEngine } from './fixtures.js';
 
 const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+const TOUR = path.join(ROOT, 'docs', 'tour');
 const MINI_WORLD = path.join(ROOT, 'models', 'mini-world');
 
 interface Sample {
@@ -47,9 +50,13 @@ test('screenshots of the Ask, Features and Eval views on the mini-world pack', a
   await waitForEngine(page);
   await expect(page.getByTestId('pack-name')).toContainText('mini-world');
 
+  fs.mkdirSync(TOUR, { recursive: true });
+  await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
   // Ask: the four honest modes side by side.
   await page.getByTestId('image-input').setInputFiles(image);
+  await expect(page.getByTestId('image-preview')).toBeVisible();
   await page.getByTestId('question').fill(sample.question);
+  await page.screenshot({ path: path.join(TOUR, '1-open-image.png') });
   await page.getByTestId('question').press('Enter');
   const cols = page.locator('.answer-col:not(.unavailable)');
   await expect(cols.first()).toBeVisible();
@@ -57,6 +64,7 @@ test('screenshots of the Ask, Features and Eval views on the mini-world pack', a
   for (const m of sample.correct_modes) await expect(page.getByTestId(`text-${m}`)).not.toBeEmpty();
   await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
   await page.screenshot({ path: path.join(SCREENSHOTS, 'ask-light.png') });
+  fs.copyFileSync(path.join(SCREENSHOTS, 'ask-light.png'), path.join(TOUR, '2-ask-and-compare.png'));
   await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'dark'));
   await page.screenshot({ path: path.join(SCREENSHOTS, 'ask-dark.png') });
   await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
@@ -70,6 +78,15 @@ test('screenshots of the Ask, Features and Eval views on the mini-world pack', a
   await expect(page.getByTestId('panel-clip-pca-0')).toBeVisible();
   await expect(page.getByTestId('attention-row-0').locator('.panel')).not.toHaveCount(0);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'features.png') });
+  fs.copyFileSync(path.join(SCREENSHOTS, 'features.png'), path.join(TOUR, '3-look-inside.png'));
+  // Export: the figure sheet (PNG + SVG with labels); the PNG is the tour's fourth picture.
+  const downloads: Download[] = [];
+  page.on('download', (d) => downloads.push(d));
+  await page.getByTestId('export-sheet').click();
+  await expect.poll(() => downloads.length, { timeout: 60_000 }).toBe(2);
+  const sheet = downloads.find((d) => d.suggestedFilename().endsWith('.png'));
+  expect(sheet).toBeDefined();
+  await sheet!.saveAs(path.join(TOUR, '4-exported-figure.png'));
 
   // Eval: the pack's own test suite (built in), first 60 items, the four honest modes.
   await page.getByTestId('tab-eval').click();
@@ -81,4 +98,5 @@ test('screenshots of the Ask, Features and Eval views on the mini-world pack', a
   await expect(page.getByTestId('eval-summary')).toContainText('mini-world-test');
   await expect(page.getByTestId('accuracy-chart').locator('g.bar')).not.toHaveCount(0);
   await page.screenshot({ path: path.join(SCREENSHOTS, 'eval.png') });
+  fs.copyFileSync(path.join(SCREENSHOTS, 'eval.png'), path.join(TOUR, '5-measure.png'));
 });
