@@ -62,6 +62,7 @@ test('screenshots of the Ask, Features and Eval views on the mini-world pack', a
   await expect(cols.first()).toBeVisible();
   for (const col of await cols.all()) await expect(col).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
   for (const m of sample.correct_modes) await expect(page.getByTestId(`text-${m}`)).not.toBeEmpty();
+  await expect(page.getByTestId('attention-strip').locator('.attn-tile').first()).toBeVisible({ timeout: 60_000 });
   await page.evaluate(() => document.documentElement.setAttribute('data-theme', 'light'));
   await page.screenshot({ path: path.join(SCREENSHOTS, 'ask-light.png') });
   fs.copyFileSync(path.join(SCREENSHOTS, 'ask-light.png'), path.join(TOUR, '2-ask-and-compare.png'));
