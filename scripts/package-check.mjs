@@ -120,6 +120,41 @@ try {
     check(false, `the engine module imports from the package: ${String(e.stderr ?? e).split('\n').slice(0, 3).join(' ')}`);
   }
 
+  // 3b. the packaged main process: dist/main/main.js from the extracted asar, under the strict Electron
+  // stand-in as a packaged app (isPackaged, resourcesPath = the package's read-only resources), --self-test:
+  // the built-in pack answers one sample question in every mode. Run as nobody when root, so that the
+  // root-owned resources really are read-only.
+  {
+    const asRoot = process.getuid?.() === 0;
+    const home = path.join(work, 'home');
+    fs.mkdirSync(home);
+    fs.chmodSync(work, 0o755);
+    if (asRoot) fs.chownSync(home, 65534, 65534);
+    const node = [process.execPath, '--import', path.join(ROOT, 'test', 'e2e', 'electron-stub', 'register.mjs'), path.join(extracted, 'dist', 'main', 'main.js'), '--self-test'];
+    const cmd = asRoot ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', ...node] : node;
+    let line = '';
+    try {
+      const stdout = execFileSync(cmd[0], cmd.slice(1), {
+        cwd: home,
+        encoding: 'utf8',
+        timeout: 180_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), ELECTRON_STUB_STRICT: '1', ELECTRON_STUB_RESOURCES: resources, TWINLENS_USER_DATA: path.join(home, 'user-data') },
+      });
+      line = stdout.trim().split('\n').at(-1) ?? '';
+    } catch (e) {
+      line = String(e.stdout ?? '').trim().split('\n').at(-1) || String(e.stderr ?? e).split('\n').slice(-3).join(' ');
+    }
+    let r = {};
+    try {
+      r = JSON.parse(line);
+    } catch {
+      r = { ok: false, error: line };
+    }
+    const modes = Object.entries(r.answers ?? {}).map(([m, a]) => `${m} "${a.text}"`).join(', ');
+    check(r.ok === true && r.pack === 'mini-world', `packaged main.js --self-test${asRoot ? ' as nobody' : ''} on the read-only resources: ${r.ok ? `${r.question} → ${modes}` : r.error}`);
+  }
+
   // 4. the built-in pack
   const packSrc = path.join(ROOT, 'models', 'mini-world');
   const packDst = path.join(resources, 'mini-world');

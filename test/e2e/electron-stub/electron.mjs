@@ -52,8 +52,11 @@ function requireReady(what) {
   if (strict && !app.ready) throw new Error(`electron stand-in: ${what} before the app is ready`);
 }
 
+// ELECTRON_STUB_RESOURCES=<dir>: behave as a packaged app whose resources folder is <dir>.
+if (process.env.ELECTRON_STUB_RESOURCES) process.resourcesPath = process.env.ELECTRON_STUB_RESOURCES;
+
 class App extends EventEmitter {
-  isPackaged = false;
+  isPackaged = !!process.env.ELECTRON_STUB_RESOURCES;
   ready = false;
   paths = new Map();
   #readyPromise;
