@@ -18,7 +18,7 @@
  */
 import { type IpcMainEvent, type IpcMainInvokeEvent, type WebContents, ipcMain } from 'electron';
 import { z } from 'zod';
-import type { ContractParams } from '../shared/contract.js';
+import { type ContractParams, PROVIDER_CHOICES, type ProviderChoiceName } from '../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../shared/errors.js';
 import { IPC } from '../preload/api.js';
 import type { EngineHost } from '../server/engine-host.js';
@@ -45,6 +45,8 @@ export interface BrokerOptions {
   paths?: PathPolicy;
   /** Shows the system dialog for a pickPath request; resolves to the path or undefined. */
   pick?: (req: PickPathOptions) => Promise<string | undefined>;
+  /** Restarts the engine, optionally on another execution provider (the status bar's picker). */
+  restart?: (provider?: ProviderChoiceName) => void;
 }
 
 export class IpcBroker {
@@ -55,6 +57,11 @@ export class IpcBroker {
     ipcMain.on(IPC.cancel, (event, requestId: unknown) => this.onCancel(event, requestId));
     ipcMain.on(IPC.dropped, (event, paths: unknown) => this.onDroppedPaths(event, paths));
     ipcMain.handle(IPC.pickPath, (event, req: unknown) => this.onPickPath(event, req));
+    ipcMain.on(IPC.restartEngine, (event, provider: unknown) => {
+      if (!this.isTrustedSender(event)) return;
+      const p = z.enum(PROVIDER_CHOICES).optional().safeParse(provider ?? undefined);
+      if (p.success) this.opts.restart?.(p.data);
+    });
   }
 
   /** Our window, its top frame, on our origin: anything else is refused. */
@@ -130,5 +137,6 @@ export class IpcBroker {
     ipcMain.removeAllListeners(IPC.cancel);
     ipcMain.removeAllListeners(IPC.dropped);
     ipcMain.removeHandler(IPC.pickPath);
+    ipcMain.removeAllListeners(IPC.restartEngine);
   }
 }

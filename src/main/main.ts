@@ -153,7 +153,14 @@ app.whenReady().then(() => {
   host.onState((engine) => toPage({ type: 'engine', engine }));
   void host.start().catch(() => undefined);
   paths = desktopPathPolicy(packDir);
-  broker = new IpcBroker({ host, trusted: () => win?.webContents, onDropped, paths, pick: pickPath });
+  broker = new IpcBroker({
+    host,
+    trusted: () => win?.webContents,
+    onDropped,
+    paths,
+    pick: pickPath,
+    restart: (provider) => void host?.restart(provider ? { provider } : {}).catch((e) => toPage({ type: 'notice', level: 'error', message: toTwinLensError(e).oneLine() })),
+  });
   app.setAboutPanelOptions({ applicationName: 'TwinLens', applicationVersion: app.getVersion() });
   createWindow();
   const menu = buildMenu({

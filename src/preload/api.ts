@@ -22,6 +22,7 @@ export const IPC = {
   host: 'twinlens:host',
   dropped: 'twinlens:dropped',
   pickPath: 'twinlens:pick-path',
+  restartEngine: 'twinlens:restart-engine',
 } as const;
 
 /** One entry per contract method; `satisfies` makes adding a method to CONTRACT a type error here until it is exposed. */
@@ -39,7 +40,7 @@ export const PRELOAD_METHODS = {
   leakage: true,
 } as const satisfies Record<ContractMethod, true>;
 
-export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe', 'pickPath'] as const;
+export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe', 'pickPath', 'restartEngine'] as const;
 
 /**
  * A file or folder chosen in the system dialog. The desktop app accepts only paths the user
@@ -69,6 +70,8 @@ export type PreloadApi = { [M in ContractMethod]: PreloadMethod<M> } & {
   subscribe(cb: (event: unknown) => void): () => void;
   /** Shows the system dialog; resolves to the chosen path (now granted), or undefined when cancelled. */
   pickPath(req: PickPathRequest): Promise<string | undefined>;
+  /** Kill and restart the engine process, optionally on another execution provider. */
+  restartEngine(provider?: string): void;
 };
 
 /** What createPreloadApi needs from Electron's ipcRenderer. */
@@ -113,6 +116,9 @@ export function createPreloadApi(ipc: IpcRendererLike): PreloadApi {
   for (const name of Object.keys(PRELOAD_METHODS) as ContractMethod[]) api[name] = method(name);
   api.cancel = (requestId: string) => {
     if (typeof requestId === 'string') ipc.send(IPC.cancel, requestId);
+  };
+  api.restartEngine = (provider?: string) => {
+    ipc.send(IPC.restartEngine, typeof provider === 'string' ? provider : undefined);
   };
   api.pickPath = async (req: PickPathRequest) => {
     const r = await ipc.invoke(IPC.pickPath, req);

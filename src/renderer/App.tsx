@@ -6,7 +6,7 @@
  * stop, Ctrl/Cmd+O to open, and the host's menu commands.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { EngineEvent } from '../shared/contract.js';
+import type { EngineEvent, ProviderChoiceName } from '../shared/contract.js';
 import type { Bridge, HostEvent } from './bridge/index.js';
 import { AnswerColumns } from './components/AnswerColumns.js';
 import { EvalView } from './components/eval/EvalView.js';
@@ -42,6 +42,8 @@ export function App({ bridge }: { bridge: Bridge }) {
   const [image, setImage] = useState<LoadedImage>();
   const [question, setQuestion] = useState<string>(() => loadJson('question', ''));
   const [dragging, setDragging] = useState(false);
+  // The execution provider asked for in the status bar (the engine process restarts on it).
+  const [provider, setProvider] = useState<ProviderChoiceName>('auto');
   const [view, setView] = useState<ViewName>(() => {
     const v = loadJson<unknown>('view', 'ask');
     return isViewName(v) ? v : 'ask';
@@ -275,6 +277,15 @@ export function App({ bridge }: { bridge: Bridge }) {
         progress={engine.progress}
         busy={ask.busy}
         onRestart={bridge.restartEngine ? () => bridge.restartEngine?.() : undefined}
+        provider={provider}
+        onProvider={
+          bridge.restartEngine
+            ? (p) => {
+                setProvider(p);
+                bridge.restartEngine?.(p);
+              }
+            : undefined
+        }
       />
     </div>
   );

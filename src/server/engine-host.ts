@@ -97,14 +97,15 @@ export class EngineHost {
     return result;
   }
 
-  /** "Reload Engine": kill the process and start a fresh one on the same pack. */
-  async restart(): Promise<void> {
+  /** "Reload Engine": kill the process and start a fresh one on the same pack (with `provider`: on that provider). */
+  async restart(opts: { provider?: EngineClientOptions['provider'] } = {}): Promise<void> {
     if (this.disposed) return;
+    if (opts.provider) this.opts.provider = opts.provider;
     if (!this.client) {
       await this.start();
       return;
     }
-    await this.client.restart();
+    await this.client.restart(opts);
   }
 
   /** Kill the engine process as if it crashed (diagnostics and tests); it restarts by itself. */

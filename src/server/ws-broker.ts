@@ -9,7 +9,7 @@
  */
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import type { ContractMethod, ContractParams, ContractResults } from '../shared/contract.js';
+import { type ContractMethod, type ContractParams, type ContractResults, PROVIDER_CHOICES, type ProviderChoiceName } from '../shared/contract.js';
 import type { HostCallOptions } from './engine-host.js';
 import { toTwinLensError } from '../shared/errors.js';
 import { parseParams } from './parse-call.js';
@@ -23,7 +23,7 @@ export interface BrokerHost {
   readonly packDir?: string;
   onState(cb: (s: EngineState) => void): () => void;
   call<M extends ContractMethod>(method: M, params: ContractParams[M], opts: HostCallOptions): Promise<ContractResults[M]>;
-  restart(): Promise<void>;
+  restart(opts?: { provider?: ProviderChoiceName }): Promise<void>;
 }
 
 const RequestId = z.string().min(1).max(128);
@@ -31,7 +31,7 @@ const RequestId = z.string().min(1).max(128);
 const ClientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('call'), id: RequestId, method: z.string().min(1).max(64), params: z.unknown() }),
   z.object({ type: z.literal('cancel'), id: RequestId }),
-  z.object({ type: z.literal('restart-engine') }),
+  z.object({ type: z.literal('restart-engine'), provider: z.enum(PROVIDER_CHOICES).optional() }),
 ]);
 
 /** More than this many calls in flight on one socket is a runaway client. */
@@ -82,7 +82,7 @@ export class WsBroker {
     }
     const m = msg.data;
     if (m.type === 'cancel') this.controllers.get(m.id)?.abort();
-    else if (m.type === 'restart-engine') void this.host.restart().catch(() => undefined);
+    else if (m.type === 'restart-engine') void this.host.restart(m.provider ? { provider: m.provider } : {}).catch(() => undefined);
     else void this.handleCall(m.id, m.method, m.params);
   }
 

@@ -279,6 +279,10 @@ export interface VisualizeResult {
   ms: number;
 }
 
+/** Execution providers a user can ask for (the engine falls back to CPU where one is missing). */
+export const PROVIDER_CHOICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+export type ProviderChoiceName = (typeof PROVIDER_CHOICES)[number];
+
 export type StopReason = 'eos' | 'stop-token' | 'max-tokens' | 'cancelled' | 'error';
 
 export interface ModeAnswer {

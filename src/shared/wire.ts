@@ -14,6 +14,7 @@
  * `{"__tlbin": index, "type": "Float32Array", "offset": n, "byteLength": n}`.
  * Messages without typed arrays are sent as text frames of plain JSON.
  */
+import type { ProviderChoiceName } from './contract.js';
 
 const MAGIC = [0x54, 0x4c, 0x57, 0x31]; // "TLW1"
 const PLACEHOLDER = '__tlbin';
@@ -142,7 +143,7 @@ export type ClientMessage =
   | { type: 'call'; id: string; method: string; params: unknown }
   | { type: 'cancel'; id: string }
   /** Host control, not an engine method: kill and restart the engine ("Reload Engine"). */
-  | { type: 'restart-engine' };
+  | { type: 'restart-engine'; provider?: ProviderChoiceName };
 
 /** The engine process' life as the host sees it (mirrors EngineClient's EngineState). */
 export interface WireEngineState {

@@ -17,7 +17,7 @@ export interface EngineHostLike {
   start(): Promise<unknown>;
   onState(cb: (s: never) => void): () => void;
   call(method: string, params: unknown, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void }): Promise<unknown>;
-  restart(): Promise<void>;
+  restart(opts?: { provider?: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu' }): Promise<void>;
   killProcess(): void;
   dispose(): Promise<void>;
 }
@@ -48,9 +48,9 @@ export class FreezableEngine {
   onState(cb: (s: never) => void) {
     return this.inner.onState(cb);
   }
-  restart() {
+  restart(opts?: { provider?: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu' }) {
     this.thaw();
-    return this.inner.restart();
+    return this.inner.restart(opts);
   }
   killProcess() {
     this.thaw();

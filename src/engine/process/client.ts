@@ -236,7 +236,9 @@ export class EngineClient {
   }
 
   /** Kill and start a fresh engine on the same pack ("Reload Engine"); also revives an engine that was given up on. */
-  async restart(): Promise<void> {
+  /** Kill and restart the engine process; with `provider`, the new process uses that execution provider. */
+  async restart(opts: { provider?: EngineLaunch['provider'] } = {}): Promise<void> {
+    if (opts.provider) this.launch = { ...this.launch, provider: opts.provider };
     this.crashTimes = [];
     const old = this.transport;
     this.transport = undefined as unknown as EngineTransport;

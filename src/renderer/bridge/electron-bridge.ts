@@ -5,7 +5,7 @@
  * results arrive as {ok, result | error} envelopes and errors are rebuilt
  * here with their code and hint.
  */
-import type { ContractMethod, ContractParams, ContractResults } from '../../shared/contract.js';
+import type { ContractMethod, ContractParams, ContractResults, ProviderChoiceName } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import type { Bridge, BridgeCallOptions, HostEvent, PickPathRequest, TwinLensWindowApi } from './types.js';
 
@@ -35,6 +35,10 @@ export class ElectronBridge implements Bridge {
 
   subscribe(cb: (e: HostEvent) => void): () => void {
     return this.api.subscribe((e) => cb(e as HostEvent));
+  }
+
+  restartEngine(provider?: ProviderChoiceName): void {
+    this.api.restartEngine(provider);
   }
 
   pickPath(req: PickPathRequest): Promise<string | undefined> {

@@ -8,7 +8,7 @@
  * AbortSignal and a per-call event callback; host events are what the host
  * pushes on its own: engine state, images opened from the menu, commands.
  */
-import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo } from '../../shared/contract.js';
+import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo, ProviderChoiceName } from '../../shared/contract.js';
 import type { SerializedError } from '../../shared/errors.js';
 
 export interface EngineStateView {
@@ -43,8 +43,8 @@ export interface Bridge {
   call<M extends ContractMethod>(method: M, params: ContractParams[M], opts?: BridgeCallOptions): Promise<ContractResults[M]>;
   /** Host events; returns the unsubscribe function. */
   subscribe(cb: (e: HostEvent) => void): () => void;
-  /** Kill and restart the engine; absent where only the host's menu can (Electron: Reload Engine). */
-  restartEngine?(): void;
+  /** Kill and restart the engine (with `provider`: on that execution provider). */
+  restartEngine?(provider?: ProviderChoiceName): void;
   /** Whether the user can type a pack folder path (the server's file system in web mode). */
   readonly canOpenPackByPath: boolean;
   /**
@@ -75,4 +75,5 @@ export type TwinLensWindowApi = {
   cancel(requestId: string): void;
   subscribe(cb: (event: unknown) => void): () => void;
   pickPath(req: PickPathRequest): Promise<string | undefined>;
+  restartEngine(provider?: string): void;
 };

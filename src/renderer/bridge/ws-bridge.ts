@@ -7,7 +7,7 @@
  * drops fail (the server cancels them on its side), host events report the
  * connection state so the status bar can say so.
  */
-import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo } from '../../shared/contract.js';
+import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo, ProviderChoiceName } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import { type ClientMessage, type ServerMessage, decodeMessage, encodeMessage } from '../../shared/wire.js';
 import type { Bridge, BridgeCallOptions, HostEvent } from './types.js';
@@ -138,8 +138,8 @@ export class WsBridge implements Bridge {
     return () => this.listeners.delete(cb);
   }
 
-  restartEngine(): void {
-    this.send({ type: 'restart-engine' });
+  restartEngine(provider?: ProviderChoiceName): void {
+    this.send({ type: 'restart-engine', ...(provider ? { provider } : {}) });
   }
 }
 

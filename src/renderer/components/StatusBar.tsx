@@ -4,7 +4,7 @@
  * and the engine's life (starting, ready, crashed → restarted). In web mode
  * it also says when the connection to the server is lost.
  */
-import type { EngineStatus, PackInfo } from '../../shared/contract.js';
+import { type EngineStatus, PROVIDER_CHOICES, type PackInfo, type ProviderChoiceName } from '../../shared/contract.js';
 import type { EngineStateView } from '../bridge/index.js';
 import { formatBytes } from '../lib/format.js';
 import type { ProgressView } from '../state/use-engine.js';
@@ -17,6 +17,9 @@ interface Props {
   progress: ProgressView | undefined;
   busy: boolean;
   onRestart?: () => void;
+  /** The execution provider asked for, and how to ask for another (restarts the engine). */
+  provider?: ProviderChoiceName;
+  onProvider?: (p: ProviderChoiceName) => void;
 }
 
 const STATE_TEXT: Record<EngineStateView['state'], string> = {
@@ -26,7 +29,7 @@ const STATE_TEXT: Record<EngineStateView['state'], string> = {
   stopped: 'engine stopped',
 };
 
-export function StatusBar({ engine, connected, pack, status, progress, busy, onRestart }: Props) {
+export function StatusBar({ engine, connected, pack, status, progress, busy, onRestart, provider, onProvider }: Props) {
   const providers = Object.entries(status?.providers ?? {});
   const showProgress = progress && (busy || engine.state === 'starting') && progress.total > 0 && progress.done < progress.total;
   return (
@@ -40,9 +43,21 @@ export function StatusBar({ engine, connected, pack, status, progress, busy, onR
       <span title={pack?.dir} data-testid="pack-name">
         pack: <b>{pack?.name ?? '–'}</b>
       </span>
+      {onProvider && (
+        <label className="small" title="Execution provider to ask for: the engine restarts on it, and falls back to CPU for what it cannot run">
+          <select value={provider ?? 'auto'} aria-label="execution provider" data-testid="provider-select" onChange={(e) => onProvider(e.currentTarget.value as ProviderChoiceName)}>
+            {PROVIDER_CHOICES.map((p) => (
+              <option key={p} value={p}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
       {providers.length > 0 && (
         <span title={providers.map(([model, p]) => `${model}: ${p}`).join('\n')} data-testid="providers">
           {providerSummary(providers)}
+          {fallbackNote(provider, providers)}
         </span>
       )}
       {status && (
@@ -72,4 +87,11 @@ export function providerSummary(providers: Array<[string, string]>): string {
   for (const [model, p] of providers) byProvider.set(p, [...(byProvider.get(p) ?? []), model]);
   const groups = [...byProvider.entries()].sort((a, b) => a[1].length - b[1].length);
   return groups.map(([p, models]) => (models.length === 1 && groups.length > 1 ? `${models[0]}: ${p}` : `${p} ×${models.length}`)).join(' · ');
+}
+
+/** " (cuda unavailable: fell back to cpu)" when a provider other than auto/cpu was asked for and no model got it. */
+export function fallbackNote(asked: ProviderChoiceName | undefined, providers: Array<[string, string]>): string {
+  if (!asked || asked === 'auto' || asked === 'cpu' || !providers.length) return '';
+  if (providers.some(([, p]) => p === asked)) return '';
+  return ` (${asked} unavailable: fell back to ${[...new Set(providers.map(([, p]) => p))].join(', ')})`;
 }
