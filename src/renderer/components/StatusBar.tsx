@@ -92,6 +92,7 @@ export function providerSummary(providers: Array<[string, string]>): string {
 /** " (cuda unavailable: fell back to cpu)" when a provider other than auto/cpu was asked for and no model got it. */
 export function fallbackNote(asked: ProviderChoiceName | undefined, providers: Array<[string, string]>): string {
   if (!asked || asked === 'auto' || asked === 'cpu' || !providers.length) return '';
-  if (providers.some(([, p]) => p === asked)) return '';
+  // the engine names its own fallbacks ("cpu (fell back to cpu: cuda: …)"): no second note
+  if (providers.some(([, p]) => p === asked || p.includes('fell back'))) return '';
   return ` (${asked} unavailable: fell back to ${[...new Set(providers.map(([, p]) => p))].join(', ')})`;
 }
