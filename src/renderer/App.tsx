@@ -136,10 +136,13 @@ export function App({ bridge }: { bridge: Bridge }) {
     [submit, updateKnobs, runnable],
   );
 
-  const doExport = useCallback(() => {
-    if (!image) return;
-    downloadExport({ image, pack: engine.pack, knobs: prefs.knobs, columns: ask.columns, history: history.entries, question: lastAsk.current?.question });
-  }, [image, engine.pack, prefs.knobs, ask.columns, history.entries]);
+  const doExport = useCallback(
+    (format: 'json' | 'md' = 'json') => {
+      if (!image) return;
+      downloadExport({ image, pack: engine.pack, knobs: prefs.knobs, columns: ask.columns, history: history.entries, question: lastAsk.current?.question }, format);
+    },
+    [image, engine.pack, prefs.knobs, ask.columns, history.entries],
+  );
 
   hostEvents.current = (e: HostEvent) => {
     if (e.type === 'image') loadImageBytes(e.image.bytes, e.image.name).then(setNewImage, (err: Error) => engine.notify('error', err.message));
@@ -212,7 +215,8 @@ export function App({ bridge }: { bridge: Bridge }) {
       <TopBar
         theme={prefs.theme}
         onTheme={(theme) => updatePrefs({ theme })}
-        onExport={doExport}
+        onExport={() => doExport('json')}
+        onExportMarkdown={() => doExport('md')}
         canExport={!!image}
         canOpenPack={bridge.canOpenPackByPath}
         onOpenPack={(dir) => void engine.openPack(dir)}

@@ -155,3 +155,21 @@ test('history persists across reloads and re-runs an entry', async ({ app }) => 
   await expect(app.getByTestId('question')).toHaveValue('how many shapes?');
   await expect(app.getByTestId('history-entry')).toHaveCount(2);
 });
+
+test('copies an answer and exports the question as Markdown', async ({ app, context }) => {
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await openSample(app);
+  const modes = await answerModes(app);
+  await ask(app, 'what color is the cube?');
+  await expectAllDone(app, modes);
+  const text = (await app.getByTestId('text-clip').textContent())?.trim() ?? '';
+  await app.getByTestId('copy-clip').click();
+  await expect(app.getByTestId('copy-clip')).toHaveText('copied');
+  expect(await app.evaluate(() => navigator.clipboard.readText())).toBe(text);
+
+  const [download] = await Promise.all([app.waitForEvent('download'), app.getByTestId('export-md').click()]);
+  expect(download.suggestedFilename()).toMatch(/\.md$/);
+  const md = (await import('node:fs')).readFileSync(await download.path(), 'utf8');
+  expect(md).toContain('# what color is the cube?');
+  for (const m of modes) expect(md).toMatch(new RegExp(`^\\| ${m} \\|`, 'm'));
+});

@@ -260,8 +260,14 @@ test.describe('window rules and app:// protocol', () => {
     handlers['will-attach-webview']({ preventDefault: () => (attached = false) });
     expect(attached).toBe(false);
     let granted: boolean | undefined;
-    session.defaultSession.permissionRequestHandler({}, 'media', (ok: boolean) => (granted = ok));
-    expect(granted).toBe(false);
+    for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read']) {
+      session.defaultSession.permissionRequestHandler({}, p, (ok: boolean) => (granted = ok));
+      expect(granted, p).toBe(false);
+      expect(session.defaultSession.permissionCheckHandler({}, p), p).toBe(false);
+    }
+    // the one exception: the copy buttons write answers to the clipboard
+    session.defaultSession.permissionRequestHandler({}, 'clipboard-sanitized-write', (ok: boolean) => (granted = ok));
+    expect(granted).toBe(true);
   });
 });
 

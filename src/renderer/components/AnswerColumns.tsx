@@ -33,6 +33,17 @@ function Column({ mode, run, onStop, onRetry }: { mode: ModeInfo; run: ColumnRun
   const active = status === 'running' || status === 'queued';
   const now = useNow(status === 'running');
   const ms = status === 'running' && run?.startedAt ? now - run.startedAt : run?.ms;
+  const [copied, setCopied] = useState(false);
+  const copy = () => {
+    if (!run?.text) return;
+    navigator.clipboard?.writeText(run.text).then(
+      () => {
+        setCopied(true);
+        setTimeout(() => setCopied(false), 1500);
+      },
+      () => undefined,
+    );
+  };
   return (
     <section
       className={`answer-col status-${status}${mode.available ? '' : ' unavailable'}`}
@@ -59,6 +70,11 @@ function Column({ mode, run, onStop, onRetry }: { mode: ModeInfo; run: ColumnRun
           {active && (
             <button type="button" className="small" onClick={onStop} data-testid={`stop-${mode.id}`} title={`Stop ${mode.label}`}>
               Stop
+            </button>
+          )}
+          {status === 'done' && !!run?.text.trim() && (
+            <button type="button" className="small link" onClick={copy} data-testid={`copy-${mode.id}`} title={`Copy the ${mode.label} answer`}>
+              {copied ? 'copied' : 'copy'}
             </button>
           )}
         </div>

@@ -11,6 +11,8 @@ interface Props {
   theme: ThemeName;
   onTheme(t: ThemeName): void;
   onExport(): void;
+  /** The current question's answers and settings as a Markdown table. */
+  onExportMarkdown?(): void;
   canExport: boolean;
   canOpenPack: boolean;
   onOpenPack(dir: string): void;
@@ -70,6 +72,11 @@ export function TopBar(p: Props) {
       <button type="button" onClick={p.onExport} disabled={!p.canExport} title="Save the answers and history of this image as JSON" data-testid="export">
         Export
       </button>
+      {p.onExportMarkdown && (
+        <button type="button" onClick={p.onExportMarkdown} disabled={!p.canExport} title="Save this question's answers side by side, with their settings, as Markdown" data-testid="export-md">
+          MD
+        </button>
+      )}
       <button
         type="button"
         onClick={() => p.onTheme(p.theme === 'dark' ? 'light' : 'dark')}

@@ -37,12 +37,44 @@ export function buildExport(x: ExportInput): object {
   };
 }
 
-export function downloadExport(x: ExportInput): void {
-  const blob = new Blob([JSON.stringify(buildExport(x), null, 2)], { type: 'application/json' });
+/** The current question's answers side by side, with the settings that produced them, as Markdown. */
+export function buildMarkdown(x: ExportInput): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+  const lines = [`# ${cell(x.question ?? '(no question)')}`, ''];
+  lines.push(`- image: ${x.image.name} (${x.image.width}×${x.image.height}, sha256 ${x.image.hash.slice(0, 12)}…)`);
+  if (x.pack) lines.push(`- pack: ${x.pack.name}`);
+  const d = x.pack?.defaults;
+  const k = x.knobs;
+  const setting = (name: string, v: unknown, dflt: unknown) => `${name} ${v ?? dflt ?? 'default'}${v == null ? ' (pack default)' : ''}`;
+  lines.push(
+    `- settings: ${[
+      setting('t', k.t, d?.t),
+      setting('guidance', k.guidance, d?.guidance),
+      setting('tap', k.tap, d?.tap),
+      setting('prompt', k.promptSource === 'custom' ? `"${k.customPrompt}"` : k.promptSource, d?.promptSource),
+      setting('seed', k.seed, d?.seed),
+      setting('ensemble', k.ensemble, d?.ensemble),
+      `temperature ${k.temperature ?? 0}`,
+      `max tokens ${k.maxTokens ?? 'auto'}`,
+    ].join(' · ')}`,
+    '',
+    '| mode | answer | tokens | time |',
+    '|---|---|---|---|',
+  );
+  for (const [mode, c] of Object.entries(x.columns)) {
+    const text = c.status === 'error' ? `error: ${c.error?.message ?? ''}` : c.status === 'stopped' ? `${c.text} (stopped)` : c.text;
+    lines.push(`| ${mode} | ${cell(text)} | ${c.tokens} | ${c.ms === undefined ? '' : `${Math.round(c.ms)} ms`} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function downloadExport(x: ExportInput, format: 'json' | 'md' = 'json'): void {
+  const blob =
+    format === 'md' ? new Blob([buildMarkdown(x)], { type: 'text/markdown' }) : new Blob([JSON.stringify(buildExport(x), null, 2)], { type: 'application/json' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
-  a.download = `twinlens-${x.image.name.replace(/\.[^.]+$/, '').replace(/[^\w.-]+/g, '_') || 'image'}.json`;
+  a.download = `twinlens-${x.image.name.replace(/\.[^.]+$/, '').replace(/[^\w.-]+/g, '_') || 'image'}.${format}`;
   document.body.appendChild(a);
   a.click();
   a.remove();
