@@ -128,71 +128,11 @@ export function KnobsPanel({ knobs, pack, autoRerun, onKnobs, onAutoRerun, onRes
           onChange={(e) => onKnobs({ customPrompt: e.currentTarget.value })}
         />
       )}
-      <label className="knob" title="Seed of the noise added at timestep t">
-        <span>seed</span>
-        <input
-          type="number"
-          min={0}
-          max={4294967295}
-          value={k.seed}
-          data-testid="knob-seed"
-          aria-label="seed"
-          onChange={(e) => onKnobs({ seed: intOrNull(e.currentTarget.value, 0, 2 ** 32 - 1) })}
-        />
-      </label>
-      <label className="knob" title="Longest answer, in tokens (empty = the pack's default)">
-        <span>max</span>
-        <input
-          type="number"
-          min={1}
-          max={4096}
-          value={knobs.maxTokens ?? ''}
-          placeholder="auto"
-          aria-label="max tokens"
-          data-testid="knob-max-tokens"
-          onChange={(e) => onKnobs({ maxTokens: intOrNull(e.currentTarget.value, 1, 4096) })}
-        />
-      </label>
-      <label className="knob" title="Noise draws averaged per diffusion feature (the study used 1; more is smoother and slower)">
-        <span>ensemble</span>
-        <input
-          type="number"
-          min={1}
-          max={8}
-          value={k.ensemble}
-          aria-label="ensemble"
-          data-testid="knob-ensemble"
-          onChange={(e) => onKnobs({ ensemble: intOrNull(e.currentTarget.value, 1, 8) })}
-        />
-      </label>
-      <label className="knob" title="Sampling temperature: 0 = greedy (the same answer every time)">
-        <span>temp</span>
-        <input
-          type="number"
-          min={0}
-          max={2}
-          step={0.1}
-          value={knobs.temperature ?? ''}
-          placeholder="0"
-          aria-label="temperature"
-          data-testid="knob-temperature"
-          onChange={(e) => onKnobs({ temperature: numOrNull(e.currentTarget.value, 0, 2) })}
-        />
-      </label>
-      <label className="knob" title="Nucleus sampling: keep the most likely tokens up to this total probability (1 = all; only with temperature > 0)">
-        <span>top-p</span>
-        <input
-          type="number"
-          min={0.05}
-          max={1}
-          step={0.05}
-          value={knobs.topP ?? ''}
-          placeholder="1"
-          aria-label="top-p"
-          data-testid="knob-top-p"
-          onChange={(e) => onKnobs({ topP: numOrNull(e.currentTarget.value, 0.05, 1) })}
-        />
-      </label>
+      <NumberKnob label="seed" aria="seed" testId="knob-seed" title="Seed of the noise added at timestep t" min={0} max={2 ** 32 - 1} value={k.seed} onValue={(v) => onKnobs({ seed: v === null ? null : Math.round(v) })} />
+      <NumberKnob label="max" aria="max tokens" testId="knob-max-tokens" title="Longest answer, in tokens (empty = the pack's default)" min={1} max={4096} value={knobs.maxTokens} placeholder="auto" onValue={(v) => onKnobs({ maxTokens: v === null ? null : Math.round(v) })} />
+      <NumberKnob label="ensemble" aria="ensemble" testId="knob-ensemble" title="Noise draws averaged per diffusion feature (the study used 1; more is smoother and slower)" min={1} max={8} value={k.ensemble} onValue={(v) => onKnobs({ ensemble: v === null ? null : Math.round(v) })} />
+      <NumberKnob label="temp" aria="temperature" testId="knob-temperature" title="Sampling temperature: 0 = greedy (the same answer every time)" min={0} max={2} step={0.1} value={knobs.temperature ?? null} placeholder="0" onValue={(v) => onKnobs({ temperature: v })} />
+      <NumberKnob label="top-p" aria="top-p" testId="knob-top-p" title="Nucleus sampling: keep the most likely tokens up to this total probability (1 = all; only with temperature > 0)" min={0.05} max={1} step={0.05} value={knobs.topP ?? null} placeholder="1" onValue={(v) => onKnobs({ topP: v })} />
       <label className="knob toggle" title="Re-run the diffusion-based columns when a diffusion knob changes">
         <input type="checkbox" checked={autoRerun} onChange={(e) => onAutoRerun(e.currentTarget.checked)} data-testid="auto-rerun" />
         <span>auto re-run</span>
@@ -201,5 +141,39 @@ export function KnobsPanel({ knobs, pack, autoRerun, onKnobs, onAutoRerun, onRes
         defaults
       </button>
     </fieldset>
+  );
+}
+
+interface NumberKnobProps {
+  label: string;
+  aria: string;
+  testId: string;
+  title: string;
+  min: number;
+  max: number;
+  step?: number;
+  value: number | null;
+  placeholder?: string;
+  /** The typed number clamped to [min, max], or null when the field is emptied (the default). */
+  onValue(v: number | null): void;
+}
+
+/** One numeric knob: label, clamped number field, empty = the pack's or the engine's default. */
+function NumberKnob({ label, aria, testId, title, min, max, step, value, placeholder, onValue }: NumberKnobProps) {
+  return (
+    <label className="knob" title={title}>
+      <span>{label}</span>
+      <input
+        type="number"
+        min={min}
+        max={max}
+        step={step}
+        value={value ?? ''}
+        placeholder={placeholder}
+        aria-label={aria}
+        data-testid={testId}
+        onChange={(e) => onValue(numOrNull(e.currentTarget.value, min, max))}
+      />
+    </label>
   );
 }
