@@ -14,16 +14,16 @@
 5. train      `torchrun --nproc_per_node 2` (gloo) stage 1 then stage 2 for each mode (fused, clip,
               fused-xattn, diffusion; --modes picks)
 6. export     projectors (`llava.export`) and the tuned LLM in the transformers.js layout (`llava.export_llm`)
-7. import     `twinlens packs import --sd --clip --llm --projectors`, one pack per trained mode (stage 2
-              tunes the LLM per mode and the importer takes one LLM per pack)
-8. ask        `twinlens ask --mode all --json` on suite items; the trained mode's answer (and every
-              other mode the pack serves) compared with PyTorch greedy decoding of the same run
+7. import     `twinlens packs import --sd --clip --trained export/<mode> …`: ONE pack with every trained
+              mode, each with its projectors and the LLM its stage 2 tuned (projectors/<mode>/, llm/<mode>/)
+8. ask        `twinlens ask --mode all --json` on suite items; each mode's answer compared with PyTorch
+              greedy decoding of that mode's stage-2 run
               (HF model on inputs_embeds, projectors from projector.safetensors, features read back
               from the extracted shards, which are bit-identical to what `ask` computes)
 
-The last line of stdout is one JSON object: steps, losses (first/last per run), agreement per pack and
-mode, seconds. Exit 1 when agreement is below --min-agreement (default 1.0: greedy fp32 decoding
-must agree token for token). Work folder: training/.work/projectors-smoke (removed at start).
+The last line of stdout is one JSON object: steps, losses (first/last per run), agreement per mode,
+the pack's modes and their decoders, seconds. Exit 1 when agreement is below --min-agreement (default
+1.0: greedy fp32 decoding must agree token for token). Work folder: training/.work/projectors-smoke (removed at start).
 """
 from __future__ import annotations
 
@@ -210,36 +210,43 @@ def main(argv=None) -> int:
         summary["steps"][mode] = {"stage1": a.steps1, "stage2": a.steps2}
         summary["losses"][mode] = {"stage1": losses(r1), "stage2": losses(r2)}
         log(f"export {mode}")
-        proj = os.path.join(w, "export", mode, "projectors")
-        llmx = os.path.join(w, "export", mode, "llm")
-        export_projectors([r2], proj)
-        export_llm(os.path.join(r2, "llm"), llmx)
-        pack = os.path.join(w, "packs", mode)
-        log(f"import {pack}")
-        rep = twinlens("packs", "import", "--sd", sd, "--clip", clip, "--llm", llmx, "--projectors", proj, "--out", pack,
-                       "--copy", "--json")
-        if not rep["usable"]:
-            raise RuntimeError(f"{pack} is not usable: {rep.get('validation')}")
-        pack_modes = list(rep["manifest"]["modes"])
-        ts: Dict[str, Dict[str, str]] = {}
-        for it in items:
-            res = twinlens("ask", "--pack", pack, "--image", it["image"], "--question", it["question"], "--mode", "all",
-                           "--max-tokens", str(a.max_tokens), "--provider", "cpu", "--json")
-            ts[it["id"]] = {m: ans["text"] for m, ans in res["answers"].items()}
-            errors = {m: ans["error"] for m, ans in res["answers"].items() if ans.get("error")}
-            if errors:
-                raise RuntimeError(f"ask on {pack}: {errors}")
-        py = pytorch_answers(r2, os.path.join(w, "feat2"), items, pack_modes, a.max_tokens)
-        agree = {m: sum(words(ts[i["id"]][m]) == words(py[i["id"]][m]) for i in items) / len(items) for m in pack_modes}
+        export_projectors([r2], os.path.join(w, "export", mode, "projectors"))
+        export_llm(os.path.join(r2, "llm"), os.path.join(w, "export", mode, "llm"))
+    # every trained mode side by side in ONE pack: its projectors under projectors/<mode>/, the LLM that
+    # stage 2 tuned with them under llm/<mode>/ (the first tuned LLM gives the pack its tokenizer)
+    pack = os.path.join(w, "packs", "all")
+    log(f"import {pack} ({len(modes)} trained modes)")
+    rep = twinlens("packs", "import", "--sd", sd, "--clip", clip, "--trained",
+                   *[os.path.join(w, "export", m) for m in modes], "--out", pack, "--copy", "--json")
+    if not rep["usable"]:
+        raise RuntimeError(f"{pack} is not usable: {rep.get('validation')}")
+    missing = [m for m in modes if m not in rep["manifest"]["modes"]]
+    if missing:
+        raise RuntimeError(f"{pack} lacks the trained modes {missing}")
+    ts: Dict[str, Dict[str, str]] = {}
+    for it in items:
+        res = twinlens("ask", "--pack", pack, "--image", it["image"], "--question", it["question"], "--mode", "all",
+                       "--max-tokens", str(a.max_tokens), "--provider", "cpu", "--json")
+        ts[it["id"]] = {m: ans["text"] for m, ans in res["answers"].items()}
+        errors = {m: ans["error"] for m, ans in res["answers"].items() if ans.get("error")}
+        if errors:
+            raise RuntimeError(f"ask on {pack}: {errors}")
+    for mode in modes:
+        py = pytorch_answers(os.path.join(w, "runs", f"{mode}-stage2"), os.path.join(w, "feat2"), items, [mode],
+                             a.max_tokens)
+        agree = sum(words(ts[i["id"]][mode]) == words(py[i["id"]][mode]) for i in items) / len(items)
         summary["agreement"][mode] = agree
         summary["answers"][mode] = {i["id"]: {"ts": ts[i["id"]][mode], "pytorch": py[i["id"]][mode]} for i in items}
-        # agreement on empty answers says little: count the words the compared answers hold
         # these items are in the stage-2 data: a training-set score, only a sign that training did something
         summary["train_accuracy"][mode] = sum(words(ts[i["id"]][mode]).lower() == i["answer"].lower()
                                               for i in items) / len(items)
-        summary["answer_words"][mode] = sum(len(words(ts[i["id"]][m]).split()) for i in items for m in pack_modes)
+        # agreement on empty answers says little: count the words the compared answers hold
+        summary["answer_words"][mode] = sum(len(words(ts[i["id"]][mode]).split()) for i in items)
         log(f"{mode}: agreement {agree}")
-    worst = min(v for agree in summary["agreement"].values() for v in agree.values())
+    summary["pack"] = {"dir": pack, "modes": list(rep["manifest"]["modes"]),
+                       "decoders": {m: (v.get("llm") or {}).get("decoder", {}).get("path")
+                                    for m, v in rep["manifest"]["modes"].items()}}
+    worst = min(summary["agreement"].values())
     summary["min_agreement"] = worst
     summary["items"] = len(items)
     summary["seconds"] = round(time.time() - t0, 1)

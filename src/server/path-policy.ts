@@ -51,7 +51,10 @@ export function pathsOf(method: ContractMethod, params: unknown): PathRef[] {
     case 'openPack':
       return str('dir');
     case 'composePack':
-      return ['sd', 'clip', 'llm', 'projectors', 'out'].flatMap(str);
+      return [
+        ...['sd', 'clip', 'llm', 'projectors', 'out'].flatMap(str),
+        ...(Array.isArray(p.trained) ? p.trained.filter((v): v is string => typeof v === 'string').map((value) => ({ field: 'trained', value })) : []),
+      ];
     default:
       return [];
   }

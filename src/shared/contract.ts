@@ -174,6 +174,11 @@ export const ComposePackParams = z.object({
   clip: z.string().min(1).optional(),
   llm: z.string().min(1).optional(),
   projectors: z.string().min(1).optional(),
+  /**
+   * Trained modes: folders the training export wrote, one per mode (projectors/ + llm/),
+   * or a folder holding one such subfolder per mode.
+   */
+  trained: z.array(z.string().min(1)).max(16).optional(),
   /** Pack folder to create (files are hard-linked into it unless `copy`). */
   out: z.string().min(1),
   name: z.string().min(1).max(200).optional(),

@@ -131,3 +131,77 @@ describe('LLM with its own vision encoder, no CLIP', () => {
     }
   });
 });
+
+describe('trained modes side by side (--trained: projectors + the LLM each stage 2 tuned)', () => {
+  const root = path.join(WORK, 'trained');
+  /** A training export of one mode: projectors/ (projectors.json naming the run's mode) + llm/. */
+  function trainedFolder(name: string, mode: string, kinds: Array<'clip' | 'diffusion'>, opts: { llm?: boolean; tokenizerEdit?: boolean; runs?: unknown[] } = {}): string {
+    const dir = path.join(root, name);
+    fs.mkdirSync(path.join(dir, 'projectors'), { recursive: true });
+    const src = JSON.parse(fs.readFileSync(path.join(FAM, 'projectors', 'projectors.json'), 'utf8'));
+    const doc: Record<string, unknown> = { format: 'twinlens-projectors', version: 1, runs: opts.runs ?? [{ mode, stage: 2 }] };
+    for (const k of kinds) {
+      fs.copyFileSync(path.join(FAM, 'projectors', `${k}.onnx`), path.join(dir, 'projectors', `${k}.onnx`));
+      doc[k] = src[k];
+    }
+    fs.writeFileSync(path.join(dir, 'projectors', 'projectors.json'), JSON.stringify(doc));
+    if (opts.llm !== false) {
+      fs.cpSync(path.join(FAM, 'llava-qwen-transformersjs'), path.join(dir, 'llm'), { recursive: true });
+      if (opts.tokenizerEdit) {
+        const tj = path.join(dir, 'llm', 'tokenizer.json');
+        const t = JSON.parse(fs.readFileSync(tj, 'utf8'));
+        t.added_tokens.push({ id: 9999, content: '<extra>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+        fs.writeFileSync(tj, JSON.stringify(t));
+      }
+    }
+    return dir;
+  }
+  const base = { sd: path.join(FAM, 'sd15-diffusers'), clip: path.join(FAM, 'clip-vit-transformersjs') };
+
+  it('composes one pack whose modes each use their own projectors and tuned decoder, and answers in both', async () => {
+    const out = path.join(root, 'pack');
+    // One folder holding a subfolder per mode, as the export writes them (what the Models view passes).
+    trainedFolder('modes/clip', 'clip', ['clip']);
+    trainedFolder('modes/diff', 'diffusion', ['diffusion']);
+    const report = await importPack({ ...base, trained: [path.join(root, 'modes')], out });
+    expect(report.usable).toBe(true);
+    expect(report.trained).toEqual([
+      { mode: 'clip', dir: path.join(root, 'modes', 'clip'), tunedLlm: true },
+      { mode: 'diffusion', dir: path.join(root, 'modes', 'diff'), tunedLlm: true },
+    ]);
+    const m = report.manifest.modes;
+    expect(Object.keys(m).sort()).toEqual(['clip', 'diffusion']);
+    expect(m.clip.projectors.clip!.path).toBe('projectors/clip/clip.onnx');
+    expect(m.clip.llm).toEqual({ embedTokens: { path: 'llm/clip/embed_tokens.onnx' }, decoder: { path: 'llm/clip/decoder_model_merged.onnx' } });
+    expect(m.diffusion.llm!.decoder!.path).toBe('llm/diffusion/decoder_model_merged.onnx');
+    expect(m.diffusion.diffusion).toMatchObject({ tap: 'U-L1-R1-B0-Cross-Q', t: 50 });
+    // Without --llm the first tuned LLM gives the pack its tokenizer and KV layout.
+    expect(report.manifest.llm).toMatchObject({ tokenizer: 'llm/tokenizer.json', numLayers: 2, numKvHeads: 2, headDim: 8 });
+    const engine = await Engine.open(out, { provider: 'cpu' });
+    try {
+      const want = g.llava.clip_mode.generated_ids as number[];
+      const ids: number[] = [];
+      const ans = await engine.ask(AskParams.parse({ image: { path: SAMPLE }, question: g.question, modes: ['clip', 'diffusion'], generation: { maxTokens: want.length } }), {
+        emit: (e) => e.type === 'token' && e.mode === 'clip' && ids.push(e.tokenId),
+      });
+      expect(ans.answers.clip.error).toBeUndefined();
+      expect(ans.answers.diffusion.error).toBeUndefined();
+      expect(ids).toEqual(want.filter((id) => id !== g.llm_tokenizer.eos_id));
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  it('refuses two folders of one mode, a folder naming no mode, and a tuned LLM with another tokenizer', async () => {
+    const a = trainedFolder('a', 'clip', ['clip']);
+    const b = trainedFolder('b', 'clip', ['clip']);
+    await expect(importPack({ ...base, trained: [a, b], out: path.join(root, 'p1'), validate: false })).rejects.toThrow(/Two --trained folders hold the mode clip/);
+    const none = trainedFolder('none', 'clip', ['clip'], { runs: [] });
+    await expect(importPack({ ...base, trained: [none], out: path.join(root, 'p2'), validate: false })).rejects.toThrow(/names no trained mode; a --trained folder holds exactly one/);
+    const other = trainedFolder('other', 'diffusion', ['diffusion'], { tokenizerEdit: true });
+    await expect(importPack({ ...base, trained: [a, other], out: path.join(root, 'p3'), validate: false })).rejects.toThrow(/The LLM tuned for diffusion .* cannot share this pack's tokenizer and KV cache: its tokenizer.json differs/);
+    const noProj = path.join(root, 'empty');
+    fs.mkdirSync(noProj, { recursive: true });
+    await expect(importPack({ ...base, trained: [noProj], out: path.join(root, 'p4'), validate: false })).rejects.toThrow(/has no projectors\/ folder, nor subfolders with one/);
+  });
+});

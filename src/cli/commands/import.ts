@@ -1,7 +1,7 @@
 /**
  * The pack composer's commands, registered under the existing `packs`
  * command (packs.ts owns `validate`):
- * - `twinlens packs import --sd DIR --clip DIR --llm DIR [--projectors DIR] --out PACK`:
+ * - `twinlens packs import --sd DIR --clip DIR --llm DIR [--projectors DIR] [--trained DIR ...] --out PACK`:
  *   compose a pack from published ONNX exports, validate it, print what it can serve;
  * - `twinlens packs estimate PACK [--tap A] [--max-length N]`: memory per
  *   component and the UNet cost of a tap, before loading anything.
@@ -20,6 +20,7 @@ interface ImportCliOptions {
   clip?: string;
   llm?: string;
   projectors?: string;
+  trained?: string[];
   out: string;
   name?: string;
   copy?: boolean;
@@ -57,6 +58,7 @@ function printReport(r: ImportReport): void {
     w(`  LLM: ${r.llm.variant}, ${r.llm.numLayers} layers, ${r.llm.numKvHeads} KV heads × ${r.llm.headDim}, cache ${r.llm.dtype}, image token ${r.llm.imageToken}, stop ${r.llm.stopTokens.join(' ') || '-'}`);
   }
   if (r.projectors) w(`  Projectors: ${r.projectors.join(', ') || 'none'}`);
+  for (const t of r.trained ?? []) w(`  Trained ${t.mode}: ${t.dir}${t.tunedLlm ? ' (projectors + tuned LLM)' : ' (projectors only)'}`);
   const p = r.placement;
   w(`  Files: ${p.hardlinked} hard-linked (${(p.bytesLinked / 1e6).toFixed(1)} MB, no extra disk), ${p.copied} copied (${(p.bytesCopied / 1e6).toFixed(1)} MB), ${p.written} written`);
   for (const n of r.notes) w(`  note: ${n}`);
@@ -78,6 +80,7 @@ export function registerImport(program: Command): void {
     .option('--clip <dir>', 'CLIP vision encoder folder (transformers.js: onnx/vision_model.onnx, preprocessor_config.json)')
     .option('--llm <dir>', 'LLaVA-style LLM folder (transformers.js: onnx/embed_tokens.onnx, onnx/decoder_model_merged.onnx, tokenizer.json)')
     .option('--projectors <dir>', 'trained projectors (clip.onnx, diffusion.onnx, fused*.onnx, projectors.json)')
+    .option('--trained <dir...>', 'one trained mode per folder, as the training export writes it (projectors/ + the stage-2 LLM in llm/); repeatable: every mode side by side in one pack')
     .requiredOption('--out <dir>', 'pack folder to create (files are hard-linked into it: put it on the same disk as the models)')
     .option('--name <name>', 'pack name (default: the folder name)')
     .option('--copy', 'copy files instead of hard-linking them')
@@ -89,12 +92,13 @@ export function registerImport(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (o: ImportCliOptions) => {
       try {
-        if (!o.sd && !o.clip && !o.llm) throw new TwinLensError('INVALID_ARGUMENT', 'Nothing to import', 'Pass at least one of --sd, --clip, --llm');
+        if (!o.sd && !o.clip && !o.llm && !o.trained?.length) throw new TwinLensError('INVALID_ARGUMENT', 'Nothing to import', 'Pass at least one of --sd, --clip, --llm');
         const report = await importPack({
           sd: o.sd,
           clip: o.clip,
           llm: o.llm,
           projectors: o.projectors,
+          trained: o.trained,
           out: o.out,
           name: o.name,
           mode: o.copy ? 'copy' : 'link',

@@ -10,12 +10,13 @@ import type { ProviderChoice } from '../onnx/providers.js';
 import { importPack } from './import-pack.js';
 
 export async function composePackMethod(p: ComposePackParams, opts: { provider?: ProviderChoice } = {}): Promise<ComposePackResult> {
-  if (!p.sd && !p.clip && !p.llm) throw new TwinLensError('INVALID_ARGUMENT', 'Nothing to compose', 'Give at least one of the SD, CLIP or LLM folders');
+  if (!p.sd && !p.clip && !p.llm && !p.trained?.length) throw new TwinLensError('INVALID_ARGUMENT', 'Nothing to compose', 'Give at least one of the SD, CLIP or LLM folders');
   const r = await importPack({
     ...(p.sd ? { sd: p.sd } : {}),
     ...(p.clip ? { clip: p.clip } : {}),
     ...(p.llm ? { llm: p.llm } : {}),
     ...(p.projectors ? { projectors: p.projectors } : {}),
+    ...(p.trained?.length ? { trained: p.trained } : {}),
     out: p.out,
     ...(p.name ? { name: p.name } : {}),
     mode: p.copy ? 'copy' : 'link',

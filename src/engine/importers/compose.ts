@@ -20,14 +20,17 @@ import { PACK_FORMAT, PACK_FORMAT_VERSION, PackManifest, type PackManifestInput 
 import type { ClipFolder } from './clip-folder.js';
 import type { LlmFolder } from './llm-folder.js';
 import { PackPlacer, type PlacementMode } from './placement.js';
-import { type ProjectorsFolder, identityProjectorBytes } from './projectors-folder.js';
+import { type ProjectorKind, type ProjectorsFolder, identityProjectorBytes } from './projectors-folder.js';
 import type { SdFolder } from './sd-folder.js';
+import { type TrainedFolder, addTrainedModes, modeSpec } from './trained-modes.js';
 
 export interface ComposeInput {
   sd?: SdFolder;
   clip?: ClipFolder;
   llm?: LlmFolder;
   projectors?: ProjectorsFolder;
+  /** One trained mode per folder (projectors + the LLM tuned with them): trained-modes.ts. */
+  trained?: TrainedFolder[];
   out: string;
   name?: string;
   mode?: PlacementMode;
@@ -152,15 +155,22 @@ export function composePack(input: ComposeInput): ComposeResult {
   }
 
   if (projectors) addProjectorModes(m, placer, projectors, { sd, clip, llm }, notes);
+  if (input.trained?.length) {
+    const needsEncoders = input.trained.filter((t) => (t.mode !== 'diffusion' && !m.clip) || (t.mode !== 'clip' && !m.diffusion));
+    if (needsEncoders.length) {
+      throw new TwinLensError('INVALID_ARGUMENT', `The trained mode ${needsEncoders[0].mode} needs ${needsEncoders[0].mode === 'clip' ? '--clip' : needsEncoders[0].mode === 'diffusion' ? '--sd' : '--sd and --clip'}`, 'Pass the encoders the projectors were trained on');
+    }
+    addTrainedModes(m, placer, input.trained, llm, notes);
+  }
   const manifest = PackManifest.parse(m);
   placer.write('pack.json', `${JSON.stringify(manifest, null, 2)}\n`);
-  placer.write(IMPORT_REPORT, `${JSON.stringify({ sources: { sd: sd?.dir, clip: clip?.dir, llm: llm?.dir, projectors: projectors?.dir }, notes, placed: placer.placed }, null, 2)}\n`);
+  placer.write(IMPORT_REPORT, `${JSON.stringify({ sources: { sd: sd?.dir, clip: clip?.dir, llm: llm?.dir, projectors: projectors?.dir, trained: input.trained?.map((t) => t.dir) }, notes, placed: placer.placed }, null, 2)}\n`);
   return { dir: placer.packDir, manifest, placer, notes };
 }
 
 function addProjectorModes(m: PackManifestInput, placer: PackPlacer, p: ProjectorsFolder, parts: { sd?: SdFolder; clip?: ClipFolder; llm?: LlmFolder }, notes: string[]): void {
-  const rel: Partial<Record<string, { path: string }>> = {};
-  for (const [kind, pf] of Object.entries(p.projectors)) {
+  const rel: Partial<Record<ProjectorKind, { path: string }>> = {};
+  for (const [kind, pf] of Object.entries(p.projectors) as Array<[ProjectorKind, ProjectorsFolder['projectors'][ProjectorKind]]>) {
     if (!pf) continue;
     placer.onnx(pf.component.model, pf.component.externalData, path.join('projectors', pf.file));
     rel[kind] = ref(path.join('projectors', pf.file));
@@ -171,15 +181,14 @@ function addProjectorModes(m: PackManifestInput, placer: PackPlacer, p: Projecto
       notes.push(`Projector ${pf.file} takes width ${pf.inDims[0]}, but the CLIP encoder's width is ${parts.clip.hiddenSize}.`);
     }
   }
-  const settings = p.diffusion ? { diffusion: p.diffusion } : {};
   const modes = m.modes!;
-  if (rel.clip && m.clip && parts.clip) modes.clip = { label: 'CLIP', inputs: ['clip'], fusion: 'none', projectors: { clip: rel.clip } };
-  if (rel.diffusion && m.diffusion) modes.diffusion = { label: 'Diffusion', inputs: ['diffusion'], fusion: 'none', projectors: { diffusion: rel.diffusion }, ...settings };
-  if (rel.clip && rel.diffusion && parts.clip && m.diffusion) {
-    modes.fused = { label: 'Fused (concat)', inputs: ['clip', 'diffusion'], fusion: 'concat', projectors: { clip: rel.clip, diffusion: rel.diffusion }, ...settings };
-  }
-  if (rel.fused && parts.clip && m.diffusion) {
-    modes['fused-xattn'] = { label: 'Fused (cross-attention)', inputs: ['clip', 'diffusion'], fusion: 'cross-attention', projectors: { fused: rel.fused }, ...settings };
-  }
+  const add = (id: 'clip' | 'diffusion' | 'fused' | 'fused-xattn', ok: boolean) => {
+    const spec = ok ? modeSpec(id, rel, p.diffusion) : undefined;
+    if (spec) modes[id] = spec;
+  };
+  add('clip', !!(m.clip && parts.clip));
+  add('diffusion', !!m.diffusion);
+  add('fused', !!(parts.clip && m.diffusion));
+  add('fused-xattn', !!(parts.clip && m.diffusion));
   if (!parts.llm) notes.push('Projectors were given but no LLM: answer modes need --llm.');
 }

@@ -21,12 +21,18 @@ import type { OnnxVariant } from './onnx-component.js';
 import type { PlacementMode } from './placement.js';
 import { type ProjectorsFolder, readProjectorsFolder } from './projectors-folder.js';
 import { type SdFolder, readSdFolder } from './sd-folder.js';
+import { type TrainedFolder, expandTrainedDirs, readTrainedFolder } from './trained-modes.js';
 
 export interface ImportOptions {
   sd?: string;
   clip?: string;
   llm?: string;
   projectors?: string;
+  /**
+   * Trained modes, one folder each (projectors/ + the stage-2 LLM in llm/).
+   * Without --llm, the first tuned LLM among them is the pack's LLM (tokenizer, config).
+   */
+  trained?: string[];
   out: string;
   name?: string;
   mode?: PlacementMode;
@@ -66,6 +72,7 @@ export interface ImportReport {
   clip?: { dir: string; variant: string; numLayers: number; layer: string; tensor?: string };
   llm?: { dir: string; variant: string; numLayers: number; numKvHeads: number; headDim: number; dtype: string; imageToken: string; stopTokens: string[]; visionEncoder: boolean };
   projectors?: string[];
+  trained?: Array<{ mode: string; dir: string; tunedLlm: boolean }>;
   placement: ReturnType<ReturnType<typeof composePack>['placer']['summary']>;
   notes: string[];
   capabilities: Capability[];
@@ -97,9 +104,11 @@ function summariseSd(sd: SdFolder): SdSummary {
 export async function importPack(o: ImportOptions): Promise<ImportReport> {
   const sd: SdFolder | undefined = o.sd ? await readSdFolder(o.sd) : undefined;
   const clip: ClipFolder | undefined = o.clip ? await readClipFolder(o.clip, o.clipVariant) : undefined;
-  const llm: LlmFolder | undefined = o.llm ? await readLlmFolder(o.llm, o.llmVariant) : undefined;
+  const trained: TrainedFolder[] = [];
+  for (const dir of expandTrainedDirs(o.trained ?? [])) trained.push(await readTrainedFolder(dir, o.llmVariant));
+  const llm: LlmFolder | undefined = o.llm ? await readLlmFolder(o.llm, o.llmVariant) : trained.find((t) => t.llm)?.llm;
   const projectors: ProjectorsFolder | undefined = o.projectors ? await readProjectorsFolder(o.projectors) : undefined;
-  const composed = composePack({ sd, clip, llm, projectors, out: o.out, name: o.name, mode: o.mode, imageSize: o.imageSize, link: o.link });
+  const composed = composePack({ sd, clip, llm, projectors, trained, out: o.out, name: o.name, mode: o.mode, imageSize: o.imageSize, link: o.link });
   let validation: ValidationReport | undefined;
   let modes: ModeInfo[] | undefined;
   if (o.validate !== false) {
@@ -128,6 +137,7 @@ export async function importPack(o: ImportOptions): Promise<ImportReport> {
         }
       : {}),
     ...(projectors ? { projectors: Object.values(projectors.projectors).map((p) => p!.file) } : {}),
+    ...(trained.length ? { trained: trained.map((t) => ({ mode: t.mode, dir: t.dir, tunedLlm: !!t.llm })) } : {}),
     placement: composed.placer.summary(),
     notes: composed.notes,
     capabilities: packCapabilities(composed.manifest, sd?.attention, modes),

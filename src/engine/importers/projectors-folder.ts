@@ -36,10 +36,13 @@ export interface ProjectorsFolder {
   projectors: Partial<Record<ProjectorKind, ProjectorFile>>;
   /** Diffusion settings (tap, t, guidance, prompt) the diffusion/fused projectors were trained with. */
   diffusion?: Partial<DiffusionDefaults>;
+  /** The answer modes of the training runs projectors.json lists (`runs[].mode`), when it lists any. */
+  runModes?: string[];
   notes: string[];
 }
 
 interface ProjectorsJson {
+  runs?: Array<{ mode?: string }>;
   clip?: { file?: string };
   diffusion?: { file?: string; settings?: Partial<DiffusionDefaults> };
   fused?: { file?: string; settings?: Partial<DiffusionDefaults> };
@@ -87,6 +90,7 @@ export async function readProjectorsFolder(dirIn: string): Promise<ProjectorsFol
   }
   const settings = meta.diffusion?.settings ?? meta.fused?.settings;
   if (settings) out.diffusion = settings;
+  if (Array.isArray(meta.runs)) out.runModes = [...new Set(meta.runs.map((r) => r.mode).filter((x): x is string => typeof x === 'string'))];
   if (!Object.keys(out.projectors).length) out.notes.push(`${dir} has no clip.onnx, diffusion.onnx or fused*.onnx.`);
   return out;
 }

@@ -22,6 +22,7 @@ const FIELDS = [
   { key: 'clip', label: 'CLIP encoder folder', placeholder: '/models/clip-vit (onnx/vision_model.onnx)' },
   { key: 'llm', label: 'LLM folder', placeholder: '/models/llava (onnx/decoder_model_merged.onnx)' },
   { key: 'projectors', label: 'Projectors folder (optional)', placeholder: '/models/projectors' },
+  { key: 'trained', label: 'Trained modes folder (optional)', placeholder: '/models/trained (one subfolder per mode: projectors/ + tuned llm/)' },
   { key: 'out', label: 'Output pack folder', placeholder: '/models/my-pack' },
   { key: 'name', label: 'Pack name (optional)', placeholder: 'default: the folder name' },
 ] as const;
@@ -34,12 +35,14 @@ const MARK = { ok: '✓', warn: '!', error: '✗' } as const;
 export function composeParams(values: Partial<Record<FieldKey, string>>, copy: boolean): ComposePackParams | undefined {
   const v = (k: FieldKey) => values[k]?.trim() || undefined;
   const out = v('out');
-  if (!out || (!v('sd') && !v('clip') && !v('llm'))) return undefined;
+  if (!out || (!v('sd') && !v('clip') && !v('llm') && !v('trained'))) return undefined;
   const params: ComposePackParams = { out };
   for (const k of ['sd', 'clip', 'llm', 'projectors', 'name'] as const) {
     const x = v(k);
     if (x) params[k] = x;
   }
+  const trained = v('trained');
+  if (trained) params.trained = [trained];
   if (copy) params.copy = true;
   return params;
 }
