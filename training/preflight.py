@@ -37,6 +37,7 @@ MODULES: Dict[str, str] = {
     "accelerate": "accelerate",
     "tokenizers": "tokenizers",
     "huggingface_hub": "huggingface_hub",
+    "peft": "peft",
 }
 
 # Python files that are ours: their top-level module names are not third-party.

@@ -183,3 +183,36 @@ def test_real_sigkill_mid_run_then_resume(setup):
     assert train_main(_args(setup, out, mode="clip", steps=steps, micro=2) + list(extra) + ["--resume"]) == 0
     a, b = _weights(ref), _weights(out)
     assert all(torch.equal(a[k], b[k]) for k in a), _max_diff(a, b)
+
+
+def test_lora_stage2_trains_adapters_and_saves_them_merged(setup):
+    """--lora-r: only the projector and the adapters train; llm/ holds W + (alpha/r) B A (a plain model the
+    exporter takes), lora/ the adapters alone, and the merged model gives the adapted model's logits."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    out = setup / "lora"
+    r = subprocess.run([sys.executable, "-m", "twinlens_train.llava.train", *_args(setup, out, mode="clip", extra=(
+        "--lora-r", "4", "--lora-targets", "q_proj,v_proj"))], cwd=HERE, env=_env(), capture_output=True, text=True,
+        timeout=240)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    full = subprocess.run([sys.executable, "-m", "twinlens_train.llava.train", *_args(setup, setup / "full-clip",
+                           mode="clip")], cwd=HERE, env=_env(), capture_output=True, text=True, timeout=240)
+    n = lambda log: int(log.split(" trainable params")[0].rsplit("| ", 1)[1].replace(",", ""))  # noqa: E731
+    assert n(r.stdout) < n(full.stdout) / 4  # adapters + projector, not the whole LLM
+    init = load_file(str(setup / "llm" / "model.safetensors"))
+    merged = load_file(str(out / "llm" / "model.safetensors"))
+    assert merged.keys() == init.keys()  # no lora_A/lora_B names left: a plain transformers model
+    changed = {k for k in init if not torch.equal(init[k], merged[k])}
+    assert changed and all(".q_proj." in k or ".v_proj." in k for k in changed), sorted(changed)
+    assert os.path.exists(out / "lora" / "adapter_config.json")
+    base = AutoModelForCausalLM.from_pretrained(str(setup / "llm"), dtype=torch.float32).eval()
+    adapted = PeftModel.from_pretrained(base, str(out / "lora")).eval()
+    plain = AutoModelForCausalLM.from_pretrained(str(out / "llm"), dtype=torch.float32).eval()
+    ids = torch.tensor([[1, 5, 9, 14, 3]])
+    with torch.no_grad():
+        assert torch.allclose(adapted(input_ids=ids).logits, plain(input_ids=ids).logits, atol=1e-5)
+    # another adapter shape is a different run: its checkpoints are not resumed
+    with pytest.raises(ValueError, match="lora_r"):
+        train_main(_args(setup, out, mode="clip", extra=("--lora-r", "8", "--lora-targets", "q_proj,v_proj",
+                                                         "--resume")))

@@ -18,7 +18,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 import torch
 
-IDENTITY = ("stage", "mode", "seed", "batch_size", "steps")
+IDENTITY = ("stage", "mode", "seed", "batch_size", "steps", "lora_r")
 
 
 def rng_state() -> Dict:

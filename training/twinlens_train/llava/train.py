@@ -7,7 +7,8 @@
         --projector runs/s1-fused/projector.safetensors --out runs/s2-fused --resume
 
 Under torchrun the world size and ranks come from the environment (gloo on CPU, nccl on CUDA).
-Outputs in --out: projector.safetensors + projector.json, llm/ (stage 2), loss.json, loss.png,
+Outputs in --out: projector.safetensors + projector.json, llm/ (stage 2; with --lora-r the adapters merged
+in, and lora/ the adapters alone), loss.json, loss.png,
 data-report.json, checkpoints/ (every --checkpoint-every steps; --resume continues from the last).
 """
 from __future__ import annotations
@@ -54,6 +55,11 @@ def parse(argv=None) -> TrainConfig:
     ap.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     ap.add_argument("--check-images", choices=["verify", "decode", "exists", "none"], default="verify")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--lora-r", type=int, default=0, help="stage 2: LoRA rank instead of tuning the whole LLM (0: off)")
+    ap.add_argument("--lora-alpha", type=int, default=16)
+    ap.add_argument("--lora-dropout", type=float, default=0.0)
+    ap.add_argument("--lora-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+                    help="comma list of the LLM's linear module names that get adapters")
     a = ap.parse_args(argv)
     lr = a.lr if a.lr is not None else (1e-3 if a.stage == 1 else 2e-5)
     return TrainConfig(stage=a.stage, mode=a.mode, data=a.data, features=a.features, llm=a.llm, out=a.out,
@@ -63,7 +69,8 @@ def parse(argv=None) -> TrainConfig:
                        seed=a.seed, xattn_heads=a.xattn_heads, checkpoint_every=a.checkpoint_every,
                        keep_checkpoints=a.keep_checkpoints, resume=a.resume, stop_after_step=a.stop_after_step,
                        log_every=a.log_every, threads=a.threads, workers=a.workers, check_images=a.check_images,
-                       device=a.device)
+                       device=a.device, lora_r=a.lora_r, lora_alpha=a.lora_alpha, lora_dropout=a.lora_dropout,
+                       lora_targets=a.lora_targets)
 
 
 def main(argv=None) -> int:

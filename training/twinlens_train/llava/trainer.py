@@ -6,7 +6,9 @@ answer-token count of the whole global batch (one all-reduce per step), times th
 because DDP averages gradients over ranks. The gradient is then exactly the token-mean gradient of
 the global batch, whatever the world size and accumulation, which the DDP-equivalence test checks.
 
-Stage 1 trains the projector(s) with the LLM frozen; stage 2 the projector(s) and the whole LLM.
+Stage 1 trains the projector(s) with the LLM frozen; stage 2 the projector(s) and the whole LLM, or
+with --lora-r the projector(s) and LoRA adapters on the LLM's linear layers (`peft`): the adapters are
+merged into the saved llm/ (so export and the app see a plain model) and also kept in lora/.
 bf16 autocast on CUDA only (CPU runs stay float32 and bit-reproducible).
 """
 from __future__ import annotations
@@ -68,6 +70,10 @@ class TrainConfig:
     workers: int = 0
     check_images: str = "verify"
     device: str = "auto"
+    lora_r: int = 0  # stage 2: LoRA rank (0: tune the whole LLM)
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: str = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
     extra: dict = field(default_factory=dict)
 
 
@@ -112,6 +118,19 @@ def lr_lambda(total: int, warmup: int):
     return f
 
 
+def with_lora(llm, cfg: TrainConfig):
+    """The LLM with LoRA adapters on cfg.lora_targets (peft); every base weight frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    names = {n.rsplit(".", 1)[-1] for n, _ in llm.named_modules()}
+    targets = [t for t in cfg.lora_targets.split(",") if t]
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise SystemExit(f"--lora-targets: the LLM has no modules named {', '.join(missing)}")
+    return get_peft_model(llm, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                          target_modules=targets, bias="none"))
+
+
 def _fmt_time(s: float) -> str:
     s = int(max(0, s))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
@@ -147,6 +166,10 @@ def _train(cfg: TrainConfig, dd: Dist, log, AutoModelForCausalLM, AutoTokenizer)
     tok = AutoTokenizer.from_pretrained(cfg.llm)
     llm = AutoModelForCausalLM.from_pretrained(cfg.llm, dtype=torch.float32)
     image_id = ensure_image_token(tok, llm)
+    if cfg.lora_r and cfg.stage == 2:
+        llm = with_lora(llm, cfg)
+    elif cfg.lora_r:
+        log("lora: ignored in stage 1 (the LLM is frozen there)")
     model = LlavaModel(llm, cfg.mode, image_id, store.shapes["clip"], store.shapes["diffusion"], cfg.xattn_heads)
     if cfg.projector:
         model.projectors.load_state_dict(load_file(cfg.projector))
@@ -166,6 +189,8 @@ def _train(cfg: TrainConfig, dd: Dist, log, AutoModelForCausalLM, AutoTokenizer)
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, int(cfg.warmup * total)))
     identity = {"stage": cfg.stage, "mode": cfg.mode, "seed": cfg.seed, "batch_size": cfg.batch_size, "steps": total}
+    if cfg.lora_r and cfg.stage == 2:
+        identity["lora_r"] = cfg.lora_r  # a resume with another adapter shape must not load these weights
     start, history = 0, []
     if cfg.resume:
         ck = last_checkpoint(cfg.out)
@@ -240,7 +265,12 @@ def _save_outputs(cfg: TrainConfig, model: LlavaModel, tok, store: FeatureStore,
     with open(os.path.join(cfg.out, "projector.json"), "w") as f:
         json.dump(info, f, indent=1)
     if cfg.stage == 2:
-        model.llm.save_pretrained(os.path.join(cfg.out, "llm"))
+        llm = model.llm
+        if cfg.lora_r:
+            llm.save_pretrained(os.path.join(cfg.out, "lora"))  # the adapters alone (peft format)
+            llm = llm.merge_and_unload()  # W + (alpha/r) B A: a plain transformers model for export
+            model.llm = llm
+        llm.save_pretrained(os.path.join(cfg.out, "llm"))
         tok.save_pretrained(os.path.join(cfg.out, "llm"))
     write_loss_json(os.path.join(cfg.out, "loss.json"), history, {"stage": cfg.stage, "mode": cfg.mode})
     draw_loss_png(os.path.join(cfg.out, "loss.png"), history, f"stage {cfg.stage} {cfg.mode}")
