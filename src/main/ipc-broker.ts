@@ -6,7 +6,7 @@
  * 1. the sender must be our window's main frame, loaded from app://twinlens
  *    (not an iframe, not a page that navigated elsewhere);
  * 2. the method must be a contract method and its params must parse with the
- *    contract's zod schema (src/server/parse-call.ts);
+ *    contract's zod schema (src/host/parse-call.ts);
  * 3. every path the call names must be one the user granted: the built-in and
  *    user pack folders, or a file or folder picked in a dialog or dropped on
  *    the window (PathPolicy). A compromised page could otherwise make the
@@ -20,10 +20,10 @@ import { type IpcMainEvent, type IpcMainInvokeEvent, type WebContents, ipcMain }
 import { z } from 'zod';
 import { type ContractParams, PROVIDER_CHOICES, type ProviderChoiceName } from '../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../shared/errors.js';
-import { IPC } from '../preload/api.js';
-import type { EngineHost } from '../server/engine-host.js';
-import { parseParams } from '../server/parse-call.js';
-import type { PathPolicy } from '../server/path-policy.js';
+import { IPC } from '../shared/ipc.js';
+import type { EngineHost } from '../host/engine-host.js';
+import { parseParams } from '../host/parse-call.js';
+import type { PathPolicy } from '../host/path-policy.js';
 import { isAppUrl } from './protocol.js';
 
 const RequestId = z.string().min(1).max(128);

@@ -11,8 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { app } from 'electron';
-import { argValue, builtInPackDirs, isPackDir, resolveDefaultPack } from '../server/default-pack.js';
-import { PathPolicy } from '../server/path-policy.js';
+import { argValue, builtInPackDirs, isPackDir, resolveDefaultPack } from '../host/default-pack.js';
+import { PathPolicy } from '../host/path-policy.js';
 
 export function userPacksDir(): string {
   const dir = path.join(app.getPath('userData'), 'packs');

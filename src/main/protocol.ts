@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { protocol } from 'electron';
-import { RENDERER_CSP } from '../server/static-files.js';
+import { RENDERER_CSP } from '../host/csp.js';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'twinlens';

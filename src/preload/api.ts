@@ -14,16 +14,9 @@
 import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../shared/contract.js';
 import type { SerializedError } from '../shared/errors.js';
 
-/** IPC channel names, shared with src/main/ipc-broker.ts. */
-export const IPC = {
-  call: 'twinlens:call',
-  cancel: 'twinlens:cancel',
-  event: 'twinlens:event',
-  host: 'twinlens:host',
-  dropped: 'twinlens:dropped',
-  pickPath: 'twinlens:pick-path',
-  restartEngine: 'twinlens:restart-engine',
-} as const;
+import { IPC } from '../shared/ipc.js';
+
+export { IPC };
 
 /** One entry per contract method; `satisfies` makes adding a method to CONTRACT a type error here until it is exposed. */
 export const PRELOAD_METHODS = {

@@ -15,10 +15,10 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { EngineHost } from './engine-host.js';
+import { EngineHost } from '../host/engine-host.js';
 import { Guard, newToken } from './guard.js';
-import { builtInPackDirs, packageRoot } from './default-pack.js';
-import { PathPolicy } from './path-policy.js';
+import { builtInPackDirs, packageRoot } from '../host/default-pack.js';
+import { PathPolicy } from '../host/path-policy.js';
 import { StaticFiles, securityHeaders } from './static-files.js';
 import { type BrokerHost, WsBroker } from './ws-broker.js';
 
@@ -175,5 +175,5 @@ function openInBrowser(url: string): void {
   }
 }
 
-export { EngineHost } from './engine-host.js';
-export { resolveDefaultPack } from './default-pack.js';
+export { EngineHost } from '../host/engine-host.js';
+export { resolveDefaultPack } from '../host/default-pack.js';

@@ -10,11 +10,11 @@
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { type ContractMethod, type ContractParams, type ContractResults, PROVIDER_CHOICES, type ProviderChoiceName } from '../shared/contract.js';
-import type { HostCallOptions } from './engine-host.js';
+import type { HostCallOptions } from '../host/engine-host.js';
 import { toTwinLensError } from '../shared/errors.js';
-import { parseParams } from './parse-call.js';
-import type { PathPolicy } from './path-policy.js';
-import type { EngineState } from '../engine/process/client.js';
+import { parseParams } from '../host/parse-call.js';
+import type { PathPolicy } from '../host/path-policy.js';
+import type { EngineState } from '../host/engine-client.js';
 import { type ServerMessage, decodeMessage, encodeMessage } from '../shared/wire.js';
 
 /** What the broker needs from the engine host (EngineHost, or a fake in tests). */

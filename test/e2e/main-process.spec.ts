@@ -194,8 +194,8 @@ test.describe('engine in a utilityProcess', () => {
   test('runs the real engine entry through parentPort, and restarts it after a kill', async () => {
     test.setTimeout(120_000);
     const { utilityProcess } = await stub();
-    const { utilityProcessTransport, engineEntryFile } = await dist('main/engine-transport.js');
-    const { EngineHost } = await dist('server/engine-host.js');
+    const { utilityProcessTransport, engineEntryFile } = await dist('main/utility-transport.js');
+    const { EngineHost } = await dist('host/engine-host.js');
     expect(engineEntryFile()).toBe(path.join(ROOT, 'dist', 'engine', 'process', 'entry.js'));
     const host = new EngineHost({ packDir: PACK, provider: 'cpu', transportFactory: utilityProcessTransport() });
     try {

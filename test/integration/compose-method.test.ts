@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { composePackMethod } from '../../src/engine/importers/compose-method.js';
-import { EngineClient } from '../../src/engine/process/client.js';
+import { EngineClient } from '../../src/host/engine-client.js';
 import { CONTRACT } from '../../src/shared/contract.js';
 import { TwinLensError } from '../../src/shared/errors.js';
 import { FIXTURES, TINY } from '../helpers/fixtures.js';

@@ -4,7 +4,7 @@
  * the automatic restart on the same pack.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineClient } from '../../src/engine/process/client.js';
+import { EngineClient } from '../../src/host/engine-client.js';
 import { SAMPLE, TINY } from '../helpers/fixtures.js';
 
 describe('engine process', () => {

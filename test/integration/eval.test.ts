@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AskFn, comparable, leakageReport, loadSuite, mergeResults, runEval, runLeakage, summarize } from '../../src/engine/eval/index.js';
-import { EngineClient } from '../../src/engine/process/client.js';
+import { EngineClient } from '../../src/host/engine-client.js';
 import { FIXTURES, TINY } from '../helpers/fixtures.js';
 
 const suite = loadSuite(path.join(FIXTURES, 'suites', 'tiny-shapes.jsonl'));

@@ -11,7 +11,7 @@ import { AskParams, EvaluateParams, type EngineEvent } from '../../src/shared/co
 import { Engine } from '../../src/engine/engine.js';
 import { evaluate, listSuites } from '../../src/engine/eval/evaluate.js';
 import { comparable, loadSuite, runEval, summarize } from '../../src/engine/eval/index.js';
-import { EngineClient } from '../../src/engine/process/client.js';
+import { EngineClient } from '../../src/host/engine-client.js';
 import { FIXTURES, TINY } from '../helpers/fixtures.js';
 
 const SUITE = path.join(FIXTURES, 'suites', 'tiny-shapes.jsonl');

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VisualizeParams } from '../../src/shared/contract.js';
 import { Engine } from '../../src/engine/engine.js';
 import { decodeSafetensors } from '../../src/engine/export/safetensors.js';
-import { EngineClient } from '../../src/engine/process/client.js';
+import { EngineClient } from '../../src/host/engine-client.js';
 import { visualize } from '../../src/engine/viz/visualize.js';
 import { SAMPLE, SAMPLE_B, TINY } from '../helpers/fixtures.js';
 

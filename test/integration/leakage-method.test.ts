@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeakageParams, type EngineEvent } from '../../src/shared/contract.js';
 import { Engine } from '../../src/engine/engine.js';
 import { leakage, leakageModes } from '../../src/engine/eval/leakage-method.js';
-import { EngineClient } from '../../src/engine/process/client.js';
+import { EngineClient } from '../../src/host/engine-client.js';
 import { FIXTURES, TINY } from '../helpers/fixtures.js';
 
 const SUITE = path.join(FIXTURES, 'suites', 'tiny-shapes.jsonl');

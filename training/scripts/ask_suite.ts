@@ -4,7 +4,7 @@
 // One engine process answers every item with every mode (greedy, pack defaults) and
 // writes { items: [{ id, answers: { mode: text } }], seconds }.
 import * as fs from 'node:fs';
-import { EngineClient } from '../../src/engine/process/client.js';
+import { EngineClient } from '../../src/host/engine-client.js';
 
 interface Plan { pack: string; modes: string[]; items: Array<{ id: string; image: string; question: string }> }
 

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { AskResult } from '../../shared/contract.js';
-import { EngineClient } from '../../engine/process/client.js';
+import { EngineClient } from '../../host/engine-client.js';
 import { fail, parseIntStrict, parseNumber, printJson, StderrProgress } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 

@@ -29,7 +29,7 @@ import {
   summarize,
 } from '../../engine/eval/index.js';
 import type { ItemRecord } from '../../engine/eval/records.js';
-import { EngineClient } from '../../engine/process/client.js';
+import { EngineClient } from '../../host/engine-client.js';
 import { fail, parseIntStrict, parseNumber, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 

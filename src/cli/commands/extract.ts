@@ -28,7 +28,7 @@ import type { FeaturesResult } from '../../shared/contract.js';
 import { type ErrorCode, TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import { type FeatureSettings, FeatureShardWriter, finalizeManifest, finishedShard, parseShardSpec } from '../../engine/export/feature-shards.js';
 import { readTrainingRows, type TrainingRow } from '../../engine/export/training-rows.js';
-import { EngineClient } from '../../engine/process/client.js';
+import { EngineClient } from '../../host/engine-client.js';
 import { fail, parseIntStrict, parseNumber, printJson, StderrProgress } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { FeaturesResult } from '../../shared/contract.js';
 import { encodeNpy } from '../../engine/export/npy.js';
-import { EngineClient } from '../../engine/process/client.js';
+import { EngineClient } from '../../host/engine-client.js';
 import { fail, parseIntStrict, parseNumber, printJson, StderrProgress } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 

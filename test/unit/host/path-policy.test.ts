@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PathPolicy, pathsOf } from '../../../src/server/path-policy.js';
+import { PathPolicy, pathsOf } from '../../../src/host/path-policy.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-policy-'));
 const root = path.join(dir, 'root');

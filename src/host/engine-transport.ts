@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FromEngine, ToEngine } from '../../shared/protocol.js';
+import type { FromEngine, ToEngine } from '../shared/protocol.js';
 
 export interface EngineTransport {
   readonly pid: number | undefined;
@@ -32,12 +32,12 @@ export function engineArgs(launch: EngineLaunch): string[] {
   return args;
 }
 
-/** The engine entry beside this file: compiled .js in dist/, or .ts run through tsx in development and tests. */
+/** The engine entry (engine/process/entry): compiled .js in dist/, or .ts run through tsx in development and tests. */
 export function engineEntry(): { file: string; execArgv: string[] } {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const js = path.join(here, 'entry.js');
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'engine', 'process');
+  const js = path.join(dir, 'entry.js');
   if (fs.existsSync(js)) return { file: js, execArgv: [] };
-  return { file: path.join(here, 'entry.ts'), execArgv: ['--import', tsxLoader()] };
+  return { file: path.join(dir, 'entry.ts'), execArgv: ['--import', tsxLoader()] };
 }
 
 /**

@@ -17,10 +17,10 @@
  *   engine's queue forever.
  */
 import { randomUUID } from 'node:crypto';
-import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../../shared/contract.js';
-import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
-import type { FromEngine } from '../../shared/protocol.js';
-import { type EngineLaunch, type EngineTransport, forkNodeEngine } from './transport.js';
+import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../shared/contract.js';
+import { TwinLensError, toTwinLensError } from '../shared/errors.js';
+import type { FromEngine } from '../shared/protocol.js';
+import { type EngineLaunch, type EngineTransport, forkNodeEngine } from './engine-transport.js';
 
 export type EngineStateName = 'starting' | 'ready' | 'crashed' | 'stopped';
 

@@ -14,7 +14,7 @@
  */
 import type { ContractMethod, ContractParams, ContractResults, EngineEvent, EngineStatus } from '../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../shared/errors.js';
-import { EngineClient, type EngineClientOptions, type EngineState } from '../engine/process/client.js';
+import { EngineClient, type EngineClientOptions, type EngineState } from './engine-client.js';
 
 export interface HostCallOptions {
   signal?: AbortSignal;

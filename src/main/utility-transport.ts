@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { utilityProcess } from 'electron';
 import type { FromEngine, ToEngine } from '../shared/protocol.js';
-import { type EngineLaunch, type EngineTransport, engineArgs } from '../engine/process/transport.js';
+import { type EngineLaunch, type EngineTransport, engineArgs } from '../host/engine-transport.js';
 
 /** dist/engine/process/entry.js, beside this compiled file's folder (inside app.asar when packaged). */
 export function engineEntryFile(): string {
