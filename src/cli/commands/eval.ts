@@ -12,12 +12,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import type { DiffusionSettings, PackInfo } from '../../shared/contract.js';
+import type { DiffusionSettings, EvalSummary, PackInfo } from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
 import {
   type AskFn,
   diffRuns,
-  type EvalSummary,
   formatDiff,
   formatEvalSummary,
   loadSuite,

@@ -8,7 +8,8 @@
  */
 import type { Command } from 'commander';
 import { type ImportReport, importPack } from '../../engine/importers/import-pack.js';
-import { type PackEstimate, estimatePack } from '../../engine/importers/memory-estimate.js';
+import type { PackEstimate } from '../../shared/contract.js';
+import { estimatePack } from '../../engine/importers/memory-estimate.js';
 import { ONNX_VARIANTS, type OnnxVariant, formatBytes } from '../../engine/importers/onnx-component.js';
 import type { ProviderChoice } from '../../engine/onnx/providers.js';
 import { TwinLensError } from '../../shared/errors.js';

@@ -40,16 +40,12 @@
  *
  * Everything else is wrong; an empty answer is always wrong.
  */
+import type { AnswerOption, MatchRule } from '../../shared/contract.js';
+
+export type { AnswerOption, MatchRule };
 import { canonicalTokens, hasNegation, indexOfTokens, startsWithTokens } from './normalize.js';
 
 /** An answer option: its letter (a, b, …) and text. */
-export interface AnswerOption {
-  letter: string;
-  text: string;
-}
-
-export type MatchRule = 'letter' | 'option-exact' | 'option-leading' | 'option-contains' | 'exact' | 'leading' | 'contains' | 'zero' | 'ambiguous' | 'none';
-
 export interface MatchResult {
   correct: boolean;
   rule: MatchRule;

@@ -12,13 +12,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { AskParams, type AskParamsParsed, type AskResult, type EvaluateParamsParsed, type EvaluateResult, type EvalSummaryDoc, type PackInfo, type SuiteList } from '../../shared/contract.js';
+import { AskParams, type AskParamsParsed, type AskResult, type EvaluateParamsParsed, type EvalItemResult, type EvaluateResult, type EvalSummary, type PackInfo, type SuiteList } from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
 import type { RequestContext } from '../engine.js';
 import { loadSuite } from './index.js';
 import { runEval } from './runner.js';
 import { builtInSuites, resolveSuitePath } from './suite.js';
-import { summarize, type SummaryItem } from './summary.js';
+import { summarize } from './summary.js';
 import { parseSweep } from './sweep.js';
 
 /** What evaluate needs from the engine. */
@@ -50,7 +50,7 @@ export function evalModes(info: PackInfo, modes: EvaluateParamsParsed['modes']):
 }
 
 /** Items whose modes do not all agree (some right, some wrong, or different answers). */
-export function disagreements(items: readonly SummaryItem[]): SummaryItem[] {
+export function disagreements(items: readonly EvalItemResult[]): EvalItemResult[] {
   return items.filter((it) => {
     const a = Object.values(it.answers);
     if (a.length < 2) return false;
@@ -89,7 +89,7 @@ export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed,
     },
   });
   const doc = summarize(run.header, run.records);
-  const summary: EvalSummaryDoc = doc;
+  const summary: EvalSummary = doc;
   const thumbnails: Record<string, Uint8Array> = {};
   const abs = new Map(suite.items.map((it) => [it.id, it.image]));
   for (const it of disagreements(doc.items ?? [])) {

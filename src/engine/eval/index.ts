@@ -18,14 +18,14 @@ export function loadSuite(spec: string, opts: LoadSuiteOptions = {}): Suite {
 
 export { type AnswerOption, matchAnswer, type MatchResult, parseOptionString } from './answer-match.js';
 export { diffRuns, type RunDiff } from './diff.js';
-export { leakageReport, type LeakageReport } from './leakage-report.js';
-export { DEFAULT_CAPTION_QUESTION, type LeakageOptions, type LeakageRun, type LeakageTask, mismatchPartners, runLeakage } from './leakage-run.js';
-export type { ItemRecord, RunHeader, SweepSpec } from './records.js';
+export { leakageReport } from './leakage-report.js';
+export { DEFAULT_CAPTION_QUESTION, type LeakageOptions, type LeakageRun, mismatchPartners, runLeakage } from './leakage-run.js';
+export type { ItemRecord, RunHeader } from './records.js';
 export { formatDiff, formatEvalSummary, formatLeakage } from './report.js';
 export { judge, mergeResults, readResults } from './results-file.js';
 export { type AskFn, type EvalOptions, type EvalProgress, type EvalRun, runEval } from './runner.js';
 export { wilson } from './stats.js';
 export { builtInSuites, type Suite, type SuiteItem } from './suite.js';
-export { comparable, type EvalSummary, recordsOfSummary, summarize } from './summary.js';
+export { comparable, recordsOfSummary, summarize } from './summary.js';
 export { parseSweep } from './sweep.js';
 export { CiderScorer, tokenF1 } from './text-metrics.js';

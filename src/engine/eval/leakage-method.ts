@@ -7,7 +7,7 @@
  * a cancel stops after the current ask and returns the report over the
  * items finished (complete: false).
  */
-import { AskParams, type LeakageParamsParsed, type LeakageReportDoc, type PackInfo } from '../../shared/contract.js';
+import { AskParams, type LeakageParamsParsed, type LeakageReport, type PackInfo } from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
 import type { RequestContext } from '../engine.js';
 import { type EvalEngine, evalModes, packHash } from './evaluate.js';
@@ -23,7 +23,7 @@ export function leakageModes(info: PackInfo, modes: string[] | undefined): strin
   return ids;
 }
 
-export async function leakage(engine: EvalEngine, params: LeakageParamsParsed, ctx: RequestContext = {}): Promise<LeakageReportDoc> {
+export async function leakage(engine: EvalEngine, params: LeakageParamsParsed, ctx: RequestContext = {}): Promise<LeakageReport> {
   const info = engine.packInfo();
   const suite = loadSuite(params.suite, { packDir: info.dir, imagesDir: params.imagesDir });
   const modes = leakageModes(info, params.modes);
@@ -41,7 +41,7 @@ export async function leakage(engine: EvalEngine, params: LeakageParamsParsed, c
       ctx.emit?.({ type: 'eval-progress', done: p.done, total: p.total, elapsedMs: p.elapsedMs, etaMs: p.etaMs, item: p.item, running: {} });
     },
   });
-  const report: LeakageReportDoc = leakageReport({
+  const report: LeakageReport = leakageReport({
     run,
     suite: { name: suite.name, hash: suite.hash, items: suite.items.length },
     pack: { name: info.name, hash: packHash(info.dir) },

@@ -23,49 +23,14 @@
  * an errored output counts as the empty string.
  */
 import { matchAnswer } from './answer-match.js';
-import type { LeakageItem, LeakageRun, LeakageTask, MismatchSource } from './leakage-run.js';
-import { type Score, score } from './stats.js';
+import type { LeakageCell, LeakageConditionScore, LeakageItem, LeakageReport, LeakageTask, MismatchSource } from '../../shared/contract.js';
+import type { LeakageRun } from './leakage-run.js';
+import { score } from './stats.js';
 import { CiderScorer, mean, tokenF1 } from './text-metrics.js';
 
 export const LEAKAGE_FORMAT = 'twinlens-leakage';
 
-export interface ConditionScore {
-  accuracy: Score;
-  f1: number;
-  cider: number;
-}
-
-export interface LeakageCell {
-  matched: ConditionScore;
-  empty: ConditionScore;
-  mismatched: ConditionScore;
-  gap: { accuracy: number; f1: number; cider: number };
-  leakage: { cider: number; f1: number; controlCider: number; controlF1: number; excessCider: number; excessF1: number };
-  towardPartnerAnswer: { cider: number; f1: number; rate: number };
-  errors: number;
-}
-
-export interface LeakageReport {
-  format: typeof LEAKAGE_FORMAT;
-  version: 1;
-  suite: { name: string; hash: string; items: number };
-  pack: { name: string; hash: string };
-  modes: string[];
-  guidance: number[];
-  task: LeakageTask;
-  /** qa task: the field the prompts come from. */
-  mismatchFrom?: MismatchSource;
-  /** caption task: the LLM question. */
-  captionQuestion?: string;
-  /** Items probed (all three conditions done). */
-  evaluated: number;
-  complete: boolean;
-  metric: string;
-  rows: Array<{ guidance: number; modes: Record<string, LeakageCell> }>;
-  items?: LeakageItem[];
-}
-
-function condition(texts: readonly string[], items: readonly LeakageItem[], cider: CiderScorer): ConditionScore {
+function condition(texts: readonly string[], items: readonly LeakageItem[], cider: CiderScorer): LeakageConditionScore {
   const right = texts.filter((t, i) => matchAnswer(t, items[i].answer, items[i].options).correct).length;
   return {
     accuracy: score(right, texts.length),

@@ -27,14 +27,12 @@
  * the first whose prompt text differs. Like the eval runner it runs in the
  * host over an injected `ask`.
  */
-import type { DiffusionSettings, GenerationSettings } from '../../shared/contract.js';
+import type { DiffusionSettings, GenerationSettings, LeakageItem, LeakageTask, MismatchSource } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
 import { canonical } from './normalize.js';
 import type { AskFn } from './runner.js';
 import type { Suite, SuiteItem } from './suite.js';
 
-export type MismatchSource = 'question' | 'answer';
-export type LeakageTask = 'qa' | 'caption';
 export const DEFAULT_CAPTION_QUESTION = 'describe the image';
 
 export interface LeakageOptions {
@@ -56,23 +54,6 @@ export interface LeakageOptions {
 }
 
 /** One probed item: what was asked, the prompts, and per mode matched[s] / empty / mismatched[s] (keys String(s)). */
-export interface LeakageItem {
-  id: string;
-  /** The LLM question asked in all three conditions. */
-  question: string;
-  /** The reference the outputs are scored against. */
-  answer: string;
-  options?: SuiteItem['options'];
-  /** The matched SD prompt, (a). */
-  prompt: string;
-  /** The partner item and the SD prompt taken from it, (c). */
-  partner: string;
-  mismatchedPrompt: string;
-  /** The partner's reference (its answer, or its caption in the caption task). */
-  partnerAnswer: string;
-  outputs: Record<string, { matched: Record<string, string>; empty: string; mismatched: Record<string, string>; errors?: string[] }>;
-}
-
 export interface LeakageRun {
   items: LeakageItem[];
   complete: boolean;

@@ -5,64 +5,14 @@
  * sweep setting), the unit a resumed run skips, the thing shards merge and
  * the thing two runs are diffed on. Scores are always recomputed from them.
  */
-import type { DiffusionSettings, GenerationSettings, StopReason } from '../../shared/contract.js';
-import type { AnswerOption, MatchRule } from './answer-match.js';
+import type { DiffusionSettings, EvalItemResult, GenerationSettings, SweepSpec } from '../../shared/contract.js';
 
 export const RESULTS_FORMAT = 'twinlens-eval-results';
 export const RESULTS_VERSION = 1;
 
-/** One mode's answer to one item, judged. */
-export interface ItemAnswer {
-  text: string;
-  correct: boolean;
-  rule: MatchRule;
-  /** Multiple choice: the option index the answer was read as. */
-  chosen?: number;
-  ms: number;
-  tokens: number;
-  stop: StopReason;
-  /** The engine's error message when the mode failed (counted as wrong). */
-  error?: string;
-  /** Copied from the first sweep setting: this mode does not read the swept setting. */
-  reused?: boolean;
-}
-
-/** Diffusion settings the engine actually used (from AskResult.settings). */
-export interface UsedSettings {
-  t: number;
-  guidance: number;
-  tap: string;
-  promptSource: string;
-  seed: number;
-  ensemble: number;
-}
-
-export interface ItemRecord {
+/** A results-file line of one item × setting: the contract's EvalItemResult, tagged. */
+export interface ItemRecord extends EvalItemResult {
   type: 'item';
-  /** Sweep setting label ("t=50"), or "default" without a sweep. */
-  setting: string;
-  id: string;
-  index: number;
-  question: string;
-  /** Reference answer. */
-  answer: string;
-  options?: AnswerOption[];
-  pair?: string;
-  category?: string;
-  /** The suite item's extra scalar fields (`eval --by FIELD`). */
-  tags?: Record<string, string>;
-  /** Image path relative to the suite file. */
-  image: string;
-  imageHash: string;
-  answers: Record<string, ItemAnswer>;
-  used?: UsedSettings;
-}
-
-export type SweepKey = 't' | 'guidance' | 'tap' | 'seed' | 'ensemble' | 'prompt';
-
-export interface SweepSpec {
-  key: SweepKey;
-  values: Array<string | number>;
 }
 
 /** Everything that must agree for two results files to be parts of one run. */

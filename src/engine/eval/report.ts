@@ -6,9 +6,7 @@
  * formatting over the JSON documents, so every surface prints the same.
  */
 import type { RunDiff } from './diff.js';
-import type { LeakageReport } from './leakage-report.js';
-import type { Score } from './stats.js';
-import type { EvalSummary } from './summary.js';
+import type { EvalScore, EvalSummary, LeakageReport } from '../../shared/contract.js';
 
 /** Renders rows as aligned columns (first column left-aligned, the rest right-aligned). */
 export function table(head: string[], rows: string[][]): string {
@@ -20,7 +18,7 @@ export function table(head: string[], rows: string[][]): string {
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 
 /** "61.3 [55.0–67.2]" (percent, Wilson 95 %). */
-export function formatScore(s: Score | undefined): string {
+export function formatScore(s: EvalScore | undefined): string {
   if (!s || !s.n) return '—';
   return `${pct(s.accuracy)} [${pct(s.ci95[0])}–${pct(s.ci95[1])}]`;
 }

@@ -9,10 +9,10 @@
  * same call resumes.
  */
 import * as path from 'node:path';
-import type { AskParams, AskResult, DiffusionSettings, EngineEvent, GenerationSettings, ModeAnswer } from '../../shared/contract.js';
+import type { AskParams, AskResult, DiffusionSettings, EngineEvent, EvalItemAnswer, GenerationSettings, ModeAnswer, SweepSpec } from '../../shared/contract.js';
 import { toTwinLensError } from '../../shared/errors.js';
 import { matchAnswer } from './answer-match.js';
-import { inShard, type ItemAnswer, type ItemRecord, recordKey, RESULTS_FORMAT, RESULTS_VERSION, type RunHeader, settingLabels, type SweepSpec } from './records.js';
+import { inShard, type ItemRecord, recordKey, RESULTS_FORMAT, RESULTS_VERSION, type RunHeader, settingLabels } from './records.js';
 import { ResultsWriter } from './results-file.js';
 import type { Suite, SuiteItem } from './suite.js';
 import { applySweep, checkSweepConflict, sweepIndependentModes } from './sweep.js';
@@ -90,7 +90,7 @@ export function runItems(suite: Suite, o: Pick<EvalOptions, 'limit' | 'shard'>):
   return suite.items.slice(0, o.limit ?? suite.items.length).filter((it) => inShard(it.index, o.shard));
 }
 
-function judged(a: ModeAnswer, item: SuiteItem): ItemAnswer {
+function judged(a: ModeAnswer, item: SuiteItem): EvalItemAnswer {
   const base = { text: a.text, ms: Math.round(a.ms), tokens: a.tokens, stop: a.stop };
   if (a.error) return { ...base, correct: false, rule: 'none', error: a.error.message };
   const m = matchAnswer(a.text, item.answer, item.options);
@@ -113,8 +113,8 @@ function baseRecord(item: SuiteItem, suite: Suite, setting: string): Omit<ItemRe
   };
 }
 
-function failedAnswers(modes: readonly string[], message: string): Record<string, ItemAnswer> {
-  return Object.fromEntries(modes.map((m) => [m, { text: '', correct: false, rule: 'none', ms: 0, tokens: 0, stop: 'error', error: message } satisfies ItemAnswer]));
+function failedAnswers(modes: readonly string[], message: string): Record<string, EvalItemAnswer> {
+  return Object.fromEntries(modes.map((m) => [m, { text: '', correct: false, rule: 'none', ms: 0, tokens: 0, stop: 'error', error: message } satisfies EvalItemAnswer]));
 }
 
 /** Runs (or resumes) an evaluation; see the file comment. */
@@ -160,7 +160,7 @@ export async function runEval(ask: AskFn, suite: Suite, o: EvalOptions): Promise
         const reuse = first ? o.modes.filter((m) => independent.has(m) && first.answers[m]) : [];
         const toAsk = o.modes.filter((m) => !reuse.includes(m));
         const diffusion = o.sweep ? applySweep(o.diffusion ?? {}, o.sweep.key, o.sweep.values[si]) : (o.diffusion ?? {});
-        let answers: Record<string, ItemAnswer> = {};
+        let answers: Record<string, EvalItemAnswer> = {};
         let imageHash = first?.imageHash ?? '';
         let used: ItemRecord['used'];
         if (toAsk.length) {

@@ -11,41 +11,10 @@
  * (n = 0 gives [0, 1]). Unlike p̂ ± z·√(p̂(1−p̂)/n) it stays inside [0, 1]
  * and is sensible at p̂ = 0 or 1 — small suites are the norm here.
  */
+import type { EvalScore, EvalSettingScore } from '../../shared/contract.js';
 import type { ItemRecord } from './records.js';
 
 export const Z95 = 1.959963984540054;
-
-export interface Score {
-  n: number;
-  correct: number;
-  /** correct / n (0 when n = 0). */
-  accuracy: number;
-  /** 95 % Wilson score interval of the accuracy. */
-  ci95: [number, number];
-}
-
-export interface ModeScore extends Score {
-  /** Items whose answer was an engine error (counted as wrong). */
-  errors: number;
-  /** Complete pairs only (every item of the pair evaluated); absent when the suite has no pairs. */
-  pairs?: Score;
-  categories: Record<string, Score>;
-  /** Breakdowns by item tags asked for (`--by target`): field → value → score. */
-  by?: Record<string, Record<string, Score>>;
-}
-
-export interface ModeTiming {
-  meanMs: number;
-  meanTokens: number;
-}
-
-export interface SettingScore {
-  /** "default", or the sweep label "t=50". */
-  setting: string;
-  modes: Record<string, ModeScore>;
-  /** Per mode; excluded when comparing runs (wall clock differs). */
-  timing: Record<string, ModeTiming>;
-}
 
 /** The 95 % (or other z) Wilson score interval for k successes in n trials. */
 export function wilson(k: number, n: number, z = Z95): [number, number] {
@@ -58,7 +27,7 @@ export function wilson(k: number, n: number, z = Z95): [number, number] {
   return [Math.max(0, centre - half), Math.min(1, centre + half)];
 }
 
-export function score(correct: number, n: number): Score {
+export function score(correct: number, n: number): EvalScore {
   return { n, correct, accuracy: n ? correct / n : 0, ci95: wilson(correct, n) };
 }
 
@@ -68,7 +37,7 @@ export function score(correct: number, n: number): Score {
  * A pair id left with one evaluated item (its partner cut by --limit) is not
  * a pair; `undefined` when no record has a pair id.
  */
-export function pairScore(records: readonly ItemRecord[], mode: string): Score | undefined {
+export function pairScore(records: readonly ItemRecord[], mode: string): EvalScore | undefined {
   const groups = new Map<string, boolean[]>();
   for (const r of records) {
     if (r.pair === undefined || !r.answers[mode]) continue;
@@ -89,7 +58,7 @@ export function pairScore(records: readonly ItemRecord[], mode: string): Score |
 }
 
 /** Accuracy of one mode per value of a key (items without a value are left out), values sorted. */
-function breakdown(records: readonly ItemRecord[], mode: string, key: (r: ItemRecord) => string | undefined): Record<string, Score> {
+function breakdown(records: readonly ItemRecord[], mode: string, key: (r: ItemRecord) => string | undefined): Record<string, EvalScore> {
   const m = new Map<string, [number, number]>();
   for (const r of records) {
     const a = r.answers[mode];
@@ -100,14 +69,14 @@ function breakdown(records: readonly ItemRecord[], mode: string, key: (r: ItemRe
     c[1] += 1;
     m.set(v, c);
   }
-  const out: Record<string, Score> = {};
+  const out: Record<string, EvalScore> = {};
   for (const v of [...m.keys()].sort()) out[v] = score(m.get(v)![0], m.get(v)![1]);
   return out;
 }
 
 /** Scores of every mode over one setting's records; `by` adds breakdowns by item tags. */
-export function scoreSetting(setting: string, records: readonly ItemRecord[], modes: readonly string[], by: readonly string[] = []): SettingScore {
-  const out: SettingScore = { setting, modes: {}, timing: {} };
+export function scoreSetting(setting: string, records: readonly ItemRecord[], modes: readonly string[], by: readonly string[] = []): EvalSettingScore {
+  const out: EvalSettingScore = { setting, modes: {}, timing: {} };
   for (const mode of modes) {
     let n = 0;
     let k = 0;
@@ -133,6 +102,6 @@ export function scoreSetting(setting: string, records: readonly ItemRecord[], mo
 }
 
 /** Scores per setting, in the given setting order. */
-export function scoreRun(records: readonly ItemRecord[], settings: readonly string[], modes: readonly string[], by: readonly string[] = []): SettingScore[] {
+export function scoreRun(records: readonly ItemRecord[], settings: readonly string[], modes: readonly string[], by: readonly string[] = []): EvalSettingScore[] {
   return settings.map((s) => scoreSetting(s, records.filter((r) => r.setting === s), modes, by));
 }

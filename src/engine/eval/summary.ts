@@ -28,34 +28,13 @@
  *   }
  * Accuracies are fractions in [0, 1]; ci95 is the Wilson interval (stats.ts).
  */
-import type { DiffusionSettings, GenerationSettings } from '../../shared/contract.js';
+import type { EvalSummary } from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
 import { judge } from './results-file.js';
-import { type ItemRecord, type RunHeader, settingLabels, type SweepSpec } from './records.js';
-import { scoreRun, type SettingScore } from './stats.js';
+import { type ItemRecord, type RunHeader, settingLabels } from './records.js';
+import { scoreRun } from './stats.js';
 
 export const SUMMARY_FORMAT = 'twinlens-eval';
-
-export type SummaryItem = Omit<ItemRecord, 'type'>;
-
-export interface EvalSummary {
-  format: typeof SUMMARY_FORMAT;
-  version: 1;
-  suite: RunHeader['suite'];
-  pack: RunHeader['pack'];
-  modes: string[];
-  diffusion: DiffusionSettings;
-  generation: GenerationSettings;
-  sweep?: SweepSpec;
-  limit?: number;
-  evaluated: number;
-  complete: boolean;
-  missing: number;
-  shards?: number[];
-  created?: string;
-  results: SettingScore[];
-  items?: SummaryItem[];
-}
 
 export interface SummaryOptions {
   /** Leave the per-item answers out (smaller file; no item diff possible). */

@@ -9,7 +9,7 @@
  */
 import type { DiffusionSettings } from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
-import type { SweepKey, SweepSpec } from './records.js';
+import type { SweepKey, SweepSpec } from '../../shared/contract.js';
 
 const ALIASES: Record<string, SweepKey> = {
   t: 't',

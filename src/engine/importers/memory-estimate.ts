@@ -12,6 +12,7 @@
  * on an SD export; inline-weight files are counted by size with standard
  * shapes assumed.
  */
+import type { ComponentEstimate, PackEstimate } from '../../shared/contract.js';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,34 +20,12 @@ import { TwinLensError } from '../../shared/errors.js';
 import { type GraphIndex, readGraphIndex } from '../graph/onnx-index.js';
 import { resolveTap } from '../graph/tap-resolve.js';
 import { Pack } from '../pack/pack.js';
-import { type UnetCost, type UnetShape, unetActivationBytes, unetCost, unetShapeFromGraph } from './unet-cost.js';
+import { type UnetShape, unetActivationBytes, unetCost, unetShapeFromGraph } from './unet-cost.js';
 
 /** Graphs are read when the .onnx file is at most this big (external weights). */
 const GRAPH_READ_LIMIT = 64 * 2 ** 20;
 /** ONNX Runtime's own per-session overhead (arena, kernels), a rough constant. */
 const SESSION_OVERHEAD = 40 * 2 ** 20;
-
-export interface ComponentEstimate {
-  label: string;
-  path: string;
-  weightsBytes: number;
-  activationBytes: number;
-  kvCacheBytes?: number;
-  totalBytes: number;
-  notes: string[];
-}
-
-export interface PackEstimate {
-  pack: string;
-  imageSize?: number;
-  tap?: { alias: string; tensor?: string; cost?: UnetCost & { fraction: number; gmacsKept: number; gmacsTotal: number } };
-  maxLength?: number;
-  components: ComponentEstimate[];
-  totalBytes: number;
-  freeBytes: number;
-  fits: boolean;
-  notes: string[];
-}
 
 export interface EstimateOptions {
   tap?: string;

@@ -13,6 +13,7 @@
  * positions for Conv/MatMul/Gemm, and HW × keys × channels for the
  * weight-free attention products. It is an estimate, stated as one.
  */
+import type { TapCost } from '../../shared/contract.js';
 import { type GraphIndex, type GraphNode } from '../graph/onnx-index.js';
 import { planPrune } from '../graph/graph-edit.js';
 import { graphLookup } from '../graph/module-scope.js';
@@ -30,17 +31,8 @@ export interface UnetShape {
   batch: number;
 }
 
-export interface UnetCost {
-  macsTotal: number;
-  macsKept: number;
-  nodesTotal: number;
-  nodesKept: number;
-  /** Bytes of the initializers the kept nodes read. */
-  weightBytesKept: number;
-  weightBytesTotal: number;
-  /** Deepest/finest resolution level any kept node runs at (for the activation estimate). */
-  finestKeptLevel: number;
-}
+/** The tap cost without the derived ratios (contract TapCost). */
+export type UnetCost = Omit<TapCost, 'fraction' | 'gmacsKept' | 'gmacsTotal'>;
 
 interface Placed {
   level: number;

@@ -5,6 +5,7 @@
  * (meta). Builders compose the maths (PCA, norms, differences, channel
  * ranking, attention, correspondence) with rendering on the encoder's view.
  */
+import type { PanelSource, RenderedPanelKind } from '../../shared/contract.js';
 import type { CrossAttentionMaps } from '../../shared/contract.js';
 import type { RgbImage } from '../image/image.js';
 import { attentionStrip, meanAttention, tokenLabel } from './attention.js';
@@ -16,13 +17,11 @@ import { resizeRgb } from './resample.js';
 import { correspondence, type Match } from './similarity.js';
 import type { UnitPoint } from './view.js';
 
-export type PanelKind = 'image' | 'pca' | 'difference' | 'norm' | 'channels' | 'attention' | 'correspondence';
-export type PanelSource = 'image' | 'diffusion' | 'clip';
 
 export interface Panel {
   /** File-name-safe and unique within one set of panels. */
   id: string;
-  kind: PanelKind;
+  kind: RenderedPanelKind;
   source: PanelSource;
   label: string;
   image: RgbImage;

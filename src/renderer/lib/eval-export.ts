@@ -3,7 +3,7 @@
  * quoting), and the summary document itself as JSON (the same shape as
  * `twinlens eval --json`, so the CLI's --diff reads it).
  */
-import type { EvalSummaryDoc } from '../../shared/contract.js';
+import type { EvalSummary } from '../../shared/contract.js';
 
 export function csvCell(v: unknown): string {
   const s = v === undefined || v === null ? '' : String(v);
@@ -15,7 +15,7 @@ export function toCsv(rows: unknown[][]): string {
 }
 
 /** One row per setting × mode × group (all, pairs, category:…). */
-export function scoresCsv(s: EvalSummaryDoc): string {
+export function scoresCsv(s: EvalSummary): string {
   const rows: unknown[][] = [['setting', 'mode', 'group', 'n', 'correct', 'accuracy', 'ci95_low', 'ci95_high']];
   for (const r of s.results) {
     for (const [mode, m] of Object.entries(r.modes)) {
@@ -28,7 +28,7 @@ export function scoresCsv(s: EvalSummaryDoc): string {
 }
 
 /** One row per item × setting × mode. */
-export function itemsCsv(s: EvalSummaryDoc): string {
+export function itemsCsv(s: EvalSummary): string {
   const rows: unknown[][] = [['setting', 'id', 'index', 'category', 'pair', 'image', 'question', 'reference', 'mode', 'answer', 'correct', 'rule', 'ms', 'error']];
   for (const it of s.items ?? []) {
     for (const [mode, a] of Object.entries(it.answers)) {

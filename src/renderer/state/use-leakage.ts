@@ -4,14 +4,14 @@
  * ask and returns the report over the items finished, complete: false),
  * and the report.
  */
-import type { ContractParams, EngineEvent, LeakageReportDoc } from '../../shared/contract.js';
+import type { ContractParams, EngineEvent, LeakageReport } from '../../shared/contract.js';
 import type { Bridge } from '../bridge/index.js';
 import { type EvalProgressView, type RunStatus, useProgressRun } from './use-progress-run.js';
 
 export interface LeakageView {
   status: RunStatus;
   progress?: EvalProgressView;
-  report?: LeakageReportDoc;
+  report?: LeakageReport;
   ms?: number;
   error?: string;
   run(params: ContractParams['leakage']): Promise<void>;

@@ -10,7 +10,7 @@
  * the chart as PNG.
  */
 import { useEffect, useRef, useState } from 'react';
-import type { EngineEvent, LeakageCellView } from '../../../shared/contract.js';
+import type { EngineEvent, LeakageCell } from '../../../shared/contract.js';
 import type { Bridge } from '../../bridge/index.js';
 import { downloadBytes, svgToPng } from '../../lib/download.js';
 import { formatMs } from '../../lib/format.js';
@@ -174,7 +174,7 @@ export function LeakageProbe({ bridge, suite, maxTokens, enabled, onEvent, notif
             <tbody>
               {r.modes.flatMap((m, mi) =>
                 rows.map((row) => {
-                  const c: LeakageCellView | undefined = row.modes[m];
+                  const c: LeakageCell | undefined = row.modes[m];
                   if (!c) return null;
                   return (
                     <tr key={`${m}/${row.guidance}`} data-testid="leakage-row" data-mode={m} data-guidance={row.guidance}>

@@ -6,7 +6,7 @@
  * empty-prompt control (the empty-prompt output against the same prompts)
  * dashed. x is linear in s; y runs from 0 to a rounded maximum.
  */
-import type { LeakageReportDoc } from '../../../shared/contract.js';
+import type { LeakageReport } from '../../../shared/contract.js';
 import { modeColour } from './charts.js';
 
 const FONT = 'system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif';
@@ -21,7 +21,7 @@ export function niceMax(v: number): number {
 
 const fmt = (v: number) => (Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 
-export function LeakageLines({ report }: { report: LeakageReportDoc }) {
+export function LeakageLines({ report }: { report: LeakageReport }) {
   const left = 52;
   const top = 40;
   const h = 180;

@@ -8,7 +8,7 @@
  * compose one from published ONNX exports (ComposePack.tsx).
  */
 import { useCallback, useEffect, useState } from 'react';
-import type { PackEstimateView, PackInfo } from '../../../shared/contract.js';
+import type { PackEstimate, PackInfo } from '../../../shared/contract.js';
 import { toTwinLensError } from '../../../shared/errors.js';
 import type { Bridge } from '../../bridge/index.js';
 import { BrowseButton } from '../BrowseButton.js';
@@ -24,7 +24,7 @@ interface Props {
 }
 
 /** The pack's parts: what the estimate found on disk, with the sessions the engine has opened (provider, loaded). */
-export function componentRows(pack: PackInfo, estimate: PackEstimateView | undefined): Array<{ name: string; path: string; provider?: string; loaded: boolean }> {
+export function componentRows(pack: PackInfo, estimate: PackEstimate | undefined): Array<{ name: string; path: string; provider?: string; loaded: boolean }> {
   const rows = new Map<string, { name: string; path: string; provider?: string; loaded: boolean }>();
   const own = estimate && estimate.pack.replace(/\/+$/, '').endsWith(pack.dir.replace(/\/+$/, '')) ? estimate : undefined;
   for (const c of own?.components ?? []) rows.set(c.label, { name: c.label, path: c.path, loaded: false });
@@ -36,7 +36,7 @@ export function componentRows(pack: PackInfo, estimate: PackEstimateView | undef
 }
 
 export function ModelsView({ hidden, bridge, pack, packError, onOpenPack }: Props) {
-  const [estimate, setEstimate] = useState<PackEstimateView>();
+  const [estimate, setEstimate] = useState<PackEstimate>();
   const [estimateError, setEstimateError] = useState<string>();
   const [dir, setDir] = useState('');
   const [busy, setBusy] = useState(false);
