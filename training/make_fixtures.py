@@ -224,7 +224,7 @@ MODES = {
               "diffusion": MODE_DIFFUSION},
     "fused-xattn": {"label": "Fused (cross-attention)", "description": "CLIP tokens attend over diffusion tokens",
                     "inputs": ["clip", "diffusion"], "fusion": "cross-attention",
-                    "projectors": {"fused": "projectors/fused_xattn.onnx"}, "diffusion": MODE_DIFFUSION,
+                    "projectors": {"xattn": "projectors/fused_xattn.onnx"}, "diffusion": MODE_DIFFUSION,
                     "extra": True},
 }
 

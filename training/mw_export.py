@@ -109,7 +109,7 @@ def stage_export(c) -> None:
                         {"clip_features": {0: "batch_size", 1: "num_clip_tokens"},
                          "diffusion_features": {0: "batch_size", 1: "num_diffusion_tokens"},
                          "embeds": {0: "batch_size", 1: "num_clip_tokens"}})
-            refs["fused"] = p
+            refs["xattn"] = p
         else:
             for k in ck["projectors"]:
                 p = f"projectors/{mode}.onnx" if mode != "fused" else f"projectors/fused_{k}.onnx"

@@ -25,7 +25,7 @@ import { clipInputSpec, type PreprocessorConfig } from './clip/preprocess.js';
 import { DiffusionExtractor } from './diffusion/extractor.js';
 import { PromptEncoder } from './diffusion/prompt-encoder.js';
 import { NoiseSchedule, type SchedulerConfig } from './diffusion/schedule.js';
-import { UnetTaps } from './diffusion/unet-taps.js';
+import { GraphTaps } from './graph/graph-taps.js';
 import { type Tokens, visualTokens } from './fusion/visual-tokens.js';
 import { assertPackFits } from './importers/memory-estimate.js';
 import { loadImage, type LoadedImage } from './image/image.js';
@@ -130,7 +130,7 @@ export class Engine {
     const textPath = this.pack.resolveModel(d.textEncoder.path);
     const prompts = new PromptEncoder(this.pack.resolve(d.tokenizer), () => pool.get(textPath, 'text_encoder'), d.textEncoder.maxLength, d.padTokenId, d.textEncoder.output);
     const unetPath = this.pack.resolveModel(d.unet.path);
-    const taps = new UnetTaps(unetPath, pool, 'unet', d.taps, this.opts.cacheDir);
+    const taps = new GraphTaps(unetPath, pool, 'unet', d.taps, this.opts.cacheDir);
     const vaePath = this.pack.resolveModel(d.vaeEncoder.path);
     const schedule = new NoiseSchedule(this.pack.readJson<SchedulerConfig>(d.scheduler));
     this.diffusion = new DiffusionExtractor(d, () => pool.get(vaePath, 'vae_encoder'), prompts, taps, schedule);
@@ -139,7 +139,7 @@ export class Engine {
   private buildClip(c: NonNullable<PackManifest['clip']>, pool: SessionPool): void {
     const visionPath = this.pack.resolveModel(c.vision.path);
     const spec = clipInputSpec(this.pack.readJson<PreprocessorConfig>(c.preprocessor));
-    const graph = new UnetTaps(visionPath, pool, 'clip_vision', {}, this.opts.cacheDir);
+    const graph = new GraphTaps(visionPath, pool, 'clip_vision', {}, this.opts.cacheDir);
     this.clip = new ClipExtractor(c, spec, {
       tensorName: async () => {
         if (c.layer === 'last') return 'last_hidden_state';

@@ -38,7 +38,7 @@ export class ModeRunner {
     this.proj ??= (async () => {
       const mode = this.pack.manifest.modes[this.id];
       const out: ModeProjectors = {};
-      for (const k of ['clip', 'diffusion', 'fused'] as const) {
+      for (const k of ['clip', 'diffusion', 'xattn'] as const) {
         const ref = mode.projectors[k];
         if (ref) out[k] = await this.pool.get(this.pack.resolve(ref.path), `projector.${this.id}.${k}`);
       }

@@ -35,7 +35,10 @@ export const DiffusionDefaults = z.object({
 export type DiffusionDefaults = z.infer<typeof DiffusionDefaults>;
 
 export const DiffusionSection = z.object({
-  /** Tap preset family: resolves the study's aliases to module paths. */
+  /**
+   * The UNet family, as the importer detected it (shown to the user). Tap aliases resolve by
+   * one grammar for every family (src/engine/graph/tap-alias.ts): the families share module names.
+   */
   family: z.enum(['sd1', 'sd2', 'mini-world']).default('sd2'),
   vaeEncoder: OnnxRef,
   /** VAE output name; diffusers/Optimum exports call it latent_sample. */
@@ -55,7 +58,7 @@ export const DiffusionSection = z.object({
   latentScale: z.number().positive().default(0.18215),
   /** Square input size of the VAE in pixels. */
   imageSize: z.number().int().min(8),
-  /** Alias → module path or tensor name, on top of the family preset. */
+  /** Alias → module path or tensor name; beats the alias grammar (src/engine/graph/tap-resolve.ts). */
   taps: z.record(z.string(), z.string()).default({}),
   /** Regex over tensor names selecting cross-attention probabilities [b·heads, HW, tokens]. */
   crossAttention: z
@@ -108,8 +111,6 @@ export const LlmSection = LlmParts.extend({
 });
 export type LlmSection = z.infer<typeof LlmSection>;
 
-export const MODE_IDS = ['clip', 'diffusion', 'fused'] as const;
-
 export const ModeSection = z.object({
   label: z.string().optional(),
   description: z.string().optional(),
@@ -117,15 +118,25 @@ export const ModeSection = z.object({
   inputs: z.array(z.enum(['clip', 'diffusion'])).min(1),
   /**
    * none: one projector over one encoder; concat: one projector per encoder,
-   * tokens concatenated (CLIP then diffusion); cross-attention: one fused
-   * projector ONNX taking clip_features and diffusion_features.
+   * tokens concatenated (CLIP then diffusion); cross-attention: one
+   * cross-attention projector ONNX (`xattn`) taking clip_features and
+   * diffusion_features.
    */
   fusion: z.enum(['none', 'concat', 'cross-attention']).default('none'),
-  projectors: z.object({
-    clip: OnnxRef.optional(),
-    diffusion: OnnxRef.optional(),
-    fused: OnnxRef.optional(),
-  }),
+  /**
+   * Projector ONNX files by what they read: `clip`, `diffusion`, or `xattn` (both,
+   * cross-attention). Packs written before v0.x named `xattn` "fused", the same word
+   * as the concat mode; that key is still read and becomes `xattn`.
+   */
+  projectors: z
+    .object({
+      clip: OnnxRef.optional(),
+      diffusion: OnnxRef.optional(),
+      xattn: OnnxRef.optional(),
+      /** @deprecated read as `xattn`. */
+      fused: OnnxRef.optional(),
+    })
+    .transform(({ fused, ...p }) => (fused && !p.xattn ? { ...p, xattn: fused } : p)),
   /** Per-mode LLM weights (stage 2 tunes the LLM per mode); defaults to llm. */
   llm: LlmParts.partial().optional(),
   /** Per-mode diffusion settings the projector was trained with. */

@@ -222,7 +222,7 @@ async function checkLlm(dir, g, man) {
     const gm = g.modes[id];
     let vis;
     if (mode.fusion === 'cross-attention') {
-      const s = await projector(mode.projectors.fused.path);
+      const s = await projector((mode.projectors.xattn ?? mode.projectors.fused).path); // fixtures made before the rename say "fused"
       if (id === 'fused-xattn') console.log(`tiny projector fused ${sig(s)}`);
       vis = (await s.run({ clip_features: f32(clipF.data, [1, ...clipF.shape]), diffusion_features: f32(diffF.data, [1, ...diffF.shape]) })).embeds.data;
     } else {

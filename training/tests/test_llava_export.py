@@ -49,9 +49,8 @@ def test_onnx_equals_pytorch_projectors(runs):
     root, run = runs
     proj = root / "proj"
     doc = export_projectors([str(run["fused"]), str(run["fused-xattn"])], str(proj))
-    assert {doc[k]["file"] for k in ("clip", "diffusion", "fused")} == {"clip.onnx", "diffusion.onnx",
-                                                                         "fused-xattn.onnx"}
-    assert doc["clip"]["inDim"] == 32 and doc["diffusion"]["inDim"] == 16 and doc["fused"]["inDim"] == [32, 16]
+    assert {doc[k]["file"] for k in ("clip", "diffusion", "xattn")} == {"clip.onnx", "diffusion.onnx", "xattn.onnx"}
+    assert doc["clip"]["inDim"] == 32 and doc["diffusion"]["inDim"] == 16 and doc["xattn"]["inDim"] == [32, 16]
     # stage-1 features: no prompt -> the engine reads them with the empty prompt
     assert doc["diffusion"]["settings"] == {"tap": "random", "t": 50, "guidance": 0.0, "prompt": "empty", "seed": 0}
     g = torch.Generator().manual_seed(0)
@@ -61,11 +60,11 @@ def test_onnx_equals_pytorch_projectors(runs):
     _, px = load_projectors(str(run["fused-xattn"]))
     assert px["xattn"].heads == 4  # read back from projector.json
     with torch.no_grad():
-        want = {"clip": p["clip"](clip), "diffusion": p["diffusion"](diff), "fused": px["xattn"](clip, diff)}
+        want = {"clip": p["clip"](clip), "diffusion": p["diffusion"](diff), "xattn": px["xattn"](clip, diff)}
     got = {"clip": _ort(proj / "clip.onnx").run(["embeds"], {"features": clip.numpy()})[0],
            "diffusion": _ort(proj / "diffusion.onnx").run(["embeds"], {"features": diff.numpy()})[0],
-           "fused": _ort(proj / "fused-xattn.onnx").run(["embeds"], {"clip_features": clip.numpy(),
-                                                                    "diffusion_features": diff.numpy()})[0]}
+           "xattn": _ort(proj / "xattn.onnx").run(["embeds"], {"clip_features": clip.numpy(),
+                                                              "diffusion_features": diff.numpy()})[0]}
     for k in want:
         assert got[k].shape == tuple(want[k].shape)
         np.testing.assert_allclose(got[k], want[k].numpy(), rtol=1e-5, atol=1e-5)
@@ -92,7 +91,7 @@ def test_engine_imports_the_projectors(runs):
     export_projectors([str(run["fused"]), str(run["fused-xattn"])], str(proj))
     # the engine resolves the tap alias: record the SD fixture's own tap instead of the random features' name
     doc = json.load(open(proj / "projectors.json"))
-    for k in ("diffusion", "fused"):
+    for k in ("diffusion", "xattn"):
         doc[k]["settings"].update(tap="U-L1-R1-B0-Cross-Q", prompt="question", guidance=4.0)
     json.dump(doc, open(proj / "projectors.json", "w"))
     pack = root / "pack"
@@ -107,5 +106,6 @@ def test_engine_imports_the_projectors(runs):
     modes = rep["manifest"]["modes"]
     assert {"clip", "diffusion", "fused", "fused-xattn"} <= set(modes)
     assert modes["fused"]["fusion"] == "concat" and modes["fused-xattn"]["fusion"] == "cross-attention"
+    assert modes["fused-xattn"]["projectors"] == {"xattn": {"path": "projectors/xattn.onnx"}}
     assert modes["diffusion"]["diffusion"]["guidance"] == 4
     assert not [n for n in rep["notes"] if "Projector" in n]  # widths agree with CLIP and the LLM

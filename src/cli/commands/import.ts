@@ -80,7 +80,7 @@ export function registerImport(program: Command): void {
     .option('--sd <dir>', 'Stable Diffusion ONNX folder (unet/, text_encoder/, vae_encoder/, tokenizer/, scheduler/)')
     .option('--clip <dir>', 'CLIP vision encoder folder (transformers.js: onnx/vision_model.onnx, preprocessor_config.json)')
     .option('--llm <dir>', 'LLaVA-style LLM folder (transformers.js: onnx/embed_tokens.onnx, onnx/decoder_model_merged.onnx, tokenizer.json)')
-    .option('--projectors <dir>', 'trained projectors (clip.onnx, diffusion.onnx, fused*.onnx, projectors.json)')
+    .option('--projectors <dir>', 'trained projectors (clip.onnx, diffusion.onnx, xattn.onnx, projectors.json)')
     .option('--trained <dir...>', 'one trained mode per folder, as the training export writes it (projectors/ + the stage-2 LLM in llm/); repeatable: every mode side by side in one pack')
     .requiredOption('--out <dir>', 'pack folder to create (files are hard-linked into it: put it on the same disk as the models)')
     .option('--name <name>', 'pack name (default: the folder name)')

@@ -20,7 +20,7 @@ import { attentionRow, guide, resizeMaps, tapRow } from './layout.js';
 import { drawSeed, gaussian64 } from './noise.js';
 import type { PromptEncoder } from './prompt-encoder.js';
 import type { NoiseSchedule } from './schedule.js';
-import type { UnetTaps } from './unet-taps.js';
+import type { GraphTaps } from '../graph/graph-taps.js';
 
 export interface ExtractRequest {
   image: LoadedImage;
@@ -52,7 +52,7 @@ export class DiffusionExtractor {
     private section: DiffusionSection,
     private vae: () => Promise<OnnxSession>,
     private prompts: PromptEncoder,
-    readonly taps: UnetTaps,
+    readonly taps: GraphTaps,
     private schedule: NoiseSchedule,
     cacheBytes = 256 * 2 ** 20,
   ) {

@@ -3,9 +3,9 @@
  * - none: one 2-layer-MLP projector over one encoder's tokens;
  * - concat: each encoder through its own projector, CLIP tokens then
  *   diffusion tokens (the study's concatenation fusion);
- * - cross-attention: one fused projector ONNX taking both token sets
+ * - cross-attention: one cross-attention projector ONNX (xattn) taking both token sets
  *   (the study's best variant).
- * Projector contract: "features" [1,N,D] → "embeds" [1,N,H]; fused:
+ * Projector contract: "features" [1,N,D] → "embeds" [1,N,H]; xattn:
  * "clip_features", "diffusion_features" → "embeds".
  */
 import { TwinLensError } from '../../shared/errors.js';
@@ -29,7 +29,7 @@ export interface VisualTokens {
 export interface ModeProjectors {
   clip?: OnnxSession;
   diffusion?: OnnxSession;
-  fused?: OnnxSession;
+  xattn?: OnnxSession;
 }
 
 async function project(s: OnnxSession, x: Tokens, what: string): Promise<VisualTokens> {
@@ -54,10 +54,10 @@ function checkDim(s: OnnxSession, input: string, x: Tokens, what: string): void 
 
 export async function visualTokens(mode: ModeSection, p: ModeProjectors, feats: { clip?: Tokens; diffusion?: Tokens }): Promise<VisualTokens> {
   if (mode.fusion === 'cross-attention') {
-    if (!p.fused || !feats.clip || !feats.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', 'cross-attention fusion needs the fused projector and both encoders');
-    checkDim(p.fused, 'clip_features', feats.clip, 'fused (CLIP side)');
-    checkDim(p.fused, 'diffusion_features', feats.diffusion, 'fused (diffusion side)');
-    const out = await p.fused.run(
+    if (!p.xattn || !feats.clip || !feats.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', 'cross-attention fusion needs the xattn projector and both encoders');
+    checkDim(p.xattn, 'clip_features', feats.clip, 'xattn (CLIP side)');
+    checkDim(p.xattn, 'diffusion_features', feats.diffusion, 'xattn (diffusion side)');
+    const out = await p.xattn.run(
       {
         clip_features: { dims: [1, feats.clip.count, feats.clip.dim], data: feats.clip.data },
         diffusion_features: { dims: [1, feats.diffusion.count, feats.diffusion.dim], data: feats.diffusion.data },
@@ -65,7 +65,7 @@ export async function visualTokens(mode: ModeSection, p: ModeProjectors, feats: 
       ['embeds'],
     );
     const e = out.embeds;
-    if (!e || e.dims.length !== 3) throw new TwinLensError('ONNX_IO_MISMATCH', `fused projector returned [${e?.dims.join(',')}]`);
+    if (!e || e.dims.length !== 3) throw new TwinLensError('ONNX_IO_MISMATCH', `xattn projector returned [${e?.dims.join(',')}]`);
     return { embeds: asFloat32(e), tokens: e.dims[1], hidden: e.dims[2] };
   }
   const parts: VisualTokens[] = [];

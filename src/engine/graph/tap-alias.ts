@@ -5,9 +5,12 @@
  * L = block index, R = resnet/attention index, B = transformer block, then what
  * to read (Cross/Self Q/K/V/Out, the block's Out, a resnet's or an attention
  * module's output). Users type these names; graphs only know module paths, so
- * this file is the single place that translates one into the other, lists the
- * presets per UNet family, and enumerates the aliases a given graph supports
- * (for the layer browser and `twinlens features --list-taps`).
+ * this file holds the grammar (alias → diffusers module path, `parseTapAlias`)
+ * and enumerates the aliases a given graph supports (`listGraphTaps`, for the
+ * layer browser and `twinlens features --list-taps`). SD 1.x, SD 2.x and the
+ * mini-world UNet share diffusers' module names (they differ in widths and
+ * heads), so one grammar serves every family: there are no per-family presets.
+ * Module path → tensor name happens in tap-resolve.ts.
  */
 import { TwinLensError } from '../../shared/errors.js';
 import { knownModulePaths, moduleScopeKey } from './module-scope.js';
@@ -22,9 +25,6 @@ export const STUDY_TAPS = [
   'U-L2-R1-B0-Cross-Q',
   'U-L2-R2-Res-Out',
 ] as const;
-
-export type TapFamily = 'sd1' | 'sd2' | 'mini-world';
-export const TAP_FAMILIES: readonly TapFamily[] = ['sd1', 'sd2', 'mini-world'];
 
 export type TapKind =
   | 'cross-q' | 'cross-k' | 'cross-v' | 'cross-out'
@@ -43,26 +43,6 @@ export interface ParsedTapAlias {
   transformer?: number;
   layer?: number;
 }
-
-export interface TapPreset {
-  family: TapFamily;
-  label: string;
-  defaultTap: string;
-  study: readonly string[];
-  /** Regex over tensor names selecting cross-attention probabilities. */
-  crossAttentionPattern: string;
-}
-
-/**
- * Presets per UNet family. The families share diffusers' module names and
- * differ only in channel widths and attention heads, which change shapes but
- * not names, so every preset resolves aliases with the same grammar.
- */
-export const TAP_PRESETS: Record<TapFamily, TapPreset> = {
-  sd1: { family: 'sd1', label: 'Stable Diffusion 1.x', defaultTap: STUDY_TAPS[0], study: STUDY_TAPS, crossAttentionPattern: 'attn2/Softmax_output_0$' },
-  sd2: { family: 'sd2', label: 'Stable Diffusion 2.x', defaultTap: STUDY_TAPS[0], study: STUDY_TAPS, crossAttentionPattern: 'attn2/Softmax_output_0$' },
-  'mini-world': { family: 'mini-world', label: 'TwinLens mini-world', defaultTap: STUDY_TAPS[0], study: STUDY_TAPS, crossAttentionPattern: 'attn2/Softmax_output_0$' },
-};
 
 const ATTN_TARGET: Record<string, { suffix: string; short: string }> = {
   q: { suffix: 'to_q', short: 'Q' },
@@ -116,24 +96,6 @@ export function parseTapAlias(alias: string, opts: AliasOptions = {}): ParsedTap
     kind: `${cross ? 'cross' : 'self'}-${what.toLowerCase()}` as TapKind,
     modulePath: `${blockOut}.${cross ? 'attn2' : 'attn1'}.${target.suffix}`,
   };
-}
-
-/** True when the string follows the alias grammar. */
-export function isTapAlias(s: string): boolean {
-  return UNET_ALIAS.test(s.trim()) || CLIP_ALIAS.test(s.trim());
-}
-
-/** The diffusers module path of an alias; throws INVALID_ARGUMENT for a string outside the grammar. */
-export function aliasToModulePath(alias: string, opts: AliasOptions = {}): string {
-  const parsed = parseTapAlias(alias, opts);
-  if (!parsed) {
-    throw new TwinLensError(
-      'INVALID_ARGUMENT',
-      `"${alias}" is not a tap alias`,
-      'Aliases look like U-L1-R1-B0-Cross-Q, D-L2-R0-B0-Self-K, U-L1-R1-B0-Out, U-L2-R2-Res-Out, U-L1-R1-Attn-Out, M-R0-B0-Cross-Q or CLIP-L22.',
-    );
-  }
-  return parsed.modulePath;
 }
 
 /** One alias a graph supports, for a layer browser. */

@@ -1,11 +1,14 @@
 /**
- * Turns what a user or a pack asks for (a study alias, a module path, a node
- * name or an exact tensor name) into the name of a tensor in a given graph.
+ * THE place where a tap alias becomes a tensor name: `resolveTap` turns what a
+ * user or a pack asks for (a study alias, a module path, a node name or an
+ * exact tensor name) into the name of a tensor in a given graph. The alias
+ * grammar (alias → module path) is tap-alias.ts; module path → its output node
+ * is module-scope.ts; both are called from here and nowhere else on this path.
  *
  * Rules, in order:
  *  1. an exact tensor name produced by a node wins;
- *  2. the pack's taps map (manifest overrides: alias → module path or tensor
- *     name) beats the family preset;
+ *  2. the pack's taps map (manifest `diffusion.taps`: alias → module path or
+ *     tensor name) beats the alias grammar;
  *  3. a study alias resolves through its diffusers module path;
  *  4. a node name resolves to that node's first output;
  *  5. a module path resolves to the module's output, i.e. output[0] of the last
@@ -22,7 +25,7 @@ import type { GraphIndex } from './onnx-index.js';
 import { type AliasOptions, type ParsedTapAlias, listGraphTaps, parseTapAlias } from './tap-alias.js';
 
 export interface TapResolveOptions extends AliasOptions {
-  /** The pack's taps map: alias (or any name) → module path or tensor name. Beats the preset. */
+  /** The pack's taps map: alias (or any name) → module path or tensor name. Beats the alias grammar. */
   overrides?: Record<string, string>;
 }
 
@@ -87,11 +90,6 @@ export function resolveTap(index: GraphIndex, request: string, opts: TapResolveO
   const hit = resolveTarget(index, name, aliasOpts);
   if (hit) return { ...hit, request };
   throw notFound(index, name, 'it is not a tensor, node, module path or tap alias of this graph', opts);
-}
-
-/** Resolves several taps, failing on the first that is absent. */
-export function resolveTaps(index: GraphIndex, requests: readonly string[], opts: TapResolveOptions = {}): ResolvedTap[] {
-  return requests.map((r) => resolveTap(index, r, opts));
 }
 
 /** Every node output whose name matches, in node order, with the module it belongs to. */

@@ -64,7 +64,7 @@ export function packCapabilities(m: PackManifest, attention: AttentionReport | u
       id: 'answers',
       label: 'Answers (LLM)',
       available: false,
-      reason: !m.llm ? 'the pack has no LLM (--llm)' : 'no answer mode: pass --projectors with trained projectors (clip.onnx, diffusion.onnx, fused*.onnx)',
+      reason: !m.llm ? 'the pack has no LLM (--llm)' : 'no answer mode: pass --projectors with trained projectors (clip.onnx, diffusion.onnx, xattn.onnx)',
     });
   }
   for (const mode of modes ?? []) {

@@ -4,7 +4,7 @@
  *
  * Why: projectors are what a user trains (DESIGN §1.6); no public export has
  * them, so their folder follows this project's convention: `clip.onnx`,
- * `diffusion.onnx`, `fused*.onnx` (features → embeds; fused takes
+ * `diffusion.onnx`, `xattn.onnx` (features → embeds; xattn, the cross-attention projector, takes
  * clip_features + diffusion_features) and an optional `projectors.json` with
  * the diffusion settings the projector was trained with. Widths are checked
  * against the encoders and the LLM here, because a mismatch otherwise only
@@ -19,7 +19,7 @@ import { type OnnxComponent, readOnnxComponent } from './onnx-component.js';
 
 const { onnx } = onnxProto;
 
-export type ProjectorKind = 'clip' | 'diffusion' | 'fused';
+export type ProjectorKind = 'clip' | 'diffusion' | 'xattn';
 
 export interface ProjectorFile {
   kind: ProjectorKind;
@@ -34,7 +34,7 @@ export interface ProjectorFile {
 export interface ProjectorsFolder {
   dir: string;
   projectors: Partial<Record<ProjectorKind, ProjectorFile>>;
-  /** Diffusion settings (tap, t, guidance, prompt) the diffusion/fused projectors were trained with. */
+  /** Diffusion settings (tap, t, guidance, prompt) the diffusion/xattn projectors were trained with. */
   diffusion?: Partial<DiffusionDefaults>;
   /** The answer modes of the training runs projectors.json lists (`runs[].mode`), when it lists any. */
   runModes?: string[];
@@ -45,6 +45,8 @@ interface ProjectorsJson {
   runs?: Array<{ mode?: string }>;
   clip?: { file?: string };
   diffusion?: { file?: string; settings?: Partial<DiffusionDefaults> };
+  xattn?: { file?: string; settings?: Partial<DiffusionDefaults> };
+  /** Older exports' name for xattn. */
   fused?: { file?: string; settings?: Partial<DiffusionDefaults> };
 }
 
@@ -69,14 +71,15 @@ export async function readProjectorsFolder(dirIn: string): Promise<ProjectorsFol
   const pick: Record<ProjectorKind, string | undefined> = {
     clip: meta.clip?.file ?? names.find((n) => n === 'clip.onnx'),
     diffusion: meta.diffusion?.file ?? names.find((n) => n === 'diffusion.onnx'),
-    fused: meta.fused?.file ?? names.find((n) => /^fused.*\.onnx$/.test(n)),
+    // older exports called the cross-attention projector fused*.onnx / "fused"
+    xattn: meta.xattn?.file ?? meta.fused?.file ?? names.find((n) => /^(xattn|fused).*\.onnx$/.test(n)),
   };
   const out: ProjectorsFolder = { dir, projectors: {}, notes: [] };
-  for (const kind of ['clip', 'diffusion', 'fused'] as const) {
+  for (const kind of ['clip', 'diffusion', 'xattn'] as const) {
     const file = pick[kind];
     if (!file) continue;
     const component = await readOnnxComponent(path.join(dir, file), `projector ${kind}`);
-    const want = kind === 'fused' ? ['clip_features', 'diffusion_features'] : ['features'];
+    const want = kind === 'xattn' ? ['clip_features', 'diffusion_features'] : ['features'];
     for (const w of want) {
       if (!component.inputs.some((v) => v.name === w)) {
         throw new TwinLensError('ONNX_IO_MISMATCH', `${file}: a ${kind} projector needs input "${w}" (has ${component.inputs.map((v) => v.name).join(', ')})`, 'Export projectors with inputs features (or clip_features + diffusion_features) and output embeds');
@@ -88,10 +91,10 @@ export async function readProjectorsFolder(dirIn: string): Promise<ProjectorsFol
     const inDims = want.map((w) => lastDim(component.inputs.find((v) => v.name === w)?.dims) ?? -1);
     out.projectors[kind] = { kind, file, component, inDims, outDim: lastDim(component.outputs.find((v) => v.name === 'embeds')?.dims) };
   }
-  const settings = meta.diffusion?.settings ?? meta.fused?.settings;
+  const settings = meta.diffusion?.settings ?? meta.xattn?.settings ?? meta.fused?.settings;
   if (settings) out.diffusion = settings;
   if (Array.isArray(meta.runs)) out.runModes = [...new Set(meta.runs.map((r) => r.mode).filter((x): x is string => typeof x === 'string'))];
-  if (!Object.keys(out.projectors).length) out.notes.push(`${dir} has no clip.onnx, diffusion.onnx or fused*.onnx.`);
+  if (!Object.keys(out.projectors).length) out.notes.push(`${dir} has no clip.onnx, diffusion.onnx or xattn.onnx.`);
   return out;
 }
 

@@ -33,7 +33,7 @@ export const TRAINED_MODE_KINDS = {
   clip: ['clip'],
   diffusion: ['diffusion'],
   fused: ['clip', 'diffusion'],
-  'fused-xattn': ['fused'],
+  'fused-xattn': ['xattn'],
 } as const satisfies Record<string, readonly ProjectorKind[]>;
 export type TrainedModeId = keyof typeof TRAINED_MODE_KINDS;
 
@@ -59,7 +59,7 @@ export function modeSpec(mode: TrainedModeId, rel: Partial<Record<ProjectorKind,
     case 'fused':
       return rel.clip && rel.diffusion ? { label: 'Fused (concat)', inputs: ['clip', 'diffusion'], fusion: 'concat', projectors: { clip: rel.clip, diffusion: rel.diffusion }, ...diff } : undefined;
     case 'fused-xattn':
-      return rel.fused ? { label: 'Fused (cross-attention)', inputs: ['clip', 'diffusion'], fusion: 'cross-attention', projectors: { fused: rel.fused }, ...diff } : undefined;
+      return rel.xattn ? { label: 'Fused (cross-attention)', inputs: ['clip', 'diffusion'], fusion: 'cross-attention', projectors: { xattn: rel.xattn }, ...diff } : undefined;
   }
 }
 

@@ -79,8 +79,8 @@ export function contractsFor(m: PackManifest): Record<string, ModelContract> {
   for (const [id, mode] of Object.entries(m.modes)) {
     if (mode.projectors.clip) c[`modes.${id}.projectors.clip`] = proj;
     if (mode.projectors.diffusion) c[`modes.${id}.projectors.diffusion`] = proj;
-    if (mode.projectors.fused) {
-      c[`modes.${id}.projectors.fused`] = {
+    if (mode.projectors.xattn) {
+      c[`modes.${id}.projectors.xattn`] = {
         inputs: [
           { name: 'clip_features', dtypes: F, ranks: [3] },
           { name: 'diffusion_features', dtypes: F, ranks: [3] },

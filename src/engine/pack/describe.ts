@@ -5,7 +5,7 @@
  */
 import type { ModeInfo, TapInfo } from '../../shared/contract.js';
 import { toTwinLensError } from '../../shared/errors.js';
-import type { UnetTaps } from '../diffusion/unet-taps.js';
+import type { GraphTaps } from '../graph/graph-taps.js';
 import { STUDY_TAPS, listGraphTaps } from '../graph/tap-alias.js';
 import type { Pack } from './pack.js';
 
@@ -27,7 +27,7 @@ export function describeModes(pack: Pack): ModeInfo[] {
   });
 }
 
-export async function describeTaps(pack: Pack, taps: UnetTaps): Promise<TapInfo[]> {
+export async function describeTaps(pack: Pack, taps: GraphTaps): Promise<TapInfo[]> {
   const d = pack.manifest.diffusion!;
   const graph = await taps.graph();
   const names = new Set<string>([d.defaults.tap, ...STUDY_TAPS, ...Object.keys(d.taps)]);

@@ -145,7 +145,7 @@ export class Pack {
     if (mode.inputs.includes('clip') && !m.clip) return 'the pack has no CLIP vision encoder';
     if (mode.inputs.includes('diffusion') && !m.diffusion) return 'the pack has no diffusion model';
     const need: Array<[string, string | undefined]> = [];
-    if (mode.fusion === 'cross-attention') need.push(['fused projector', mode.projectors.fused?.path]);
+    if (mode.fusion === 'cross-attention') need.push(['cross-attention projector', mode.projectors.xattn?.path]);
     else {
       if (mode.inputs.includes('clip')) need.push(['CLIP projector', mode.projectors.clip?.path]);
       if (mode.inputs.includes('diffusion')) need.push(['diffusion projector', mode.projectors.diffusion?.path]);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwinLensError } from '../../../src/shared/errors.js';
 import { type GraphIndex, readGraphIndex } from '../../../src/engine/graph/onnx-index.js';
 import { STUDY_TAPS } from '../../../src/engine/graph/tap-alias.js';
-import { findTensors, resolveTap, resolveTaps, tapCandidates } from '../../../src/engine/graph/tap-resolve.js';
+import { findTensors, resolveTap, tapCandidates } from '../../../src/engine/graph/tap-resolve.js';
 import { writeTinyUnet } from './tiny-unet.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twinlens-resolve-'));
@@ -53,7 +53,7 @@ describe('resolveTap', () => {
     expect(out).toMatchObject({ opType: 'Add', modulePath: 'mid_block.attentions.0.transformer_blocks.0.attn2.to_out.0' });
     // The attention module ends with its residual Add, after the Constant used by Reshape_1.
     expect(resolveTap(index, 'U-L1-R1-Attn-Out').tensorName).toBe('/up_blocks.1/attentions.1/Add_output_0');
-    expect(resolveTaps(index, ['M-R1-Res-Out', 'D-L2-R0-B0-Self-K']).map((r) => r.tensorName)).toEqual([
+    expect(['M-R1-Res-Out', 'D-L2-R0-B0-Self-K'].map((r) => resolveTap(index, r).tensorName)).toEqual([
       '/mid_block/resnets.1/Add_1_output_0',
       '/down_blocks.2/attentions.0/transformer_blocks.0/attn1/to_k/MatMul_output_0',
     ]);

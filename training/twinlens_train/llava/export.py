@@ -8,10 +8,10 @@ visual-tokens.ts):
 
     clip.onnx          features [b,N,D_clip] -> embeds [b,N,H]            modes clip, fused
     diffusion.onnx     features [b,M,D_diff] -> embeds [b,M,H]            modes diffusion, fused
-    fused-xattn.onnx   clip_features [b,N,D_clip], diffusion_features [b,M,D_diff] -> embeds [b,N,H]
+    xattn.onnx         clip_features [b,N,D_clip], diffusion_features [b,M,D_diff] -> embeds [b,N,H]
     projectors.json    {"format": "twinlens-projectors", "version": 1, "clip": {"file", "inDim"},
                         "diffusion": {"file", "inDim", "settings": {tap, t, guidance, prompt, seed}},
-                        "fused": {...}, "runs": [...provenance]}
+                        "xattn": {...}, "runs": [...provenance]}
 
 The training mode `fused` (concatenation) is the engine's `fused` mode, which runs clip.onnx and
 diffusion.onnx and concatenates CLIP tokens first, exactly as `LlavaModel.project` does; the mode
@@ -39,7 +39,7 @@ from ..export import export_onnx, initializers_to_fp16
 from .model import build_projectors
 
 FORMAT = "twinlens-projectors"
-FILES = {"clip": "clip.onnx", "diffusion": "diffusion.onnx", "fused": "fused-xattn.onnx"}
+FILES = {"clip": "clip.onnx", "diffusion": "diffusion.onnx", "xattn": "xattn.onnx"}
 DYN = {0: "batch_size", 1: "num_tokens"}
 
 
@@ -107,7 +107,7 @@ class _XAttn(nn.Module):
 
 def _export_one(module: nn.Module, kind: str, path: str, in_dims: List[int], fp16: bool) -> None:
     post = initializers_to_fp16 if fp16 else None
-    if kind == "fused":
+    if kind == "xattn":
         args = (torch.zeros(1, 4, in_dims[0]), torch.zeros(1, 6, in_dims[1]))
         export_onnx(_XAttn(module), args, path, ["clip_features", "diffusion_features"], ["embeds"],
                     {"clip_features": DYN, "diffusion_features": {0: "batch_size", 1: "num_diffusion_tokens"},
@@ -130,14 +130,14 @@ def export_projectors(runs: List[str], out: str, xattn_heads: Optional[int] = No
         hidden = int(info["hidden"])
         mode = info["mode"]
         kinds = {"clip": ["clip"], "diffusion": ["diffusion"], "fused": ["clip", "diffusion"],
-                 "fused-xattn": ["fused"]}[mode]
+                 "fused-xattn": ["xattn"]}[mode]
         for kind in kinds:
             if kind in doc:
                 raise ExportError(f"{run}: a {kind} projector was already exported from {doc[kind]['run']}")
             clip_dim = (info.get("clip") or [0, 0])[1]
             diff_dim = (info.get("diffusion") or [0, 0])[1]
-            in_dims = {"clip": [clip_dim], "diffusion": [diff_dim], "fused": [clip_dim, diff_dim]}[kind]
-            module = p["xattn"] if kind == "fused" else p[kind]
+            in_dims = {"clip": [clip_dim], "diffusion": [diff_dim], "xattn": [clip_dim, diff_dim]}[kind]
+            module = p[kind]
             _export_one(module, kind, os.path.join(out, FILES[kind]), in_dims, fp16)
             entry = {"file": FILES[kind], "inDim": in_dims[0] if len(in_dims) == 1 else in_dims, "outDim": hidden,
                      "mode": mode, "stage": info.get("stage"), "run": os.path.abspath(run)}

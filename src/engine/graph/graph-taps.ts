@@ -1,17 +1,17 @@
 /**
  * GraphTaps: intermediate tensors of one ONNX model made fetchable. Resolves
- * aliases through the family preset and the pack's overrides, and opens (via
+ * taps with tap-resolve.ts (the pack's overrides, then the alias grammar), and opens (via
  * the SessionPool) an edited copy of the graph whose outputs are exactly the
  * requested tensors — pruned after them, so reading an early tap does not pay
  * for the rest of the UNet. Used for the UNet and for CLIP's hidden layers.
  */
-import { readGraphIndex, type GraphIndex } from '../graph/onnx-index.js';
-import { editGraph } from '../graph/graph-edit.js';
-import { findTensors, resolveTap } from '../graph/tap-resolve.js';
+import { readGraphIndex, type GraphIndex } from './onnx-index.js';
+import { editGraph } from './graph-edit.js';
+import { findTensors, resolveTap } from './tap-resolve.js';
 import type { OnnxSession } from '../onnx/session.js';
 import type { SessionPool } from '../sessions.js';
 
-export class UnetTaps {
+export class GraphTaps {
   private index: Promise<GraphIndex> | undefined;
 
   constructor(
