@@ -37,6 +37,7 @@ import { checkExternalData } from './pack/external-data.js';
 import { Pack } from './pack/pack.js';
 import { SessionPool } from './sessions.js';
 import { type StageTimer, timed } from './util/timer.js';
+import { allModeIds } from '../shared/modes.js';
 
 export interface EngineOptions {
   provider?: ProviderChoice;
@@ -235,13 +236,10 @@ export class Engine {
     return r;
   }
 
-  /** Which modes "all" means: every available, non-extra mode, in manifest order. */
+  /** "all" = every non-extra mode (shared/modes.ts); an unavailable one answers with its reason. */
   private pickModes(modes: AskParamsParsed['modes']): string[] {
     if (modes !== 'all') return modes;
-    const ids = Object.entries(this.pack.manifest.modes)
-      .filter(([, m]) => !m.extra)
-      .map(([id]) => id);
-    return ids;
+    return allModeIds(Object.entries(this.pack.manifest.modes).map(([id, m]) => ({ id, extra: m.extra })));
   }
 
   async ask(params: AskParamsParsed, ctx: RequestContext = {}): Promise<AskResult> {

@@ -18,7 +18,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ContractMethod, ContractParams, ContractResults, EngineEvent } from '../shared/contract.js';
-import { TwinLensError, toTwinLensError } from '../shared/errors.js';
+import { TwinLensError } from '../shared/errors.js';
+import { PendingCalls } from '../shared/pending-calls.js';
 import type { FromEngine } from '../shared/protocol.js';
 import { type EngineLaunch, type EngineTransport, forkNodeEngine } from './engine-transport.js';
 
@@ -52,18 +53,9 @@ export interface EngineClientOptions extends EngineLaunch {
 
 const DEFAULT_STALL_MS = 15 * 60_000;
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  onEvent?: (e: EngineEvent) => void;
-  /** Restart the stall watchdog (on every message for this call). */
-  touch: () => void;
-  cleanup: () => void;
-}
-
 export class EngineClient {
   private transport!: EngineTransport;
-  private pending = new Map<string, Pending>();
+  private pending = new PendingCalls<EngineEvent>();
   private listeners = new Set<(s: EngineState) => void>();
   private current: EngineState = { state: 'starting', restarts: 0 };
   private ready!: Promise<void>;
@@ -151,25 +143,13 @@ export class EngineClient {
 
   private route(msg: FromEngine): void {
     if (msg.type === 'ready') return;
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    p.touch();
-    if (msg.type === 'event') {
-      p.onEvent?.(msg.event);
-      return;
-    }
-    this.pending.delete(msg.id);
-    p.cleanup();
-    if (msg.type === 'result') p.resolve(msg.result);
-    else p.reject(toTwinLensError(msg.error));
+    if (msg.type === 'event') this.pending.event(msg.id, msg.event);
+    else if (msg.type === 'result') this.pending.result(msg.id, msg.result);
+    else this.pending.error(msg.id, msg.error);
   }
 
   private failAll(err: TwinLensError): void {
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.cleanup();
-      p.reject(err);
-    }
+    this.pending.failAll(err);
   }
 
   /** Wait for a restarted engine to be ready (after a crash or restart()). */
@@ -200,35 +180,29 @@ export class EngineClient {
     const id = randomUUID();
     const transport = this.transport;
     const stallMs = this.opts.stallTimeoutMs ?? DEFAULT_STALL_MS;
-    const result = new Promise<unknown>((resolve, reject) => {
-      const onAbort = () => transport.send({ type: 'cancel', id });
-      let timer: NodeJS.Timeout | undefined;
-      const touch = () => {
+    const onAbort = () => transport.send({ type: 'cancel', id });
+    let timer: NodeJS.Timeout | undefined;
+    // The stall watchdog, reset by every message of this call.
+    const touch = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (this.transport !== transport || !this.pending.has(id)) return;
+        // Fail this call first with its own reason; the kill then fails the others and restarts.
+        this.pending.fail(id, new TwinLensError('ENGINE_CRASHED', `${method} got no answer and no progress for ${Math.round(stallMs / 1000)} s: the engine was stuck and has been restarted`, 'Run it again; if it hangs again, check the engine log'));
+        transport.kill('SIGKILL');
+      }, stallMs);
+      timer.unref?.();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const result = this.pending.add(id, {
+      onEvent: opts.onEvent,
+      onMessage: touch,
+      cleanup: () => {
         clearTimeout(timer);
-        timer = setTimeout(() => {
-          if (this.transport !== transport || !this.pending.has(id)) return;
-          // Fail this call first with its own reason; the kill then fails the others and restarts.
-          const p = this.pending.get(id)!;
-          this.pending.delete(id);
-          p.cleanup();
-          p.reject(new TwinLensError('ENGINE_CRASHED', `${method} got no answer and no progress for ${Math.round(stallMs / 1000)} s: the engine was stuck and has been restarted`, 'Run it again; if it hangs again, check the engine log'));
-          transport.kill('SIGKILL');
-        }, stallMs);
-        timer.unref?.();
-      };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(id, {
-        resolve,
-        reject,
-        onEvent: opts.onEvent,
-        touch,
-        cleanup: () => {
-          clearTimeout(timer);
-          opts.signal?.removeEventListener('abort', onAbort);
-        },
-      });
-      touch();
+        opts.signal?.removeEventListener('abort', onAbort);
+      },
     });
+    touch();
     transport.send({ type: 'request', id, method, params });
     const value = (await result) as ContractResults[M];
     if (method === 'openPack') this.launch.packDir = (params as ContractParams['openPack']).dir;

@@ -7,7 +7,6 @@
  * with `--merge`. `--diff A B` compares two runs item by item. Also exports
  * the helpers `twinlens leakage` shares (engine start, modes, progress bar).
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
@@ -31,6 +30,8 @@ import type { ItemRecord } from '../../engine/eval/records.js';
 import { EngineClient } from '../../host/engine-client.js';
 import { fail, parseIntStrict, parseNumber, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
+import { packHash } from '../../engine/pack/pack-hash.js';
+import { runnableModes } from '../../shared/modes.js';
 
 /** Progress on stderr: a cli-progress bar with our ETA on a terminal, a line per 10 % otherwise. */
 export class EvalProgressBar {
@@ -71,30 +72,14 @@ export function formatMs(ms: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** sha256 of the pack's pack.json: identifies the pack in results headers. */
-export function packHash(dir: string): string {
-  const file = path.join(dir, 'pack.json');
-  return fs.existsSync(file) ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : '';
-}
-
 /**
  * The mode ids to run: "all" = every available non-extra mode; a list is
  * checked against the pack (unknown or unavailable ids fail with the reason).
  * `filter` narrows the default set (leakage: modes reading diffusion).
  */
-export function pickModes(info: PackInfo, spec: string | undefined, filter?: (m: PackInfo['modes'][number]) => boolean): string[] {
-  if (!spec || spec === 'all') {
-    const ids = info.modes.filter((m) => m.available && (filter ? filter(m) : !m.extra)).map((m) => m.id);
-    if (!ids.length) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${info.name} has no ${filter ? 'suitable ' : ''}available answer mode`);
-    return ids;
-  }
-  const ids = spec.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const id of ids) {
-    const m = info.modes.find((x) => x.id === id);
-    if (!m) throw new TwinLensError('INVALID_ARGUMENT', `Pack ${info.name} has no mode "${id}"`, `Modes: ${info.modes.map((x) => x.id).join(', ')}`);
-    if (!m.available) throw new TwinLensError('MODE_UNAVAILABLE', `Mode "${id}" is unavailable: ${m.reason ?? 'missing parts'}`);
-  }
-  return ids;
+export function pickModes(info: PackInfo, spec: string | undefined, defaults?: (m: PackInfo['modes'][number]) => boolean): string[] {
+  const ids = !spec || spec === 'all' ? 'all' : spec.split(',').map((s) => s.trim()).filter(Boolean);
+  return runnableModes(info, ids, defaults);
 }
 
 /** Starts the engine on a pack and returns the client, its PackInfo and a bound `ask`. */

@@ -14,7 +14,8 @@ import type { LeakageTask, MismatchSource } from '../../shared/contract.js';
 import { DEFAULT_CAPTION_QUESTION, formatLeakage, leakageReport, loadSuite, runLeakage } from '../../engine/eval/index.js';
 import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
-import { EvalProgressBar, interruptible, packHash, pickModes, startEngine } from './eval.js';
+import { EvalProgressBar, interruptible, pickModes, startEngine } from './eval.js';
+import { packHash } from '../../engine/pack/pack-hash.js';
 
 interface LeakageCliOptions {
   pack?: string;

@@ -6,22 +6,14 @@
  * and machines.
  */
 
-/** mulberry32: a tiny, well-mixed 32-bit generator. Returns uint32 values. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { mulberry32, uniform01 } from '../util/prng.js';
+
+export { mulberry32 };
 
 /** Uniform in the open interval (0, 1). */
 export function uniformSource(seed: number): () => number {
   const next = mulberry32(seed);
-  return () => (next() + 0.5) / 4294967296;
+  return () => uniform01(next);
 }
 
 /** n standard-normal values, row-major, as float64 (pairs from Box–Muller: cos then sin). */

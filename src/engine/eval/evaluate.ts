@@ -8,18 +8,18 @@
  * as 'progress' and 'eval-progress' events; a cancel stops after the
  * current item and returns the partial summary (complete: false).
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { AskParams, type AskParamsParsed, type AskResult, type EvaluateParamsParsed, type EvalItemResult, type EvaluateResult, type EvalSummary, type PackInfo, type SuiteList } from '../../shared/contract.js';
-import { TwinLensError } from '../../shared/errors.js';
 import type { RequestContext } from '../engine.js';
 import { loadSuite } from './index.js';
 import { runEval } from './runner.js';
 import { builtInSuites, resolveSuitePath } from './suite.js';
 import { summarize } from './summary.js';
 import { parseSweep } from './sweep.js';
+import { runnableModes } from '../../shared/modes.js';
+import { packHash } from '../pack/pack-hash.js';
 
 /** What evaluate needs from the engine. */
 export interface EvalEngine {
@@ -29,24 +29,9 @@ export interface EvalEngine {
 
 const THUMB_PX = 96;
 
-export function packHash(dir: string): string {
-  const file = path.join(dir, 'pack.json');
-  return fs.existsSync(file) ? createHash('sha256').update(fs.readFileSync(file)).digest('hex') : '';
-}
-
-/** 'all' = every available non-extra mode; listed ids must exist and be available. */
+/** The modes an evaluation runs ('all' = every available non-extra mode): shared/modes.ts. */
 export function evalModes(info: PackInfo, modes: EvaluateParamsParsed['modes']): string[] {
-  if (modes === 'all') {
-    const ids = info.modes.filter((m) => m.available && !m.extra).map((m) => m.id);
-    if (!ids.length) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${info.name} has no available answer mode`);
-    return ids;
-  }
-  for (const id of modes) {
-    const m = info.modes.find((x) => x.id === id);
-    if (!m) throw new TwinLensError('INVALID_ARGUMENT', `Pack ${info.name} has no mode "${id}"`, `Modes: ${info.modes.map((x) => x.id).join(', ')}`);
-    if (!m.available) throw new TwinLensError('MODE_UNAVAILABLE', `Mode "${id}" is unavailable: ${m.reason ?? 'missing parts'}`);
-  }
-  return modes;
+  return runnableModes(info, modes);
 }
 
 /** Items whose modes do not all agree (some right, some wrong, or different answers). */

@@ -8,19 +8,17 @@
  * items finished (complete: false).
  */
 import { AskParams, type LeakageParamsParsed, type LeakageReport, type PackInfo } from '../../shared/contract.js';
-import { TwinLensError } from '../../shared/errors.js';
 import type { RequestContext } from '../engine.js';
-import { type EvalEngine, evalModes, packHash } from './evaluate.js';
+import { type EvalEngine } from './evaluate.js';
+import { runnableModes } from '../../shared/modes.js';
+import { packHash } from '../pack/pack-hash.js';
 import { loadSuite } from './index.js';
 import { leakageReport } from './leakage-report.js';
 import { runLeakage } from './leakage-run.js';
 
 /** Listed modes must exist and be available; default: every available mode reading diffusion features, extras included. */
 export function leakageModes(info: PackInfo, modes: string[] | undefined): string[] {
-  if (modes) return evalModes(info, modes);
-  const ids = info.modes.filter((m) => m.available && m.inputs.includes('diffusion')).map((m) => m.id);
-  if (!ids.length) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${info.name} has no available mode that reads diffusion features`);
-  return ids;
+  return runnableModes(info, modes, (m) => m.inputs.includes('diffusion'));
 }
 
 export async function leakage(engine: EvalEngine, params: LeakageParamsParsed, ctx: RequestContext = {}): Promise<LeakageReport> {

@@ -16,23 +16,10 @@
  * (÷8 per pass) until that holds and sort only that set.
  */
 import { TwinLensError } from '../../shared/errors.js';
+import { mulberry32, uniform01 } from '../util/prng.js';
 
-/** mulberry32: returns a function giving the next uint32 of the stream seeded by `seed`. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+export { mulberry32, uniform01 };
 
-/** A uniform draw in (0, 1) from a uint32 source: (next() + 0.5) / 2^32. */
-export function uniform01(next: () => number): number {
-  return (next() + 0.5) / 4294967296;
-}
 
 export interface SamplingSettings {
   /** 0 = greedy. */

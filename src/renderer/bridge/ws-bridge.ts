@@ -8,16 +8,10 @@
  * connection state so the status bar can say so.
  */
 import type { ContractMethod, ContractParams, ContractResults, EngineEvent, PackInfo, ProviderChoiceName } from '../../shared/contract.js';
-import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
+import { TwinLensError } from '../../shared/errors.js';
+import { PendingCalls } from '../../shared/pending-calls.js';
 import { type ClientMessage, type ServerMessage, decodeMessage, encodeMessage } from '../../shared/wire.js';
 import type { Bridge, BridgeCallOptions, HostEvent } from './types.js';
-
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  onEvent?: (e: EngineEvent) => void;
-  cleanup: () => void;
-}
 
 let counter = 0;
 /** crypto.randomUUID needs a secure context; a remote http:// URL is not one. */
@@ -31,7 +25,7 @@ export class WsBridge implements Bridge {
   readonly canOpenPackByPath = true;
   private ws: WebSocket | undefined;
   private open: Promise<WebSocket> | undefined;
-  private pending = new Map<string, Pending>();
+  private pending = new PendingCalls<EngineEvent>();
   private listeners = new Set<(e: HostEvent) => void>();
   private retryMs = 250;
   private everConnected = false;
@@ -92,26 +86,18 @@ export class WsBridge implements Bridge {
         this.emit({ type: 'pack', pack: msg.pack as PackInfo });
         return;
       case 'event':
-        this.pending.get(msg.id)?.onEvent?.(msg.event as EngineEvent);
+        this.pending.event(msg.id, msg.event as EngineEvent);
         return;
       case 'result':
-      case 'error': {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        p.cleanup();
-        if (msg.type === 'result') p.resolve(msg.result);
-        else p.reject(toTwinLensError(msg.error));
-      }
+        this.pending.result(msg.id, msg.result);
+        return;
+      case 'error':
+        this.pending.error(msg.id, msg.error);
     }
   }
 
   private failAll(err: TwinLensError): void {
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.cleanup();
-      p.reject(err);
-    }
+    this.pending.failAll(err);
   }
 
   private send(msg: ClientMessage): void {
@@ -122,11 +108,9 @@ export class WsBridge implements Bridge {
     if (opts.signal?.aborted) throw new TwinLensError('CANCELLED', `${method} was cancelled`);
     await this.connect();
     const id = newId();
-    const result = new Promise<unknown>((resolve, reject) => {
-      const onAbort = () => this.send({ type: 'cancel', id });
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(id, { resolve, reject, onEvent: opts.onEvent, cleanup: () => opts.signal?.removeEventListener('abort', onAbort) });
-    });
+    const onAbort = () => this.send({ type: 'cancel', id });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const result = this.pending.add(id, { onEvent: opts.onEvent, cleanup: () => opts.signal?.removeEventListener('abort', onAbort) });
     this.send({ type: 'call', id, method, params });
     return (await result) as ContractResults[M];
   }
