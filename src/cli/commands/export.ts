@@ -13,7 +13,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { TwinLensError } from '../../shared/errors.js';
 import { type ExportPlan, listImages, runExport } from '../../engine/export/batch.js';
-import { EXPORT_FORMATS, type ExportFormat } from '../../engine/export/files.js';
+import { EXPORT_FORMATS, type ExportFormat } from '../../shared/export-formats.js';
 import { EngineClient } from '../../host/engine-client.js';
 import { fail, parseIntStrict, parseNumber, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';

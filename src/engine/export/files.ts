@@ -14,13 +14,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TwinLensError } from '../../shared/errors.js';
 
-export type ExportFormat = 'npy' | 'safetensors' | 'png';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['npy', 'safetensors', 'png'];
+import type { ExportFileKind } from '../../shared/export-formats.js';
+
+export { EXPORT_FORMATS, type ExportFormat } from '../../shared/export-formats.js';
 
 export interface FileRecord {
   /** File name, relative to the sidecar's folder. */
   name: string;
-  format: ExportFormat | 'svg' | 'json';
+  format: ExportFileKind;
   bytes: number;
   sha256: string;
 }

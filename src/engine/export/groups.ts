@@ -6,7 +6,6 @@
  * a sidecar that records how to regenerate it. Also reads a group's tensors
  * back, so a resumed run can draw its sheets without re-extracting.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CrossAttentionMaps, FeatureMap, TapFeatures } from '../../shared/contract.js';
 import type { RgbImage } from '../image/image.js';
@@ -14,8 +13,8 @@ import { type FeatureGrid, tapBranches } from '../viz/maps.js';
 import { attentionPanels, channelsPanel, differencePanel, normPanel, type Panel, pcaPanels } from '../viz/panels.js';
 import { encodePng } from '../viz/render.js';
 import { completeGroup, type ExportFormat, type FileSink, GroupWriter, type RequestKey, readSidecar, safeName } from './files.js';
-import { decodeNpy, encodeNpy } from './npy.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
+import { TENSOR_FORMAT_REGISTRY, TENSOR_FORMATS_BY_PREFERENCE } from './formats/index.js';
+import type { NamedTensor } from './safetensors.js';
 
 /** Facts shared by every group of one image in one run (recorded in each sidecar). */
 export interface ImageContext {
@@ -83,9 +82,14 @@ function metadata(ctx: ImageContext, extra: Record<string, unknown>): Record<str
   return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }
 
-async function writeTensorsAndPanels(w: GroupWriter, ctx: ImageContext, name: string, tensors: NamedTensor[], meta: Record<string, unknown>, panels: () => Panel[], npyName: (t: NamedTensor) => string): Promise<Record<string, unknown>> {
-  if (ctx.formats.has('safetensors')) w.write(`${name}.safetensors`, 'safetensors', encodeSafetensors(tensors, metadata(ctx, meta)));
-  if (ctx.formats.has('npy')) for (const t of tensors) w.write(npyName(t), 'npy', encodeNpy(t.data, t.shape));
+/** The tensor each group kind's single-tensor files are named after (`<name>.npy`). */
+const MAIN_TENSOR: Record<string, string> = { tap: 'guided', 'cross-attention': 'maps', clip: 'patches' };
+
+async function writeTensorsAndPanels(w: GroupWriter, ctx: ImageContext, name: string, tensors: NamedTensor[], meta: Record<string, unknown>, panels: () => Panel[], main: string): Promise<Record<string, unknown>> {
+  for (const format of Object.values(TENSOR_FORMAT_REGISTRY)) {
+    if (!ctx.formats.has(format.id)) continue;
+    for (const f of format.encode(name, tensors, metadata(ctx, meta), main)) w.write(f.name, format.id, f.data);
+  }
   const panelMeta: Record<string, unknown> = {};
   if (ctx.formats.has('png')) {
     for (const p of panels()) {
@@ -120,7 +124,7 @@ export async function writeTapGroup(ctx: ImageContext, tap: TapFeatures, t: numb
     out.push(channelsPanel(`${name}_channels`, `${tap.alias} strongest channels`, 'diffusion', b.guided, ctx.size, 9));
     return out;
   };
-  const panelMeta = await writeTensorsAndPanels(w, ctx, name, tensors, info, panels, (x) => (x.name === 'guided' ? `${name}.npy` : `${name}_${x.name}.npy`));
+  const panelMeta = await writeTensorsAndPanels(w, ctx, name, tensors, info, panels, MAIN_TENSOR.tap);
   w.finish(`${name}.json`, {
     kind: 'tap',
     request: groupRequest('tap', ctx, tap.alias, t),
@@ -142,7 +146,7 @@ export async function writeCrossAttentionGroup(ctx: ImageContext, x: CrossAttent
   const w = new GroupWriter(ctx.dir, ctx.sink);
   const shape = [x.tokens.length, x.height, x.width];
   const info = { t, tokens: x.tokens, layers: x.layers, height: x.height, width: x.width, layout: '[tokens, H, W]' };
-  const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'maps', shape, data: x.maps }], info, () => attentionPanels(x, ctx.base, `${name}_`), () => `${name}.npy`);
+  const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'maps', shape, data: x.maps }], info, () => attentionPanels(x, ctx.base, `${name}_`), MAIN_TENSOR['cross-attention']);
   w.finish(`${name}.json`, {
     kind: 'cross-attention',
     request: groupRequest('cross-attention', ctx, undefined, t),
@@ -175,7 +179,7 @@ export async function writeClipGroup(ctx: ImageContext, clip: FeatureMap): Promi
     normPanel('clip_norm', 'CLIP norm', 'clip', clip, ctx.size, ctx.base),
     channelsPanel('clip_channels', 'CLIP strongest channels', 'clip', clip, ctx.size, 9),
   ];
-  const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'patches', shape, data: clip.data }], info, panels, () => `${name}.npy`);
+  const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'patches', shape, data: clip.data }], info, panels, MAIN_TENSOR.clip);
   w.finish(`${name}.json`, { kind: 'clip', request: groupRequest('clip', ctx), ...sidecarCommon(ctx), ...info, shape, dtype: 'float32', panels: panelMeta, regenerate: regenerateCommand(ctx, {}) });
   return w.paths();
 }
@@ -184,20 +188,11 @@ export async function writeClipGroup(ctx: ImageContext, clip: FeatureMap): Promi
 export function readGroupTensors(dir: string, name: string): { sidecar: Record<string, unknown>; tensors: Map<string, Float32Array> } | undefined {
   const sidecar = readSidecar(path.join(dir, `${name}.json`));
   if (!sidecar) return undefined;
-  const tensors = new Map<string, Float32Array>();
-  const st = path.join(dir, `${name}.safetensors`);
-  if (sidecar.files.some((f) => f.format === 'safetensors') && fs.existsSync(st)) {
-    for (const [k, v] of decodeSafetensors(fs.readFileSync(st)).tensors) tensors.set(k, v.data);
-    return { sidecar, tensors };
+  for (const format of TENSOR_FORMATS_BY_PREFERENCE) {
+    const tensors = format.decode(dir, name, sidecar.files, MAIN_TENSOR[sidecar.kind] ?? 'maps');
+    if (tensors) return { sidecar, tensors };
   }
-  const npys = sidecar.files.filter((f) => f.format === 'npy');
-  if (!npys.length) return undefined;
-  for (const f of npys) {
-    const suffix = f.name.slice(name.length, -'.npy'.length);
-    const key = suffix ? suffix.replace(/^_/, '') : sidecar.kind === 'tap' ? 'guided' : sidecar.kind === 'clip' ? 'patches' : 'maps';
-    tensors.set(key, decodeNpy(fs.readFileSync(path.join(dir, f.name))).data);
-  }
-  return { sidecar, tensors };
+  return undefined;
 }
 
 /** The tap features of a written group, as the engine returned them. */

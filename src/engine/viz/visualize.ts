@@ -13,7 +13,7 @@ import type { FeaturesParamsParsed, FeaturesResult, PackInfo, VisualFile, Visual
 import { TwinLensError } from '../../shared/errors.js';
 import type { RequestContext } from '../engine.js';
 import { type ImageFeatures, imageSheet, pairSheet } from '../export/figures.js';
-import type { ExportFormat } from '../export/files.js';
+import { EXPORT_MIME, type ExportFileKind, type ExportFormat } from '../../shared/export-formats.js';
 import { type ImageContext, writeClipGroup, writeCrossAttentionGroup, writeTapGroup } from '../export/groups.js';
 import { loadImage, type LoadedImage } from '../image/image.js';
 import { tapBranches } from './maps.js';
@@ -28,7 +28,6 @@ export interface FeatureProvider {
   packInfo(): PackInfo;
 }
 
-const MIME: Record<string, string> = { png: 'image/png', svg: 'image/svg+xml', json: 'application/json', npy: 'application/octet-stream', safetensors: 'application/octet-stream' };
 
 interface Input {
   loaded: LoadedImage;
@@ -172,7 +171,7 @@ async function exportFiles(
   const files: VisualFile[] = [];
   const sink = (file: string, data: Buffer | string) => {
     const ext = path.extname(file).slice(1);
-    files.push({ name: file.split(path.sep).join('/'), mime: MIME[ext] ?? 'application/octet-stream', bytes: typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data) });
+    files.push({ name: file.split(path.sep).join('/'), mime: EXPORT_MIME[ext as ExportFileKind] ?? 'application/octet-stream', bytes: typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data) });
   };
   const formats = new Set<ExportFormat>([...f.tensors, ...(f.panels ? (['png'] as const) : [])]);
   const s = inputs[0].res.settings;

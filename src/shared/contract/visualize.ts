@@ -2,6 +2,7 @@
  * `visualize`: feature maps rendered in the engine as panels (and export files).
  */
 import { z } from 'zod';
+import { TENSOR_FORMATS } from '../export-formats.js';
 import { DiffusionSettings, ImageInput, type ResolvedDiffusionSettings } from './common.js';
 
 /** The kinds of panel the engine renders (VisualPanel.kind). */
@@ -45,7 +46,7 @@ export const VisualizeParams = z.object({
   /** Files to return for download: tensors with JSON sidecars, and a figure sheet (PNG + SVG). */
   files: z
     .object({
-      tensors: z.array(z.enum(['npy', 'safetensors'])).default([]),
+      tensors: z.array(z.enum(TENSOR_FORMATS)).default([]),
       panels: z.boolean().default(false),
       sheet: z.enum(['none', 'layers-timesteps', 'pair']).default('none'),
       /** Columns of a layers × timesteps sheet (default 10, 50, 250). */
