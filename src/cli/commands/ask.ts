@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { AskResult } from '../../shared/contract.js';
 import { EngineClient } from '../../host/engine-client.js';
-import { fail, parseIntStrict, parseNumber, printJson, StderrProgress } from '../output.js';
+import { diffusionFrom, diffusionOptions, maxTokensOption, providerOption } from '../options.js';
+import { fail, parseNumber, printJson, StderrProgress } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 
 interface AskOptions {
@@ -29,23 +30,19 @@ interface AskOptions {
 }
 
 export function registerAsk(program: Command): void {
-  program
+  const cmd = program
     .command('ask')
     .description('Answer a question about an image with each answer mode (clip, diffusion, fused)')
     .requiredOption('--image <file>', 'image file (PNG, JPEG, WebP, …)')
     .requiredOption('--question <text>', 'the question; also the diffusion prompt by default')
     .option('--pack <dir>', 'model pack folder (default: built-in mini-world)')
-    .option('--mode <ids>', 'clip|diffusion|fused|all, or a comma-separated list', 'all')
-    .option('--t <n>', 'diffusion timestep (study: 10…500, default from the pack: 50)', parseIntStrict('--t'))
-    .option('--guidance <s>', 'guidance scale on features, f_u + s·(f_c − f_u) (default 4)', parseNumber('--guidance'))
-    .option('--tap <alias>', 'UNet layer to read, e.g. U-L1-R1-B0-Cross-Q')
-    .option('--prompt <text>', 'custom SD prompt instead of the question ("" = unconditional)')
-    .option('--seed <n>', 'noise seed', parseIntStrict('--seed'))
-    .option('--ensemble <n>', 'average features over n noise draws', parseIntStrict('--ensemble'))
-    .option('--max-tokens <n>', 'answer length limit', parseIntStrict('--max-tokens'))
+    .option('--mode <ids>', 'clip|diffusion|fused|all, or a comma-separated list', 'all');
+  diffusionOptions(cmd, ['t', 'guidance', 'tap']).option('--prompt <text>', 'custom SD prompt instead of the question ("" = unconditional)');
+  diffusionOptions(cmd, ['seed', 'ensemble']);
+  maxTokensOption(cmd)
     .option('--temperature <x>', '0 = greedy (default)', parseNumber('--temperature'))
-    .option('--top-p <p>', 'nucleus sampling threshold', parseNumber('--top-p'))
-    .option('--provider <name>', 'execution provider: auto|cpu|cuda|dml|coreml|webgpu', 'auto')
+    .option('--top-p <p>', 'nucleus sampling threshold', parseNumber('--top-p'));
+  providerOption(cmd)
     .option('--json', 'print one JSON document')
     .action(async (o: AskOptions) => {
       const progress = new StderrProgress(!o.json);
@@ -62,11 +59,7 @@ export function registerAsk(program: Command): void {
             question: o.question,
             modes: o.mode === 'all' ? 'all' : o.mode.split(',').map((s) => s.trim()),
             diffusion: {
-              t: o.t,
-              guidance: o.guidance,
-              tap: o.tap,
-              seed: o.seed,
-              ensemble: o.ensemble,
+              ...diffusionFrom(o),
               ...(o.prompt !== undefined ? { promptSource: o.prompt === '' ? 'empty' : 'custom', customPrompt: o.prompt } : {}),
             },
             generation: { maxTokens: o.maxTokens, temperature: o.temperature, topP: o.topP },

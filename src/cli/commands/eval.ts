@@ -28,10 +28,11 @@ import {
 } from '../../engine/eval/index.js';
 import type { ItemRecord } from '../../engine/eval/records.js';
 import { EngineClient } from '../../host/engine-client.js';
-import { fail, parseIntStrict, parseNumber, printJson } from '../output.js';
+import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 import { packHash } from '../../engine/pack/pack-hash.js';
 import { runnableModes } from '../../shared/modes.js';
+import { diffusionFrom, diffusionOptions, maxTokensOption, runOptions } from '../options.js';
 
 /** Progress on stderr: a cli-progress bar with our ETA on a terminal, a line per 10 % otherwise. */
 export class EvalProgressBar {
@@ -202,7 +203,7 @@ async function runSuite(o: EvalCliOptions): Promise<void> {
   const suite = loadSuite(o.suite, { packDir, imagesDir: o.images });
   for (const w of suite.warnings) process.stderr.write(`warning: ${w}\n`);
   if (o.prompt !== undefined && o.prompt !== 'question' && o.prompt !== 'empty') throw new TwinLensError('INVALID_ARGUMENT', `--prompt must be question or empty, got "${o.prompt}"`);
-  const diffusion: DiffusionSettings = { t: o.t, guidance: o.guidance, tap: o.tap, seed: o.seed, ensemble: o.ensemble, ...(o.prompt ? { promptSource: o.prompt as 'question' | 'empty' } : {}) };
+  const diffusion: DiffusionSettings = { ...diffusionFrom(o), ...(o.prompt ? { promptSource: o.prompt as 'question' | 'empty' } : {}) };
   for (const k of Object.keys(diffusion) as Array<keyof DiffusionSettings>) if (diffusion[k] === undefined) delete diffusion[k];
   const sweep = o.sweep ? parseSweep(o.sweep) : undefined;
   const resultsFile = o.results ?? (o.out ? (o.out.endsWith('.jsonl') ? o.out : o.out.replace(/(\.json)?$/, '.results.jsonl')) : undefined);
@@ -246,21 +247,17 @@ async function runSuite(o: EvalCliOptions): Promise<void> {
 }
 
 export function registerEval(program: Command): void {
-  program
+  const cmd = program
     .command('eval')
     .description('Benchmark the answer modes on a suite: accuracy with 95 % CI, pair and per-category accuracy, sweeps; resumable, shardable')
     .option('--suite <name|file>', 'suite: a .jsonl file, an MMVP Questions.csv (or its folder), or a built-in name from <pack>/suites/')
     .option('--pack <dir>', 'model pack folder (default: built-in mini-world)')
     .option('--images <dir>', 'MMVP: image folder (default: "MMVP Images" beside the CSV)')
     .option('--modes <ids>', 'comma-separated mode ids, or all (every available non-extra mode)', 'all')
-    .option('--sweep <key=values>', 'one setting over several values: t=10,50,100,250,500 | guidance=0,1,4 | tap=A,B | seed=… | ensemble=… | prompt=question,empty')
-    .option('--t <n>', 'diffusion timestep for every item', parseIntStrict('--t'))
-    .option('--guidance <s>', 'guidance scale on features', parseNumber('--guidance'))
-    .option('--tap <alias>', 'UNet layer to read')
-    .option('--prompt <source>', 'SD prompt: question (default) or empty')
-    .option('--seed <n>', 'noise seed', parseIntStrict('--seed'))
-    .option('--ensemble <n>', 'average features over n noise draws', parseIntStrict('--ensemble'))
-    .option('--max-tokens <n>', 'answer length limit (short answers: 8–16 is plenty)', parseIntStrict('--max-tokens'))
+    .option('--sweep <key=values>', 'one setting over several values: t=10,50,100,250,500 | guidance=0,1,4 | tap=A,B | seed=… | ensemble=… | prompt=question,empty');
+  diffusionOptions(cmd, ['t', 'guidance', 'tap'], { t: 'diffusion timestep for every item' }).option('--prompt <source>', 'SD prompt: question (default) or empty');
+  diffusionOptions(cmd, ['seed', 'ensemble']);
+  maxTokensOption(cmd, 'answer length limit (short answers: 8–16 is plenty)')
     .option('--limit <n>', 'only the first n items', parseIntStrict('--limit'))
     .option('--shard <i/n>', 'run shard i of n (items with index % n = i − 1); merge the shards with --merge', parseShard)
     .option('--out <file>', 'FILE.json: write the summary there (results go to FILE.results.jsonl); FILE.jsonl: the results file itself')
@@ -269,9 +266,8 @@ export function registerEval(program: Command): void {
     .option('--summary-only', 'leave per-item answers out of the summary')
     .option('--by <fields>', 'also break accuracy down by these extra item fields of a JSONL suite (e.g. target)')
     .option('--merge <files...>', 'merge results files (shards) into one summary (with --out and/or --json)')
-    .option('--diff <files...>', 'compare two runs item by item (results .jsonl or summary .json)')
-    .option('--provider <name>', 'execution provider: auto|cpu|cuda|dml|coreml|webgpu', 'auto')
-    .option('--no-progress', 'no progress output on stderr')
+    .option('--diff <files...>', 'compare two runs item by item (results .jsonl or summary .json)');
+  runOptions(cmd)
     .option('--json', 'print the summary as JSON (shape: src/engine/eval/summary.ts)')
     .action(async (o: EvalCliOptions) => {
       try {

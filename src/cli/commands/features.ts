@@ -8,9 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { FeaturesResult } from '../../shared/contract.js';
+import { safeName, writeAtomic } from '../../engine/export/files.js';
 import { encodeNpy } from '../../engine/export/npy.js';
 import { EngineClient } from '../../host/engine-client.js';
-import { fail, parseIntStrict, parseNumber, printJson, StderrProgress } from '../output.js';
+import { diffusionFrom, diffusionOptions, providerOption } from '../options.js';
+import { fail, printJson, StderrProgress } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 
 interface FeaturesOptions {
@@ -31,34 +33,21 @@ interface FeaturesOptions {
   json?: boolean;
 }
 
-function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
-
-function writeAtomic(file: string, data: Buffer | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
 export function registerFeatures(program: Command): void {
-  program
+  const cmd = program
     .command('features')
     .description('Extract diffusion features at the given taps and write them as .npy with JSON sidecars')
     .option('--image <file>', 'image file')
     .option('--pack <dir>', 'model pack folder (default: built-in mini-world)')
     .option('--question <text>', 'the SD prompt (default: empty = unconditional)', '')
-    .option('--tap <alias...>', 'tap aliases or tensor names (default: the pack default)', [])
-    .option('--t <n>', 'timestep', parseIntStrict('--t'))
-    .option('--guidance <s>', 'guidance scale on features', parseNumber('--guidance'))
-    .option('--seed <n>', 'noise seed', parseIntStrict('--seed'))
-    .option('--ensemble <n>', 'noise draws to average', parseIntStrict('--ensemble'))
+    .option('--tap <alias...>', 'tap aliases or tensor names (default: the pack default)', []);
+  diffusionOptions(cmd, ['t', 'guidance', 'seed', 'ensemble'])
     .option('--out <dir>', 'output folder')
     .option('--cross-attention', 'also write per-token cross-attention maps')
     .option('--clip', 'also write CLIP patch features')
     .option('--branches', 'also write conditional and unconditional maps before guidance')
-    .option('--list-taps', 'list the taps this pack offers and exit')
-    .option('--provider <name>', 'execution provider', 'auto')
+    .option('--list-taps', 'list the taps this pack offers and exit');
+  providerOption(cmd)
     .option('--json', 'print a JSON summary')
     .action(async (o: FeaturesOptions) => {
       const progress = new StderrProgress(!o.json);
@@ -81,7 +70,7 @@ export function registerFeatures(program: Command): void {
             image: { path: path.resolve(o.image) },
             prompt: o.question ?? '',
             taps,
-            diffusion: { t: o.t, guidance: o.guidance, seed: o.seed, ensemble: o.ensemble },
+            diffusion: diffusionFrom({ t: o.t, guidance: o.guidance, seed: o.seed, ensemble: o.ensemble }),
             crossAttention: !!o.crossAttention,
             clip: !!o.clip,
             keepBranches: !!o.branches,

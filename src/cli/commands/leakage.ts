@@ -16,6 +16,7 @@ import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 import { EvalProgressBar, interruptible, pickModes, startEngine } from './eval.js';
 import { packHash } from '../../engine/pack/pack-hash.js';
+import { diffusionFrom, diffusionOptions, maxTokensOption, runOptions } from '../options.js';
 
 interface LeakageCliOptions {
   pack?: string;
@@ -46,7 +47,7 @@ function parseGuidanceList(v: string): number[] {
 }
 
 export function registerLeakage(program: Command): void {
-  program
+  const cmd = program
     .command('leakage')
     .description('Prompt-leakage probe: matched / empty / mismatched SD prompts per guidance s, scored against the reference and the mismatched prompt')
     .requiredOption('--suite <name|file>', 'suite: a .jsonl file, an MMVP Questions.csv (or its folder), or a built-in name from <pack>/suites/')
@@ -56,17 +57,13 @@ export function registerLeakage(program: Command): void {
     .option('--guidance <list>', 'guidance scales s to probe', '1,1.5,4')
     .option('--task <task>', 'qa: ask the item\'s question, prompts = questions; caption: ask for a caption, prompts = the items\' captions (the study\'s test)', 'qa')
     .option('--caption-question <text>', 'caption task: the question asked', DEFAULT_CAPTION_QUESTION)
-    .option('--mismatch-from <field>', "qa task: prompts = the items' question (default) or answer (suites whose answers are captions)", 'question')
-    .option('--t <n>', 'diffusion timestep', parseIntStrict('--t'))
-    .option('--tap <alias>', 'UNet layer to read')
-    .option('--seed <n>', 'noise seed', parseIntStrict('--seed'))
-    .option('--ensemble <n>', 'average features over n noise draws', parseIntStrict('--ensemble'))
-    .option('--max-tokens <n>', 'answer length limit', parseIntStrict('--max-tokens'))
+    .option('--mismatch-from <field>', "qa task: prompts = the items' question (default) or answer (suites whose answers are captions)", 'question');
+  diffusionOptions(cmd, ['t', 'tap', 'seed', 'ensemble']);
+  maxTokensOption(cmd)
     .option('--limit <n>', 'only the first n items', parseIntStrict('--limit'))
     .option('--out <file>', 'write the report (JSON) there')
-    .option('--summary-only', 'leave per-item outputs out of the report')
-    .option('--provider <name>', 'execution provider: auto|cpu|cuda|dml|coreml|webgpu', 'auto')
-    .option('--no-progress', 'no progress output on stderr')
+    .option('--summary-only', 'leave per-item outputs out of the report');
+  runOptions(cmd)
     .option('--json', 'print the report as JSON (shape: src/engine/eval/leakage-report.ts)')
     .action(async (o: LeakageCliOptions) => {
       let client: Awaited<ReturnType<typeof startEngine>>['client'] | undefined;
@@ -83,7 +80,7 @@ export function registerLeakage(program: Command): void {
         const modes = pickModes(started.info, o.modes, (m) => m.inputs.includes('diffusion'));
         const ac = interruptible();
         process.stderr.write(`leakage: ${suite.name} (${Math.min(o.limit ?? Infinity, suite.items.length)} items, ${task} task) on ${started.info.name}, modes ${modes.join(', ')}, s = ${guidance.join(', ')}\n`);
-        const diffusion = Object.fromEntries(Object.entries({ t: o.t, tap: o.tap, seed: o.seed, ensemble: o.ensemble }).filter(([, v]) => v !== undefined));
+        const diffusion = diffusionFrom({ t: o.t, tap: o.tap, seed: o.seed, ensemble: o.ensemble });
         const run = await runLeakage(started.ask, suite, {
           modes,
           guidance,
