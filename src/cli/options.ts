@@ -10,6 +10,20 @@ import { parseIntStrict, parseNumber } from './output.js';
 
 export type DiffusionOption = 't' | 'guidance' | 'tap' | 'seed' | 'ensemble';
 
+/** What commander parses from the shared options (a command declares the ones it adds). */
+export interface SharedCliOptions {
+  t?: number;
+  guidance?: number;
+  tap?: string;
+  seed?: number;
+  ensemble?: number;
+  maxTokens?: number;
+  provider: string;
+  /** false with --no-progress. */
+  progress?: boolean;
+  json?: boolean;
+}
+
 const HELP: Record<DiffusionOption, string> = {
   t: 'diffusion timestep (study: 10…500; default from the pack: 50)',
   guidance: 'guidance scale on features, f_u + s·(f_c − f_u) (default 4)',

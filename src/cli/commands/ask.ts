@@ -7,26 +7,18 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { AskResult } from '../../shared/contract.js';
 import { EngineClient } from '../../host/engine-client.js';
-import { diffusionFrom, diffusionOptions, maxTokensOption, providerOption } from '../options.js';
+import { type SharedCliOptions, diffusionFrom, diffusionOptions, maxTokensOption, providerOption } from '../options.js';
 import { fail, parseNumber, printJson, StderrProgress } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 
-interface AskOptions {
+interface AskOptions extends SharedCliOptions {
   pack?: string;
   image: string;
   question: string;
   mode: string;
-  t?: number;
-  guidance?: number;
-  tap?: string;
   prompt?: string;
-  seed?: number;
-  ensemble?: number;
-  maxTokens?: number;
   temperature?: number;
   topP?: number;
-  provider: string;
-  json?: boolean;
 }
 
 export function registerAsk(program: Command): void {

@@ -32,7 +32,7 @@ import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 import { packHash } from '../../engine/pack/pack-hash.js';
 import { runnableModes } from '../../shared/modes.js';
-import { diffusionFrom, diffusionOptions, maxTokensOption, runOptions } from '../options.js';
+import { type SharedCliOptions, diffusionFrom, diffusionOptions, maxTokensOption, runOptions } from '../options.js';
 
 /** Progress on stderr: a cli-progress bar with our ETA on a terminal, a line per 10 % otherwise. */
 export class EvalProgressBar {
@@ -114,19 +114,13 @@ export function parseShard(v: string): { index: number; count: number } {
   return { index, count };
 }
 
-interface EvalCliOptions {
+interface EvalCliOptions extends SharedCliOptions {
   pack?: string;
   suite?: string;
   images?: string;
   modes?: string;
   sweep?: string;
-  t?: number;
-  guidance?: number;
-  tap?: string;
   prompt?: string;
-  seed?: number;
-  ensemble?: number;
-  maxTokens?: number;
   shard?: { index: number; count: number };
   limit?: number;
   out?: string;
@@ -136,8 +130,6 @@ interface EvalCliOptions {
   by?: string;
   merge?: string[];
   diff?: string[];
-  provider: string;
-  json?: boolean;
   progress: boolean;
 }
 

@@ -7,7 +7,7 @@
  *   component and the UNet cost of a tap, before loading anything.
  */
 import type { Command } from 'commander';
-import { type ImportReport, importPack } from '../../engine/importers/import-pack.js';
+import { type ImportOptions, type ImportReport, importPack } from '../../engine/importers/import-pack.js';
 import type { PackEstimate } from '../../shared/contract.js';
 import { estimatePack } from '../../engine/importers/memory-estimate.js';
 import { ONNX_VARIANTS, type OnnxVariant, formatBytes } from '../../engine/importers/onnx-component.js';
@@ -16,22 +16,15 @@ import { TwinLensError } from '../../shared/errors.js';
 import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 
-interface ImportCliOptions {
-  sd?: string;
-  clip?: string;
-  llm?: string;
-  projectors?: string;
-  trained?: string[];
-  out: string;
-  name?: string;
+/** What commander parses: importPack's options, with the CLI's own spellings for the rest. */
+type ImportCliOptions = Pick<ImportOptions, 'sd' | 'clip' | 'llm' | 'projectors' | 'trained' | 'out' | 'name' | 'imageSize'> & {
   copy?: boolean;
-  imageSize?: number;
   clipVariant?: string;
   llmVariant?: string;
   validate: boolean;
   provider: string;
   json?: boolean;
-}
+};
 
 const MARK = { ok: '✓', warn: '!', error: '✗' } as const;
 

@@ -16,27 +16,21 @@ import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir } from '../pack-path.js';
 import { EvalProgressBar, interruptible, pickModes, startEngine } from './eval.js';
 import { packHash } from '../../engine/pack/pack-hash.js';
-import { diffusionFrom, diffusionOptions, maxTokensOption, runOptions } from '../options.js';
+import { type SharedCliOptions, diffusionFrom, diffusionOptions, maxTokensOption, runOptions } from '../options.js';
 
-interface LeakageCliOptions {
+interface LeakageCliOptions extends Omit<SharedCliOptions, 'guidance'> {
+  /** A comma list of guidance scales. */
+  guidance: string;
   pack?: string;
   suite: string;
   images?: string;
   modes?: string;
-  guidance: string;
   task: string;
   captionQuestion: string;
   mismatchFrom: string;
-  t?: number;
-  tap?: string;
-  seed?: number;
-  ensemble?: number;
-  maxTokens?: number;
   limit?: number;
   out?: string;
   summaryOnly?: boolean;
-  provider: string;
-  json?: boolean;
   progress: boolean;
 }
 

@@ -5,7 +5,7 @@
  * sweep setting), the unit a resumed run skips, the thing shards merge and
  * the thing two runs are diffed on. Scores are always recomputed from them.
  */
-import type { DiffusionSettings, EvalItemResult, GenerationSettings, SweepSpec } from '../../shared/contract.js';
+import type { EvalItemResult, EvalSummary } from '../../shared/contract.js';
 
 export const RESULTS_FORMAT = 'twinlens-eval-results';
 export const RESULTS_VERSION = 1;
@@ -16,18 +16,10 @@ export interface ItemRecord extends EvalItemResult {
 }
 
 /** Everything that must agree for two results files to be parts of one run. */
-export interface RunHeader {
+export interface RunHeader extends Pick<EvalSummary, 'suite' | 'pack' | 'modes' | 'diffusion' | 'generation' | 'sweep' | 'limit'> {
   type: 'header';
   format: typeof RESULTS_FORMAT;
   version: typeof RESULTS_VERSION;
-  suite: { name: string; format: string; hash: string; items: number };
-  pack: { name: string; hash: string };
-  modes: string[];
-  diffusion: DiffusionSettings;
-  generation: GenerationSettings;
-  sweep?: SweepSpec;
-  /** Only the first `limit` items of the suite. */
-  limit?: number;
   /** 1-based shard index of count: items whose index % count === index − 1. */
   shard?: { index: number; count: number };
   /** Informational, not compared. */

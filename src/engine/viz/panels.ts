@@ -5,7 +5,7 @@
  * (meta). Builders compose the maths (PCA, norms, differences, channel
  * ranking, attention, correspondence) with rendering on the encoder's view.
  */
-import type { PanelSource, RenderedPanelKind } from '../../shared/contract.js';
+import type { PanelSource, VisualPanel } from '../../shared/contract.js';
 import type { CrossAttentionMaps } from '../../shared/contract.js';
 import type { RgbImage } from '../image/image.js';
 import { attentionStrip, meanAttention, tokenLabel } from './attention.js';
@@ -18,19 +18,9 @@ import { correspondence, type Match } from './similarity.js';
 import type { UnitPoint } from './view.js';
 
 
-export interface Panel {
-  /** File-name-safe and unique within one set of panels. */
-  id: string;
-  kind: RenderedPanelKind;
-  source: PanelSource;
-  label: string;
+/** A panel before encoding: the contract's VisualPanel with its picture as pixels, not PNG bytes. */
+export interface Panel extends Pick<VisualPanel, 'id' | 'kind' | 'source' | 'label' | 'grid' | 'values' | 'valueNames' | 'meta'> {
   image: RgbImage;
-  /** The token grid under the picture. */
-  grid?: { height: number; width: number };
-  /** [H·W, values.length / (H·W)]: what hovering a token shows. */
-  values?: Float32Array;
-  valueNames?: string[];
-  meta?: Record<string, unknown>;
 }
 
 export interface StyleOptions {

@@ -136,6 +136,7 @@ export interface EvalSummary {
   diffusion: DiffusionSettings;
   generation: GenerationSettings;
   sweep?: SweepSpec;
+  /** Only the first `limit` items of the suite. */
   limit?: number;
   evaluated: number;
   complete: boolean;
