@@ -29,6 +29,7 @@ import { GraphTaps } from './graph/graph-taps.js';
 import { type Tokens, visualTokens } from './fusion/visual-tokens.js';
 import { assertPackFits } from './importers/memory-estimate.js';
 import { loadImage, type LoadedImage } from './image/image.js';
+import { FeatureCache } from './feature-cache.js';
 import { ModeRunner } from './mode-runner.js';
 import type { ProviderChoice } from './onnx/providers.js';
 import { describeModes, describeTaps } from './pack/describe.js';
@@ -62,6 +63,8 @@ export class Engine {
   private diffusion?: DiffusionExtractor;
   private clip?: ClipExtractor;
   private modes = new Map<string, ModeRunner>();
+  /** Visual tokens across requests: the other columns and re-runs of a question reuse the UNet pass. */
+  readonly featureCache = new FeatureCache();
   private info!: PackInfo;
   private disposed = false;
 
@@ -252,8 +255,7 @@ export class Engine {
       topP: params.generation.topP ?? 1,
       sampleSeed: params.generation.sampleSeed ?? 0,
     };
-    // Features shared between modes with identical settings are computed once per request.
-    const memo = new Map<string, Promise<Tokens>>();
+    // Features shared between modes with identical settings are computed once (FeatureCache, across requests too).
     const answers: Record<string, ModeAnswer> = {};
     let settingsUsed: ResolvedDiffusionSettings | undefined;
     for (const id of ids) {
@@ -265,11 +267,11 @@ export class Engine {
         const runner = this.modeRunner(id);
         const mode = this.pack.manifest.modes[id];
         const feats: { clip?: Tokens; diffusion?: Tokens } = {};
-        if (mode.inputs.includes('clip')) feats.clip = await this.clipTokens(image, memo, ctx);
+        if (mode.inputs.includes('clip')) feats.clip = await this.clipTokens(image, ctx);
         if (mode.inputs.includes('diffusion')) {
           const s = this.resolveDiffusion(params.diffusion, mode.diffusion, params.question);
           settingsUsed ??= s;
-          feats.diffusion = await this.diffusionTokens(image, s, memo, ctx);
+          feats.diffusion = await this.diffusionTokens(image, s, ctx);
         }
         throwIfAborted(ctx.signal, 'Generation');
         const projectors = await runner.projectors();
@@ -289,33 +291,27 @@ export class Engine {
     return { imageHash: image.hash, question: params.question, answers, settings: { ...resolved, ...gen }, providers: this.pool.providers() };
   }
 
-  private clipTokens(image: LoadedImage, memo: Map<string, Promise<Tokens>>, ctx: RequestContext): Promise<Tokens> {
-    let p = memo.get('clip');
-    if (!p) {
-      p = this.requireClip()
+  private clipTokens(image: LoadedImage, ctx: RequestContext): Promise<Tokens> {
+    return this.featureCache.get(FeatureCache.clipKey(image.hash), () =>
+      this.requireClip()
         .extract(image, ctx.timer)
-        .then((f) => ({ data: f.data, count: f.height * f.width, dim: f.channels }));
-      memo.set('clip', p);
-    }
-    return p;
+        .then((f) => ({ data: f.data, count: f.height * f.width, dim: f.channels })),
+    );
   }
 
-  private diffusionTokens(image: LoadedImage, s: ResolvedDiffusionSettings, memo: Map<string, Promise<Tokens>>, ctx: RequestContext): Promise<Tokens> {
-    const key = JSON.stringify(s);
-    let p = memo.get(key);
-    if (!p) {
-      p = this.requireDiffusion()
+  private diffusionTokens(image: LoadedImage, s: ResolvedDiffusionSettings, ctx: RequestContext): Promise<Tokens> {
+    return this.featureCache.get(FeatureCache.diffusionKey(image.hash, s), () =>
+      this.requireDiffusion()
         .extract({ image, prompt: s.prompt, taps: [s.tap], t: s.t, guidance: s.guidance, seed: s.seed, ensemble: s.ensemble, timer: ctx.timer }, ctx.signal, (stage, done, total) =>
           ctx.emit?.({ type: 'progress', stage, done, total }),
         )
-        .then((r) => ({ data: r.taps[0].data, count: r.taps[0].height * r.taps[0].width, dim: r.taps[0].channels }));
-      memo.set(key, p);
-    }
-    return p;
+        .then((r) => ({ data: r.taps[0].data, count: r.taps[0].height * r.taps[0].width, dim: r.taps[0].channels })),
+    );
   }
 
   /** Forget cached latents and features (bench measures cold stages). */
   clearCaches(): void {
+    this.featureCache.clear();
     this.diffusion?.clearCaches();
     this.clip?.clearCache();
   }
