@@ -1,6 +1,6 @@
 /**
  * The engine against golden values computed by the PyTorch reference when the
- * fixtures were built (training/make_fixtures.py): VAE latent, taps at three
+ * fixtures were built (training/twinlens_train/fixtures/make.py): VAE latent, taps at three
  * layers (guided, cond, uncond), cross-attention, CLIP penultimate patches and
  * the first greedy tokens of every answer mode.
  */

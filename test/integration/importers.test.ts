@@ -1,6 +1,6 @@
 /**
  * `packs import` on every family fixture (test/fixtures/families, built by
- * training/make_family_fixtures.py): compose, validate, then run the engine on
+ * training/twinlens_train/fixtures/families.py): compose, validate, then run the engine on
  * the composed pack and compare with the PyTorch goldens — so an importer bug
  * shows up as a wrong number, not only as a wrong manifest field.
  */

@@ -1,6 +1,6 @@
 /**
  * The shipped mini-world pack answers the README's sample questions as
- * assets/samples/samples.json records (training/make_samples.py measured them
+ * assets/samples/samples.json records (training/twinlens_train/mini_world/samples.py measured them
  * through `twinlens ask` when the pack was built). A pack, engine or
  * tokenizer change that alters what a new user sees first fails here.
  */

@@ -1,4 +1,4 @@
-// TS-engine side of the mini-world agreement check (run by training/check_agreement.py):
+// TS-engine side of the mini-world agreement check (run by training/twinlens_train/mini_world/agreement.py):
 //   npx tsx training/scripts/ask_suite.ts PLAN.json OUT.json
 // PLAN = { pack, modes: [...], items: [{ id, image (absolute), question }] }.
 // One engine process answers every item with every mode (greedy, pack defaults) and

@@ -1,4 +1,4 @@
-// Node checker for the fixture packs (run by training/verify_fixtures.py).
+// Node checker for the fixture packs (run by training/twinlens_train/fixtures/verify.py).
 // Loads every ONNX file in onnxruntime-node with the stated input dtypes and
 // compares against the PyTorch goldens. Exit code 1 on any failure.
 'use strict';

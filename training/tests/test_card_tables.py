@@ -1,5 +1,5 @@
 """Statistics of the model card: Wilson intervals and the exact McNemar test."""
-import card_tables
+from twinlens_train.mini_world import card_tables
 
 
 def test_wilson_interval_known_values():

@@ -1,4 +1,4 @@
-"""Consistency of the committed fixture packs (no model runs; see verify_fixtures.py for ORT checks)."""
+"""Consistency of the committed fixture packs (no model runs; see twinlens_train/fixtures/verify.py for ORT checks)."""
 import json
 import os
 

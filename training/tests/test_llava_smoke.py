@@ -14,9 +14,9 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # training/
 
 @pytest.mark.skipif(not shutil.which("node"), reason="node is not installed")
 def test_short_smoke_run(tmp_path):
-    cmd = [sys.executable, os.path.join(HERE, "projectors_smoke.py"), "--work", str(tmp_path / "w"), "--modes", "clip,diffusion",
-           "--scenes", "4", "--steps1", "2", "--steps2", "40", "--items", "2"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-m", "twinlens_train.llava.smoke", "--work", str(tmp_path / "w"),
+           "--modes", "clip,diffusion", "--scenes", "4", "--steps1", "2", "--steps2", "40", "--items", "2"]
+    r = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     doc = json.loads(r.stdout.strip().splitlines()[-1])
     assert doc["ok"] and doc["agreement"] == {"clip": 1.0, "diffusion": 1.0}

@@ -15,8 +15,9 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     # stage report runs the TypeScript engine; without node_modules every other stage still runs
     stages = [] if has_engine else [a for s in ["data", "clip", "vae", "unet", "features", "llm", "align", "tune",
                                                 "export", "eval"] for a in ("--stage", s)]
-    r = subprocess.run([sys.executable, "training/train_mini_world.py", "--quick", "--work", str(work),
-                        "--pack", str(pack)] + stages, cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.train", "--quick", "--work", str(work),
+                        "--pack", str(pack)] + stages, cwd=os.path.join(REPO, "training"), capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     # stage 2 ran in the two default worker processes, each training its own modes
     workers = [open(work / f"tune-worker{i}.log").read() for i in range(2)]

@@ -1,9 +1,5 @@
 """The preflight must catch a third-party import that no requirements line covers."""
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import preflight  # noqa: E402
+from twinlens_train import preflight
 
 
 def test_repo_imports_are_all_covered():

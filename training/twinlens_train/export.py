@@ -1,5 +1,6 @@
 """ONNX export helpers (torch.onnx TorchScript exporter, opset 14) and graph
-utilities used to check exports (tap lookup, extra outputs, fp16 weights).
+utilities used to check exports (tap lookup, extra outputs, fp16 weights), and the
+transformers.js LLM signatures (MergedDecoder, EmbedTokens) of the fixture and mini-world packs.
 
 Tensor naming of torch>=1.13: node "/<scope>/<Op>[_k]", output "<node>_output_0",
 where <scope> is the module path with "/" between modules and "." kept before
@@ -19,6 +20,8 @@ import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
+
+from twinlens_train.models.llm import LlamaForCausalLM
 
 OPSET = 17
 
@@ -147,3 +150,25 @@ def io_signature(path: str) -> dict:
         return out
 
     return {"inputs": sig(m.graph.input), "outputs": sig(m.graph.output)}
+
+
+# ------------------------------------------------------------------ transformers.js LLM signatures
+class MergedDecoder(LlamaForCausalLM):
+    """transformers.js decoder_model_merged signature over flat past tensors: (inputs_embeds, attention_mask,
+    position_ids, past_key_values.0.key, .0.value, ...) -> (logits, present.0.key, .0.value, ...)."""
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *past):
+        pkv = [(past[2 * i], past[2 * i + 1]) for i in range(len(past) // 2)]
+        logits, presents = super().forward(inputs_embeds, attention_mask, position_ids, pkv)
+        return (logits,) + tuple(t for kv in presents for t in kv)
+
+
+class EmbedTokens(torch.nn.Module):
+    """transformers.js embed_tokens.onnx: input_ids -> inputs_embeds."""
+
+    def __init__(self, emb):
+        super().__init__()
+        self.embed_tokens = emb
+
+    def forward(self, input_ids):
+        return self.embed_tokens(input_ids)

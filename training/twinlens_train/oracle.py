@@ -1,7 +1,7 @@
 """Ground truth for the mini world's bounds: the scenes behind every training
 image (in the order stage `data` stored them) and the oracle's scene tokens.
 
-The oracle reader (mw_bounds.py) is the same projector + LLM as an answer mode,
+The oracle reader (mini_world/bounds.py) is the same projector + LLM as an answer mode,
 fed one token per object with its true attributes and position instead of an
 encoder's tokens: what the reader reaches when the encoder loses nothing.
 """

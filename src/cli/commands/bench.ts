@@ -31,14 +31,18 @@ interface ReferenceReport {
   note?: string;
 }
 
-/** Runs training/bench_reference.py if Python, torch and the script exist; otherwise says why not. */
+/**
+ * Runs the PyTorch reference timings (`python -m twinlens_train.bench.reference`, training/ on PYTHONPATH)
+ * if Python, torch and the module exist; otherwise says why not.
+ */
 function referenceRun(packDir: string, image: string, question: string, iterations: number): { report?: ReferenceReport; skipped?: string } {
-  const script = path.join(REPO_ROOT, 'training', 'bench_reference.py');
-  if (!fs.existsSync(script)) return { skipped: 'training/bench_reference.py not found' };
+  const training = path.join(REPO_ROOT, 'training');
+  if (!fs.existsSync(path.join(training, 'twinlens_train', 'bench', 'reference.py'))) return { skipped: 'training/twinlens_train/bench/reference.py not found' };
   const py = projectPython();
   const problem = pythonProblem(py, ['torch']);
   if (problem) return { skipped: problem };
-  const r = spawnSync(py, [script, '--pack', packDir, '--image', image, '--question', question, '--iterations', String(iterations)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const env = { ...process.env, PYTHONPATH: [training, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
+  const r = spawnSync(py, ['-m', 'twinlens_train.bench.reference', '--pack', packDir, '--image', image, '--question', question, '--iterations', String(iterations)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.status !== 0) return { skipped: `reference run failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
   try {
     return { report: JSON.parse(r.stdout) as ReferenceReport };

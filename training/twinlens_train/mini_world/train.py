@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Train the built-in mini-world pack from nothing and export it to models/mini-world.
 
-    .venv/bin/python training/train_mini_world.py            # every stage, resuming finished ones
-    .venv/bin/python training/train_mini_world.py --quick    # a few steps of every stage (smoke test)
-    .venv/bin/python training/train_mini_world.py --stage unet --force   # rerun one stage
+From training/ (or with PYTHONPATH=training):
+    python -m twinlens_train.mini_world.train            # every stage, resuming finished ones
+    python -m twinlens_train.mini_world.train --quick    # a few steps of every stage (smoke test)
+    python -m twinlens_train.mini_world.train --stage unet --force   # rerun one stage
 
 Stages (each writes a checkpoint in training/.work/<full|quick>/ and is skipped when it exists):
   data     scenes, captions, questions, pairs (train/val); test suites -> <pack>/suites
@@ -17,18 +18,19 @@ Stages (each writes a checkpoint in training/.work/<full|quick>/ and is skipped 
   tune     stage 2: projector + LLM decoder per mode on VQA + detailed descriptions (question-guided s=4,
            30% prompt dropout; modes split over --jobs worker processes;
            leaky: no dropout)
-  export   ONNX pack, pack.json, goldens for the TS agreement check
-  eval     training/eval_reference.py on the test suites -> <pack>/eval-python.json
+  export   ONNX pack, pack.json, goldens for the TS agreement check (export.py)
+  eval     eval_reference.py on the test suites -> <pack>/eval-python.json
+  report   report.py: the TS engine's measurements, bounds, samples, model card
+The shared pieces (config, Ctx, loss, prompt helpers, stage llm) are in recipe.py.
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import os
 import shutil
-import sys
+import subprocess
 import time
 from typing import Dict, List
 
@@ -36,131 +38,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-REPO = os.path.dirname(HERE)
+from twinlens_train import world
+from twinlens_train.images import save_png
+from twinlens_train.mini_world.export import stage_eval, stage_export
+from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, SEED, TUNE_LR, Ctx, SeqCache,
+                                              Standardize, expand_image, lm_loss, load_features, log, lr_at,
+                                              new_llm, seed_all, splice, stage_llm, visual)
+from twinlens_train.mini_world.report import stage_report
+from twinlens_train.models import CLIPTextModel, CLIPVisionModelWithProjection, UNet2DConditionModel, VAEEncoder
+from twinlens_train.mw_models import (GUIDANCE, FeatureExtractor, VAEDecoder, build_projectors, clip_penultimate,
+                                      clip_pixels, vae_pixels)
+from twinlens_train.paths import REPO, WORK, module_cmd, module_env
+from twinlens_train.schedule import alphas_cumprod
+from twinlens_train.tokenizer import prompt_ids
 
-from twinlens_train import world  # noqa: E402
-from twinlens_train.images import save_png  # noqa: E402
-from twinlens_train.mw_models import (GUIDANCE, FeatureExtractor, VAEDecoder, build_projectors,  # noqa: E402
-                                      clip_penultimate, clip_pixels, configs, llm_tok_json, text_tok_json,
-                                      vae_pixels)
-from twinlens_train.models import (CLIPTextModel, CLIPVisionModelWithProjection, LlamaForCausalLM,  # noqa: E402
-                                   UNet2DConditionModel, VAEEncoder)
-from twinlens_train.schedule import alphas_cumprod  # noqa: E402
-from twinlens_train.tokenizer import ReferenceTokenizer, render_chat  # noqa: E402
 
 STAGES = ["data", "clip", "vae", "unet", "features", "llm", "align", "tune", "export", "eval", "report"]
-MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
-SEED = 1234
-TUNE_LR = 2e-3
-DESCRIBE = "describe the image"
-DETAIL = "what is there"  # answered with the dense description (every object, left to right)
-
-# Sized for <= 90 min on 2 CPU cores. 1000 scenes x 4 questions over-fitted (train 63 % / val 47 % first-token
-# accuracy after 4000 steps); 4000 scenes x 6 questions plus detailed descriptions (dense_bs per batch) reached
-# 60 % val for CLIP-only in the same steps (experiments logged in the model card). Stage 2 runs 8000 steps
-# since the bounds (mw_bounds.py): the oracle reader reached 76 % on validation after 3000 steps and 93 %
-# after 8000 (torch 2.13 makes a step about 2.4x faster than Debian's torch 1.13 did). v2.1: the loss is a
-# mean per row (lm_loss) and stage 2 runs 10000 steps; the readers still learned in jumps between 4000 and 8000.
-# v2.2: the image comes AFTER the question (image_last; the pack says llm.imagePlacement "after-question"), so the
-# causal reader reads the visual tokens already knowing what is asked, and stage 2 runs 16000 steps. On the
-# validation split the oracle reader reached 91.0 % with the image first and 99.1 % with it last (16000 steps
-# each, mw_bounds.py --image-last; experiments table in the model card).
-FULL = dict(n_train=4000, n_val=100, q_per_scene=6, n_train_pairs=400, n_val_pairs=30, n_test=300, n_test_pairs=100,
-            clip_steps=400, clip_bs=32, vae_steps=300, vae_bs=16, unet_steps=600, unet_bs=16,
-            llm_steps=400, llm_bs=32, align_steps=150, align_bs=24, tune_steps=16000, tune_bs=24, dense_bs=12,
-            image_last=True)
-QUICK = dict(n_train=48, n_val=12, q_per_scene=3, n_train_pairs=8, n_val_pairs=4, n_test=12, n_test_pairs=4,
-             clip_steps=3, clip_bs=16, vae_steps=3, vae_bs=8, unet_steps=3, unet_bs=8,
-             llm_steps=3, llm_bs=8, align_steps=2, align_bs=8, tune_steps=3, tune_bs=8, dense_bs=2, image_last=True)
-
-
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, flush=True)
-
-
-def seed_all(s: int):
-    torch.manual_seed(s)
-    np.random.seed(s % (2 ** 32))
-
-
-class Ctx:
-    def __init__(self, quick: bool, pack: str, work: str = None):
-        self.quick = quick
-        self.cfg = QUICK if quick else FULL
-        self.work = work or os.path.join(HERE, ".work", "quick" if quick else "full")
-        self.pack = pack
-        os.makedirs(self.work, exist_ok=True)
-        self.ttok_json, self.ltok_json = text_tok_json(), llm_tok_json()
-        self.ttok, self.ltok = ReferenceTokenizer(self.ttok_json), ReferenceTokenizer(self.ltok_json)
-        self.pad_text = self.ttok.token_to_id("<|endoftext|>")
-        self.image_id = self.ltok.token_to_id("<image>")
-        assert self.image_id == IMAGE_ID
-        self.mc = configs(len(self.ttok.vocab), len(self.ltok.vocab), self.pad_text, quick)
-        self._data = None
-        self.times = self._load_json("times.json", {})
-
-    def path(self, name: str) -> str:
-        return os.path.join(self.work, name)
-
-    def _load_json(self, name, default):
-        p = self.path(name)
-        return json.load(open(p)) if os.path.exists(p) else default
-
-    def save_json(self, name, obj):
-        with open(self.path(name), "w") as f:
-            json.dump(obj, f, indent=1)
-
-    def data(self) -> dict:
-        if self._data is None:
-            z = np.load(self.path("data.npz"))
-            self._data = {k: z[k] for k in z.files}
-            self._data.update(json.load(open(self.path("data.json"))))
-        return self._data
-
-    # ---- models
-    def text(self) -> CLIPTextModel:
-        m = CLIPTextModel(self.mc["text"])
-        m.load_state_dict(torch.load(self.path("clip.pt"))["text"])
-        return m.eval()
-
-    def vision(self) -> CLIPVisionModelWithProjection:
-        m = CLIPVisionModelWithProjection(self.mc["vision"])
-        m.load_state_dict(torch.load(self.path("clip.pt"))["vision"])
-        return m.eval()
-
-    def vae(self):
-        ck = torch.load(self.path("vae.pt"))
-        m = VAEEncoder(self.mc["vae"])
-        m.load_state_dict(ck["encoder"])
-        return m.eval(), float(ck["latent_scale"])
-
-    def unet(self) -> UNet2DConditionModel:
-        m = UNet2DConditionModel(self.mc["unet"])
-        m.load_state_dict(torch.load(self.path("unet.pt"))["unet"])
-        return m.eval()
-
-    def latents(self, fx: FeatureExtractor) -> np.ndarray:
-        """Scaled posterior means of every image, computed once (the VAE's 32x32 mid-block attention
-        makes encoding ~60 ms an image on one core) and shared by the unet and features stages."""
-        p = self.path("latents.npy")
-        inputs = max(os.path.getmtime(self.path(f)) for f in ("vae.pt", "data.npz"))
-        if os.path.exists(p) and os.path.getmtime(p) >= inputs:
-            return np.load(p)
-        x = fx.latents(self.data()["images"], bs=16)
-        np.save(p, x)
-        return x
-
-    def extractor(self) -> FeatureExtractor:
-        vae, scale = self.vae()
-        return FeatureExtractor(vae, self.text(), self.unet(), self.ttok, self.pad_text, scale)
-
-
-def lr_at(step: int, total: int, base: float, warm: int = 20) -> float:
-    if step < warm:
-        return base * (step + 1) / warm
-    return base * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
 # ------------------------------------------------------------------ data
@@ -267,7 +160,6 @@ def stage_clip(c: Ctx):
 
 
 def world_prompt_ids(c: Ctx, text: str) -> List[int]:
-    from twinlens_train.tokenizer import prompt_ids
     return prompt_ids(c.ttok, text, c.mc["text"].max_position_embeddings, c.pad_text)
 
 
@@ -375,154 +267,6 @@ def stage_features(c: Ctx):
         f"std uncond {fu.std():.3f} guided {gq.std():.3f}")
 
 
-def load_features(c: Ctx) -> Dict[str, torch.Tensor]:
-    z = np.load(c.path("features.npz"))
-    return {k: torch.from_numpy(z[k]) for k in z.files}
-
-
-# ------------------------------------------------------------------ llm helpers
-IMAGE_ID = ReferenceTokenizer(llm_tok_json()).token_to_id("<image>")
-
-
-def prompt_token_ids(c: Ctx, question: str) -> List[int]:
-    """Chat prompt ids with one <image> placeholder: before the question (LLaVA's order) or, with
-    cfg image_last, after it."""
-    content = f"{question}\n<image>" if c.cfg.get("image_last") else f"<image>\n{question}"
-    ids = c.ltok.encode(render_chat([{"role": "user", "content": content}]), add_special_tokens=False).ids
-    assert ids.count(c.ltok.token_to_id("<image>")) == 1, ids
-    return ids
-
-
-def expand_image(p: List[int], image_id: int, n: int) -> List[int]:
-    """The prompt with its <image> placeholder repeated n times (one position per visual token)."""
-    k = p.index(image_id)
-    return p[:k] + [image_id] * n + p[k + 1:]
-
-
-def splice(emb: torch.Tensor, ids: torch.Tensor, vis: torch.Tensor, image_id: int) -> torch.Tensor:
-    """Visual tokens [b,N,H] in place of the N <image> positions of each row (wherever they sit)."""
-    mask = (ids == image_id).unsqueeze(-1)
-    return emb.masked_scatter(mask, vis.to(emb.dtype))
-
-
-class SeqCache:
-    def __init__(self, c: Ctx):
-        self.c = c
-        self.cache = {}
-        self.eos = c.ltok.token_to_id("</s>")
-
-    def get(self, q: str, a: str):
-        k = (q, a)
-        if k not in self.cache:
-            p = prompt_token_ids(self.c, q)
-            ans = self.c.ltok.encode(a, add_special_tokens=False).ids + [self.eos]
-            self.cache[k] = (p, ans)
-        return self.cache[k]
-
-
-def lm_loss(llm: LlamaForCausalLM, seqs, vis: torch.Tensor = None) -> torch.Tensor:
-    """seqs: [(prompt_ids, answer_ids)]; vis [b,N,H] replaces the <image> token (expanded to N)."""
-    n_vis = vis.shape[1] if vis is not None else 1
-    image_id = IMAGE_ID
-    rows, tgts = [], []
-    for p, a in seqs:
-        ids = expand_image(p, image_id, n_vis) + a
-        tgt = [-100] * (len(ids) - len(a)) + a
-        rows.append(ids)
-        tgts.append(tgt)
-    L = max(len(r) for r in rows)
-    ids = torch.tensor([r + [0] * (L - len(r)) for r in rows])
-    tgt = torch.tensor([t + [-100] * (L - len(t)) for t in tgts])
-    emb = llm.embed(ids)
-    if vis is not None:
-        emb = splice(emb, ids, vis, image_id)
-    logits, _ = llm(emb)
-    # Mean over each row's answer tokens, then over rows: every question counts as much as a detailed
-    # description (~20 tokens). With the mean over all tokens, the one-word answers were ~8 % of the
-    # gradient and the oracle reader reached 70.1 % (val, 4000 steps) against 77.5 % this way; 83.5 vs
-    # 89.2 % at 8000 steps (mw_bounds.py, experiments in the model card).
-    t = tgt[:, 1:]
-    tok = F.cross_entropy(logits[:, :-1].transpose(1, 2), t, ignore_index=-100, reduction="none")
-    n = (t != -100).sum(1).clamp_min(1)
-    return (tok.sum(1) / n).mean()
-
-
-def stage_llm(c: Ctx):
-    seed_all(SEED + 5)
-    d = c.data()
-    lo, hi = d["train_images"]
-    items = [(DESCRIBE, d["captions"][i]) for i in range(lo, hi)]
-    items += [(DETAIL, d["dense"][i]) for i in range(lo, hi)]
-    items += [(q[1], q[2]) for q in d["qas"] if q[5] == "train"]
-    llm = LlamaForCausalLM(c.mc["llm"])
-    with torch.no_grad():
-        for name, p in llm.named_parameters():
-            if p.dim() == 2:
-                p.normal_(0, 0.02)
-    log(f"llm params {sum(p.numel() for p in llm.parameters())}")
-    sc = SeqCache(c)
-    opt = torch.optim.AdamW(llm.parameters(), lr=2e-3, weight_decay=0.01)
-    g = torch.Generator().manual_seed(SEED + 5)
-    steps, bs = c.cfg["llm_steps"], c.cfg["llm_bs"]
-    for step in range(steps):
-        idx = torch.randperm(len(items), generator=g)[:bs].tolist()
-        for pg in opt.param_groups:
-            pg["lr"] = lr_at(step, steps, 2e-3)
-        loss = lm_loss(llm, [sc.get(*items[i]) for i in idx])
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(llm.parameters(), 1.0)
-        opt.step()
-        if step % 100 == 0 or step == steps - 1:
-            log(f"llm step {step}/{steps} loss {loss.item():.3f}")
-    torch.save({"llm": llm.state_dict()}, c.path("llm0.pt"))
-
-
-def new_llm(c: Ctx, path: str = "llm0.pt") -> LlamaForCausalLM:
-    llm = LlamaForCausalLM(c.mc["llm"])
-    llm.load_state_dict(torch.load(c.path(path))["llm"])
-    return llm
-
-
-def visual(mode: str, projs: Dict[str, torch.nn.Module], clip_f, diff_f) -> torch.Tensor:
-    if mode == "clip":
-        return projs["clip"](clip_f)
-    if mode == "diffusion":
-        return projs["diffusion"](diff_f)
-    if mode == "leaky":
-        return projs["leaky"](diff_f)
-    if mode == "fused":
-        return torch.cat([projs["clip"](clip_f), projs["diffusion"](diff_f)], dim=1)
-    if mode == "fused-xattn":
-        return projs["fused_xattn"](clip_f, diff_f)
-    raise ValueError(mode)
-
-
-class Standardize(torch.nn.Module):
-    """Per-channel standardisation of projector inputs during training ((x - mu) / sd, stats of the
-    training features); folded into linear_1 of the MLP projector when saved, so the exported
-    projector takes the raw features. The diffusion tap features vary across images by only ~1/5 of
-    their fixed offset; without it the projectors barely learned from them."""
-
-    def __init__(self, proj, mu, sd):
-        super().__init__()
-        self.proj = proj
-        self.register_buffer("mu", mu)
-        self.register_buffer("sd", sd)
-
-    def forward(self, x):
-        return self.proj((x - self.mu) / self.sd)
-
-    def folded(self):
-        p = copy.deepcopy(self.proj)
-        with torch.no_grad():
-            w = p.linear_1.weight / self.sd[None, :]
-            p.linear_1.bias.copy_(p.linear_1.bias - w @ self.mu)
-            p.linear_1.weight.copy_(w)
-        x = torch.randn(2, 5, len(self.mu)) * self.sd + self.mu
-        assert torch.allclose(p(x), self(x), atol=1e-4, rtol=1e-3)
-        return p
-
 
 def feature_stats(feats) -> Dict[str, tuple]:
     out = {}
@@ -540,9 +284,6 @@ def standardized(projs, stats):
 def save_projs(projs, keys):
     return {k: (projs[k].folded() if isinstance(projs[k], Standardize) else projs[k]).state_dict() for k in keys}
 
-
-PROJ_KEYS = {"clip": ["clip"], "diffusion": ["diffusion"], "fused": ["clip", "diffusion"],
-             "fused-xattn": ["fused_xattn"], "leaky": ["leaky"]}
 
 
 # ------------------------------------------------------------------ stage 1
@@ -591,14 +332,13 @@ TUNE_GROUPS = [["fused", "leaky"], ["clip", "diffusion", "fused-xattn"]]
 def stage_tune_parallel(c: Ctx, jobs: int, argv: List[str]):
     """Run stage 2 in `jobs` child processes (MW_MODES per group); each mode is seeded by its index in
     MODES, so the split does not change any checkpoint."""
-    import subprocess
     groups = [sum(TUNE_GROUPS[i::jobs], []) for i in range(jobs)]
     procs = []
     for i, g in enumerate(groups):
-        env = dict(os.environ, MW_MODES=",".join(g))
+        env = module_env({"MW_MODES": ",".join(g)})
         logf = open(c.path(f"tune-worker{i}.log"), "w")
         log(f"tune: worker {i} trains {', '.join(g)} (log {logf.name})")
-        procs.append((subprocess.Popen([sys.executable, os.path.abspath(__file__)] + argv, env=env, stdout=logf,
+        procs.append((subprocess.Popen(module_cmd("twinlens_train.mini_world.train", *argv), env=env, stdout=logf,
                                        stderr=subprocess.STDOUT), logf, g))
     failed = []
     for p, logf, g in procs:
@@ -706,6 +446,12 @@ def val_acc(c: Ctx, mode, llm, projs, feats):
 
 
 # ------------------------------------------------------------------ main
+STAGE_FNS = {"data": stage_data, "clip": stage_clip, "vae": stage_vae, "unet": stage_unet, "features": stage_features,
+             "llm": stage_llm, "align": stage_align, "tune": stage_tune, "export": stage_export, "eval": stage_eval,
+             "report": stage_report}
+assert list(STAGE_FNS) == STAGES
+
+
 def run_stage(c: Ctx, name: str, force: bool):
     marker = c.path(f"done-{name}")
     if os.path.exists(marker) and not force:
@@ -720,14 +466,8 @@ def run_stage(c: Ctx, name: str, force: bool):
     t0 = time.time()
     if name == "tune" and c.jobs > 1 and not os.environ.get("MW_MODES"):
         stage_tune_parallel(c, c.jobs, c.child_argv)
-    elif name in ("export", "eval"):
-        import mw_export
-        getattr(mw_export, f"stage_{name}")(c)
-    elif name == "report":
-        import mw_report
-        mw_report.stage_report(c)
     else:
-        globals()[f"stage_{name}"](c)
+        STAGE_FNS[name](c)
     dt = time.time() - t0
     c.times[name] = round(dt, 1)
     c.save_json("times.json", c.times)
@@ -749,7 +489,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="worker processes for stage 2 (default 2, one per core)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    pack = args.pack or (os.path.join(HERE, ".work", "quick", "pack") if args.quick
+    pack = args.pack or (os.path.join(WORK, "quick", "pack") if args.quick
                          else os.path.join(REPO, "models", "mini-world"))
     c = Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work))
     c.jobs = args.jobs

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sample images with questions for assets/samples/, answered through the TS engine.
 
-    .venv/bin/python training/make_samples.py [--pack models/mini-world]
+    python -m twinlens_train.mini_world.samples [--pack models/mini-world]     (from training/)
 
 Renders hand-placed mini-world scenes (not from any split), asks each question with
 `npx twinlens ask --pack PACK --image IMG --question Q --mode all --json`, and writes
@@ -14,14 +14,10 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-from twinlens_train.images import save_png  # noqa: E402
-from twinlens_train.world import Obj, Scene, render  # noqa: E402
+from twinlens_train.images import save_png
+from twinlens_train.paths import REPO
+from twinlens_train.world import Obj, Scene, render
 
 GREY = (180.0, 178.0, 185.0)
 SAMPLES = [

@@ -2,8 +2,9 @@
 (forward + backward + AdamW, random inputs at the recipe's shapes) in this interpreter and,
 with --compare PY, in another interpreter in the same run; prints medians and ratios.
 
-    .venv/bin/python training/bench_torch.py --compare /usr/bin/python3    # torch 2.13 vs Debian's 1.13
-    .venv/bin/python training/bench_torch.py --json                        # this interpreter only
+    python -m twinlens_train.bench.torch_ref --compare /usr/bin/python3    # torch 2.13 vs Debian's 1.13
+    python -m twinlens_train.bench.torch_ref --json                        # this interpreter only
+(from training/, or with PYTHONPATH=training; the other interpreter runs this module the same way)
 
 One torch thread per process (as the training runs) unless --threads says otherwise.
 """
@@ -11,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from twinlens_train.paths import module_cmd, module_env
 
 
 def bench(threads: int, reps: int) -> dict:
@@ -96,8 +95,9 @@ def main():
         return
     runs = [bench(args.threads, args.reps)]
     if args.compare:
-        r = subprocess.run([args.compare, os.path.abspath(__file__), "--json", "--threads", str(args.threads),
-                            "--reps", str(args.reps)], capture_output=True, text=True)
+        r = subprocess.run(module_cmd("twinlens_train.bench.torch_ref", "--json", "--threads", str(args.threads),
+                                      "--reps", str(args.reps), python=args.compare),
+                           env=module_env(), capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"{args.compare} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
         runs.append(json.loads(r.stdout.strip().splitlines()[-1]))

@@ -7,8 +7,11 @@ prints JSON {"stages": {stage: median_ms}}. The engine divides these by its
 own medians to print speed-up ratios measured in the same run.
 
 Reference modules exist for the fixture packs (rebuilt bit-identically from
-their seeds by make_fixtures.build_models). For other packs it exits 3 with a
+their seeds by twinlens_train.fixtures.make.build_models). For other packs it exits 3 with a
 reason, which the CLI shows as "reference: skipped".
+
+    python -m twinlens_train.bench.reference --pack DIR --image PNG [--question Q] [--iterations N]
+    (from training/, or with PYTHONPATH=training: how src/cli/commands/bench.ts runs it)
 """
 from __future__ import annotations
 
@@ -19,15 +22,13 @@ import statistics
 import sys
 import time
 
-import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import make_fixtures as fx  # noqa: E402
-from twinlens_train.images import load_png  # noqa: E402
-from twinlens_train.pipeline import SD_TAPS  # noqa: E402
-from twinlens_train.tokenizer import prompt_ids  # noqa: E402
+from twinlens_train.fixtures import make as fx
+from twinlens_train.images import load_png
+from twinlens_train.pipeline import SD_TAPS, ReferencePipeline
+from twinlens_train.schedule import LATENT_SCALE_SD
+from twinlens_train.tokenizer import ReferenceTokenizer, prompt_ids
 
 
 def median_ms(fn, iterations: int) -> float:
@@ -55,13 +56,13 @@ def main() -> int:
         return 3
     img = load_png(args.image)
     c = fx.build_models(img)
-    pipe_vae = fx.ReferencePipeline.vae_pixels(img)
-    clip_px = fx.ReferencePipeline.clip_pixels(img)
-    tok = fx.ReferenceTokenizer(c["text_tok"])
+    pipe_vae = ReferencePipeline.vae_pixels(img)
+    clip_px = ReferencePipeline.clip_pixels(img)
+    tok = ReferenceTokenizer(c["text_tok"])
     ids = torch.tensor([prompt_ids(tok, t, fx.TEXT_MAX_LENGTH, c["text_tok"]["model"]["vocab"]["<|endoftext|>"])
                         for t in ("", args.question)], dtype=torch.int32)
     ehs = c["text"](ids)[0]
-    latent = c["vae"](pipe_vae) * fx.LATENT_SCALE_SD
+    latent = c["vae"](pipe_vae) * LATENT_SCALE_SD
     sample = latent.repeat(2, 1, 1, 1)
     timestep = torch.tensor([50], dtype=torch.int64)
     clip_feats = torch.randn(1, 16, c["clip_cfg"].hidden_size)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Cross-framework check: greedy answers of the TypeScript engine (ONNX Runtime, the exported
-pack) vs the PyTorch reference (training/eval_reference.py predictions) on a sample of the
+pack) vs the PyTorch reference (eval_reference.py predictions) on a sample of the
 test suites.
 
-    .venv/bin/python training/check_agreement.py [--quick] [--n 60]
+    python -m twinlens_train.mini_world.agreement [--quick] [--n 60]     (from training/)
 
 Writes <pack>/agreement.json: per mode, the fraction of items with the same normalised answer,
 and the disagreeing items. Sample = every k-th item of predictions-python.json (deterministic).
@@ -16,8 +16,8 @@ import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+from twinlens_train.paths import REPO, WORK
+
 MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
 
 
@@ -32,7 +32,7 @@ def main():
     ap.add_argument("--pack", default=None)
     ap.add_argument("--work", default=None, help="checkpoint folder of the run (default training/.work/full)")
     args = ap.parse_args()
-    work = args.work or os.path.join(HERE, ".work", "quick" if args.quick else "full")
+    work = args.work or os.path.join(WORK, "quick" if args.quick else "full")
     pack = os.path.abspath(args.pack or (os.path.join(work, "pack") if args.quick
                                          else os.path.join(REPO, "models", "mini-world")))
     preds = json.load(open(os.path.join(work, "predictions-python.json")))

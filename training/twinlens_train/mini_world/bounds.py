@@ -1,9 +1,9 @@
 """Bounds for the mini-world answer modes (issue: the reader must not be the bottleneck).
 
-    .venv/bin/python training/mw_bounds.py --work training/.work/full --probes --readers blind,oracle,clip
+    python -m twinlens_train.mini_world.bounds --work .work/full --probes --readers blind,oracle,clip   (from training/)
 
 Readers: the same projector (mlp2x_gelu) + stage-0 LLM as the answer modes, trained with the
-stage-2 recipe of train_mini_world.py (same batch mix of questions, captions and detailed
+stage-2 recipe of train.py (same batch mix of questions, captions and detailed
 descriptions, same optimiser and schedule; no stage 1), on different visual tokens:
   blind   64 zero tokens (the floor: what the LLM learns from the question alone)
   oracle  one token per object with its true shape, colour, size, x, y (the ceiling for this reader)
@@ -26,17 +26,15 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from typing import Callable, Dict, List
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import train_mini_world as tmw  # noqa: E402
-from twinlens_train import oracle, probes, world  # noqa: E402
-from twinlens_train.models.projectors import MlpProjector, ProjectorConfig  # noqa: E402
+from twinlens_train import oracle, probes, world
+from twinlens_train.mini_world import recipe
+from twinlens_train.models.projectors import MlpProjector, ProjectorConfig
 
 READERS = ["blind", "oracle", "clip", "diffusion"]
 
@@ -54,7 +52,7 @@ def wilson(k: int, n: int, z: float = 1.96):
 class Sources:
     """Visual tokens per reader: fn(image indices, qa indices or None) -> [b, N, D] float32."""
 
-    def __init__(self, c: tmw.Ctx, feats: Dict[str, torch.Tensor]):
+    def __init__(self, c: recipe.Ctx, feats: Dict[str, torch.Tensor]):
         self.c, self.feats = c, feats
         self.scene_tok = torch.from_numpy(oracle.scene_tokens(oracle.data_scenes(c.cfg)))
         if len(self.scene_tok) != len(c.data()["images"]):
@@ -87,17 +85,17 @@ class Sources:
         return get
 
 
-def train_reader(c: tmw.Ctx, reader: str, src: Sources, steps: int, seed: int, lr: float = tmw.TUNE_LR):
+def train_reader(c: recipe.Ctx, reader: str, src: Sources, steps: int, seed: int, lr: float = recipe.TUNE_LR):
     d = c.data()
-    sc = tmw.SeqCache(c)
+    sc = recipe.SeqCache(c)
     H = c.mc["llm"].hidden_size
-    tmw.seed_all(seed)
+    recipe.seed_all(seed)
     proj = MlpProjector(ProjectorConfig(src.dim(reader), H))
     if reader in ("clip", "diffusion"):
         key = "clip" if reader == "clip" else "uncond"
         x = src.feats[key][:2000].float().reshape(-1, src.feats[key].shape[-1])
-        proj = tmw.Standardize(proj, x.mean(0), x.std(0).clamp_min(1e-3))
-    llm = tmw.new_llm(c)
+        proj = recipe.Standardize(proj, x.mean(0), x.std(0).clamp_min(1e-3))
+    llm = recipe.new_llm(c)
     llm.model.embed_tokens.weight.requires_grad_(False)
     params = list(proj.parameters()) + [p for p in llm.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -111,28 +109,28 @@ def train_reader(c: tmw.Ctx, reader: str, src: Sources, steps: int, seed: int, l
     for step in range(steps):
         sel = train_q[torch.randperm(len(train_q), generator=g)[:bs]]
         for pg in opt.param_groups:
-            pg["lr"] = tmw.lr_at(step, steps, lr)
+            pg["lr"] = recipe.lr_at(step, steps, lr)
         cap = torch.randperm(hi - lo, generator=g)[:max(1, bs // 6)] + lo
         den = torch.randperm(hi - lo, generator=g)[:c.cfg["dense_bs"]] + lo
         vis = torch.cat([get(img_of[sel], sel), get(cap, None), get(den, None)])
         seqs = [sc.get(d["qas"][i][1], d["qas"][i][2]) for i in sel.tolist()]
-        seqs += [sc.get(tmw.DESCRIBE, d["captions"][i]) for i in cap.tolist()]
-        seqs += [sc.get(tmw.DETAIL, d["dense"][i]) for i in den.tolist()]
-        loss = tmw.lm_loss(llm, seqs, proj(vis))
+        seqs += [sc.get(recipe.DESCRIBE, d["captions"][i]) for i in cap.tolist()]
+        seqs += [sc.get(recipe.DETAIL, d["dense"][i]) for i in den.tolist()]
+        loss = recipe.lm_loss(llm, seqs, proj(vis))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 250 == 0 or step == steps - 1:
-            tmw.log(f"bounds[{reader}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
+            recipe.log(f"bounds[{reader}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
     return llm.eval(), proj.eval(), time.time() - t0
 
 
 @torch.no_grad()
-def score(c: tmw.Ctx, reader: str, llm, proj, src: Sources) -> dict:
+def score(c: recipe.Ctx, reader: str, llm, proj, src: Sources) -> dict:
     """First-token accuracy on every validation question (guided features without dropout)."""
     d = c.data()
-    sc = tmw.SeqCache(c)
+    sc = recipe.SeqCache(c)
     val = [i for i, q in enumerate(d["qas"]) if q[5] == "val"]
     get = src.fn(reader, torch.Generator().manual_seed(0))
     rows = []
@@ -145,8 +143,8 @@ def score(c: tmw.Ctx, reader: str, llm, proj, src: Sources) -> dict:
             vis = proj(get(imgs, None))
         for j, v in zip(sel.tolist(), vis):
             p, a = sc.get(d["qas"][j][1], d["qas"][j][2])
-            ids = torch.tensor([tmw.expand_image(p, c.image_id, v.shape[0])])
-            logits, _ = llm(tmw.splice(llm.embed(ids), ids, v[None], c.image_id))
+            ids = torch.tensor([recipe.expand_image(p, c.image_id, v.shape[0])])
+            logits, _ = llm(recipe.splice(llm.embed(ids), ids, v[None], c.image_id))
             rows.append((j, int(int(logits[0, -1].argmax()) == a[0])))
     return summarize(d, rows)
 
@@ -172,7 +170,7 @@ def summarize_tagged(rows) -> dict:
     return out
 
 
-def heldout_items(c: tmw.Ctx) -> List[dict]:
+def heldout_items(c: recipe.Ctx) -> List[dict]:
     """The test split and test pairs, regenerated from the world's seeds exactly as stage `data` wrote the pack's
     suites (checked against <pack>/suites when it exists): {scene, question, answer, category, target, pair}."""
     cfg = c.cfg
@@ -192,12 +190,12 @@ def heldout_items(c: tmw.Ctx) -> List[dict]:
 
 
 @torch.no_grad()
-def score_heldout(c: tmw.Ctx, reader: str, llm, proj, src: Sources) -> dict:
+def score_heldout(c: recipe.Ctx, reader: str, llm, proj, src: Sources) -> dict:
     """The blind and oracle readers need no encoder, so they are also scored on the test split and the pairs:
     the ceiling the issue states is on the test split. Nothing here feeds back into training or selection."""
     if reader not in ("blind", "oracle"):
         return {}
-    sc = tmw.SeqCache(c)
+    sc = recipe.SeqCache(c)
     its = heldout_items(c)
     if reader == "oracle":
         tok = torch.from_numpy(oracle.scene_tokens([x["scene"] for x in its]))
@@ -207,8 +205,8 @@ def score_heldout(c: tmw.Ctx, reader: str, llm, proj, src: Sources) -> dict:
     oks = []
     for x, v in zip(its, vis_all):
         p, a = sc.get(x["question"], x["answer"])
-        ids = torch.tensor([tmw.expand_image(p, c.image_id, v.shape[0])])
-        logits, _ = llm(tmw.splice(llm.embed(ids), ids, v[None], c.image_id))
+        ids = torch.tensor([recipe.expand_image(p, c.image_id, v.shape[0])])
+        logits, _ = llm(recipe.splice(llm.embed(ids), ids, v[None], c.image_id))
         oks.append(int(int(logits[0, -1].argmax()) == a[0]))
     test = [(x["category"], x["target"], ok) for x, ok in zip(its, oks) if x["pair"] is None]
     by_pair: Dict[int, List[int]] = {}
@@ -220,7 +218,7 @@ def score_heldout(c: tmw.Ctx, reader: str, llm, proj, src: Sources) -> dict:
             "pair items": _acc([ok for x, ok in zip(its, oks) if x["pair"] is not None])}
 
 
-def majority_floor(c: tmw.Ctx) -> dict:
+def majority_floor(c: recipe.Ctx) -> dict:
     """The most frequent training answer of each category, no image, no training of any model."""
     d = c.data()
     best = {}
@@ -231,7 +229,7 @@ def majority_floor(c: tmw.Ctx) -> dict:
     return summarize(d, rows)
 
 
-def run_probes(c: tmw.Ctx, feats, t_list: List[int], limit: int) -> dict:
+def run_probes(c: recipe.Ctx, feats, t_list: List[int], limit: int) -> dict:
     d = c.data()
     scenes = oracle.data_scenes(c.cfg)
     lo, hi = d["train_images"]
@@ -252,7 +250,7 @@ def run_probes(c: tmw.Ctx, feats, t_list: List[int], limit: int) -> dict:
         fx.t = t
         f = fx.tap(fx.noisy(lat), [""] * len(both))
         out[f"unet t={t}"] = probes.probe_tokens(f, sub_scenes, tr, va, grid)
-    tmw.log(f"probes: {time.time() - t0:.0f}s")
+    recipe.log(f"probes: {time.time() - t0:.0f}s")
     return out
 
 
@@ -273,7 +271,7 @@ def print_tables(rep: dict):
                 print(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in cols) + " |")
 
 
-def variant_ctx(c: tmw.Ctx, width: int, layers: int, image_last: bool) -> tmw.Ctx:
+def variant_ctx(c: recipe.Ctx, width: int, layers: int, image_last: bool) -> recipe.Ctx:
     """A work folder for a reader with another LLM shape or prompt order: same data and features
     (linked), its own stage-0 LLM pre-trained with the recipe's stage `llm` (so every reader starts
     from the same recipe)."""
@@ -285,19 +283,19 @@ def variant_ctx(c: tmw.Ctx, width: int, layers: int, image_last: bool) -> tmw.Ct
     for f in ("data.npz", "data.json", "features.npz"):
         if not os.path.exists(os.path.join(sub, f)):
             os.symlink(c.path(f), os.path.join(sub, f))
-    c2 = tmw.Ctx(c.quick, c.pack, sub)
+    c2 = recipe.Ctx(c.quick, c.pack, sub)
     c2.cfg = dict(c2.cfg, image_last=image_last)
     heads = max(2, width // 32)
     c2.mc["llm"] = dataclasses.replace(base, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
                                        num_attention_heads=heads, num_key_value_heads=2 if heads % 2 == 0 else 1)
     if not os.path.exists(c2.path("llm0.pt")):
-        tmw.stage_llm(c2)
+        recipe.stage_llm(c2)
     return c2
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", required=True, help="a train_mini_world work folder with stages data..llm done")
+    ap.add_argument("--work", required=True, help="a mini_world.train work folder with stages data..llm done")
     ap.add_argument("--quick", action="store_true", help="the work folder was made with --quick")
     ap.add_argument("--readers", default="", help=f"comma list of {READERS}")
     ap.add_argument("--steps", type=int, default=None, help="reader steps (default: the recipe's tune_steps)")
@@ -307,16 +305,16 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--llm-width", type=int, default=None, help="reader LLM width (default: the recipe's)")
     ap.add_argument("--llm-layers", type=int, default=None, help="reader LLM layers (default: the recipe's)")
-    ap.add_argument("--lr", type=float, default=tmw.TUNE_LR, help="reader learning rate (default: the recipe's)")
+    ap.add_argument("--lr", type=float, default=recipe.TUNE_LR, help="reader learning rate (default: the recipe's)")
     ap.add_argument("--image-last", action="store_true", help="put the image after the question in the prompt")
     ap.add_argument("--tag", default="", help="suffix for the reader names in the report (variants)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    c = tmw.Ctx(args.quick, os.path.join(args.work, "pack"), os.path.abspath(args.work))
+    c = recipe.Ctx(args.quick, os.path.join(args.work, "pack"), os.path.abspath(args.work))
     out_path = args.out or c.path("bounds.json")
     rep = json.load(open(out_path)) if os.path.exists(out_path) else {}
-    feats = tmw.load_features(c)
+    feats = recipe.load_features(c)
     rep["majority"] = majority_floor(c)
     steps = args.steps or c.cfg["tune_steps"]
     readers = [r for r in args.readers.split(",") if r]
@@ -329,16 +327,16 @@ def main():
     shape = f"width {rc.mc['llm'].hidden_size}, {rc.mc['llm'].num_hidden_layers} layers" + \
         (", image after the question" if rc.cfg.get("image_last") else "")
     for k, r in enumerate(readers):
-        llm, proj, secs = train_reader(rc, r, src, steps, tmw.SEED + 40 + READERS.index(r), args.lr)
+        llm, proj, secs = train_reader(rc, r, src, steps, recipe.SEED + 40 + READERS.index(r), args.lr)
         res = score(rc, r, llm, proj, src)
         res.update(steps=steps, seconds=round(secs, 1), llm=shape, lr=args.lr)
         held = score_heldout(rc, r, llm, proj, src)
         if held:
             res["heldout"] = held
-            tmw.log(f"bounds[{r}] test accuracy {held['test']['all']['acc']} % (n={held['test']['all']['n']}), "
+            recipe.log(f"bounds[{r}] test accuracy {held['test']['all']['acc']} % (n={held['test']['all']['n']}), "
                     f"pairs {held['pairs']['acc']} % (n={held['pairs']['n']})")
         rep.setdefault("readers", {})[r + args.tag] = res
-        tmw.log(f"bounds[{r}] val accuracy {res['all']['acc']} % (n={res['all']['n']})")
+        recipe.log(f"bounds[{r}] val accuracy {res['all']['acc']} % (n={res['all']['n']})")
         json.dump(rep, open(out_path, "w"), indent=1)
     if args.probes:
         rep["probes"] = run_probes(c, feats, [int(t) for t in args.t_list.split(",")], args.probe_images)

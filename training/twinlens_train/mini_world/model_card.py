@@ -2,7 +2,7 @@
 """Fill the measured tables of models/mini-world/README.md (between the <!-- tables --> markers)
 from eval-python.json, agreement.json, training/.work/full/times.json and the file sizes.
 
-    .venv/bin/python training/write_model_card.py
+    [MW_WORK=W] python -m twinlens_train.mini_world.model_card     (from training/)
 """
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import json
 import os
 import sys
 
-import card_tables
+from twinlens_train import paths
+from twinlens_train.mini_world import card_tables
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-PACK = os.path.join(REPO, "models", "mini-world")
-WORK = os.environ.get("MW_WORK", os.path.join(HERE, ".work", "full"))
+PACK = os.path.join(paths.REPO, "models", "mini-world")
+WORK = os.environ.get("MW_WORK", os.path.join(paths.WORK, "full"))
 MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
 CATS = ["colour", "shape", "count", "position", "existence", "size"]
 

@@ -1,6 +1,6 @@
 """Model-card tables built from the TS engine's measurement files of a pack (stage `report`):
 the study's Table 1 in miniature between a floor and a ceiling, the t and tap sweeps, the probes,
-the leakage probe, and McNemar tests of the fine-detail claim. Used by write_model_card.py.
+the leakage probe, and McNemar tests of the fine-detail claim. Used by model_card.py.
 """
 from __future__ import annotations
 
@@ -152,8 +152,8 @@ def bounds(pack: str) -> List[str]:
         return []
     cols = ["all"] + CATS + ["target small", "target large"]
     out = ["\n### Bounds (validation split: the same projector + LLM recipe, other visual tokens)\n",
-           "`training/mw_bounds.py`: blind = 64 zero tokens; oracle = one ground-truth token per object (shape, "
-           "colour, size, x, y); majority = most frequent training answer per category. First-answer-token "
+           "`python -m twinlens_train.mini_world.bounds`: blind = 64 zero tokens; oracle = one ground-truth token "
+           "per object (shape, colour, size, x, y); majority = most frequent training answer per category. First-answer-token "
            "accuracy in %, " + f"{b['readers'].get('oracle', b['readers'].get('blind', {})).get('all', {}).get('n', 0)} "
            "validation questions.\n",
            "| reader | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]

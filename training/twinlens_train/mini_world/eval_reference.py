@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference evaluation of the mini-world pack on its test suites.
 
-    .venv/bin/python training/eval_reference.py [--quick] [--limit N]
+    python -m twinlens_train.mini_world.eval_reference [--quick] [--limit N]     (from training/)
 
 Reads <pack>/suites/mini-world-{test,pairs}.jsonl, answers every item with every
 mode exactly as the engine does (greedy, CLIP penultimate tokens, UNet tap at t=50,
@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from collections import defaultdict
 
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from twinlens_train.images import load_png  # noqa: E402
-from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate  # noqa: E402
-from twinlens_train.models import LlamaForCausalLM  # noqa: E402
+from twinlens_train.images import load_png
+from twinlens_train.mini_world.recipe import MODES, PROJ_KEYS, Ctx, expand_image, prompt_token_ids, splice, visual
+from twinlens_train.models import LlamaForCausalLM
+from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate
+from twinlens_train.paths import REPO, WORK
 
 SUITES = ["mini-world-test", "mini-world-pairs"]
 
@@ -49,7 +47,6 @@ def normalise(text: str) -> str:
 @torch.no_grad()
 def greedy(c, llm, vis: torch.Tensor, questions, max_new: int = 4):
     """Greedy answers for rows of visual tokens [n,N,H]; groups rows by prompt length (no padding)."""
-    from train_mini_world import expand_image, prompt_token_ids, splice
     eos = c.ltok.token_to_id("</s>")
     out = [None] * len(questions)
     groups = defaultdict(list)
@@ -81,7 +78,6 @@ def cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate(c, write: bool = True, limit: int = 0) -> dict:
-    from train_mini_world import MODES, PROJ_KEYS, visual
     t0 = time.time()
     items = [it for s in SUITES for it in load_suite(c.pack, s)]
     if limit:
@@ -112,7 +108,7 @@ def evaluate(c, write: bool = True, limit: int = 0) -> dict:
     res = {"modes": {}, "n_items": len(items), "suites": SUITES,
            "settings": {"t": 50, "guidance": GUIDANCE, "tap": "U-L1-R1-B0-Cross-Q", "seed": 0, "prompt": "question",
                         "decoding": "greedy"},
-           "source": "PyTorch checkpoints (training/eval_reference.py), not the ONNX engine"}
+           "source": "PyTorch checkpoints (twinlens_train.mini_world.eval_reference), not the ONNX engine"}
     for mode in MODES:
         r = {"test": defaultdict(lambda: [0, 0]), "pairs_items": [0, 0]}
         by_pair = defaultdict(list)
@@ -163,7 +159,6 @@ def evaluate(c, write: bool = True, limit: int = 0) -> dict:
 
 
 def main():
-    from train_mini_world import Ctx, REPO
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--pack", default=None)
@@ -171,7 +166,7 @@ def main():
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
     torch.set_num_threads(2)
-    pack = args.pack or (os.path.join(HERE, ".work", "quick", "pack") if args.quick
+    pack = args.pack or (os.path.join(WORK, "quick", "pack") if args.quick
                          else os.path.join(REPO, "models", "mini-world"))
     res = evaluate(Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work)), write=True,
                    limit=args.limit)

@@ -1,7 +1,7 @@
 """Preflight for the Python side: import every third-party module the training
 code and its tests use, and name the package that is missing.
 
-    .venv/bin/python training/preflight.py          (first step of `npm run test:py`)
+    python -m twinlens_train.preflight          (from training/; first step of `npm run test:py`)
 
 A fresh CI machine has none of these; a missing one used to surface as a
 ModuleNotFoundError deep inside one smoke test (PIL, once). This check fails
@@ -18,9 +18,9 @@ import re
 import sys
 from typing import Dict, Iterable, List, Set
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-REQUIREMENTS = os.path.join(HERE, "requirements.txt")
+from twinlens_train.paths import REPO, TRAINING
+
+REQUIREMENTS = os.path.join(TRAINING, "requirements.txt")
 
 # import name -> pip package name (as written in requirements.txt)
 MODULES: Dict[str, str] = {
@@ -43,17 +43,21 @@ MODULES: Dict[str, str] = {
 # Python files that are ours: their top-level module names are not third-party.
 SCAN_DIRS = ["training"]
 SKIP_PARTS = {".work", "__pycache__", ".venv", "node_modules"}
+# Folders whose modules import as top-level names: training/ (the package root: twinlens_train and its
+# subpackages mini_world, fixtures, bench, llava, models) and training/tests (pytest puts it on sys.path
+# for conftest). A module deeper down is only reachable through its package, so its bare name is not ours.
+IMPORT_ROOTS = [TRAINING, os.path.join(TRAINING, "tests")]
 
 
 def local_modules() -> Set[str]:
     names: Set[str] = set()
-    for root, dirs, files in os.walk(HERE):
-        dirs[:] = [d for d in dirs if d not in SKIP_PARTS]
-        for f in files:
-            if f.endswith(".py"):
-                names.add(f[:-3])
-        for d in dirs:
-            names.add(d)
+    for base in IMPORT_ROOTS:
+        for entry in sorted(os.listdir(base)):
+            path = os.path.join(base, entry)
+            if entry.endswith(".py") and os.path.isfile(path):
+                names.add(entry[:-3])
+            elif entry not in SKIP_PARTS and os.path.isfile(os.path.join(path, "__init__.py")):
+                names.add(entry)
     return names
 
 
@@ -87,8 +91,9 @@ def uncovered_imports() -> List[str]:
         for mod in sorted(imported_top_levels(path)):
             if mod in stdlib or mod in local or mod == "__future__" or mod in MODULES:
                 continue
-            problems.append(f"{os.path.relpath(path, REPO)} imports '{mod}', which training/preflight.py "
-                            f"does not know: add it to MODULES and its package to training/requirements.txt")
+            problems.append(f"{os.path.relpath(path, REPO)} imports '{mod}', which twinlens_train/preflight.py "
+                            f"does not know: add it to MODULES and its package to training/requirements.txt "
+                            f"(a module of ours imports through its package: twinlens_train.…)")
     return problems
 
 

@@ -1,5 +1,5 @@
-"""Export stage of train_mini_world.py: ONNX files + pack.json (same contracts as the
-fixture packs, see make_fixtures.py), and the Python evaluation stage."""
+"""Stages `export` and `eval` of train.py: ONNX files + pack.json (same contracts as the
+fixture packs, see twinlens_train/fixtures/make.py), and the Python evaluation (eval_reference.py)."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import shutil
 
 import torch
 
-from make_fixtures import _Decoder, _Embed  # noqa: E402  (transformers.js signatures)
-from twinlens_train.export import export_onnx, sha256_file
+from twinlens_train.export import EmbedTokens, MergedDecoder, export_onnx, sha256_file
+from twinlens_train.mini_world import eval_reference
 from twinlens_train.mw_models import IMAGE_SIZE, TAP, T_FEAT, GUIDANCE, TEXT_MAX_LENGTH, build_projectors
 from twinlens_train.models import LlamaForCausalLM
 from twinlens_train.pipeline import CLIP_MEAN, CLIP_STD
@@ -82,7 +82,7 @@ def stage_export(c) -> None:
     lc = c.mc["llm"]
     base = LlamaForCausalLM(lc)
     base.load_state_dict(torch.load(c.path("llm0.pt"))["llm"])
-    export_onnx(_Embed(base.model.embed_tokens), (torch.tensor([[2, 5, 6]]),), f"{pack}/llm/embed_tokens.onnx",
+    export_onnx(EmbedTokens(base.model.embed_tokens), (torch.tensor([[2, 5, 6]]),), f"{pack}/llm/embed_tokens.onnx",
                 ["input_ids"], ["inputs_embeds"], {"input_ids": {0: "batch_size", 1: "sequence_length"},
                                                    "inputs_embeds": {0: "batch_size", 1: "sequence_length"}})
     write_json(f"{pack}/llm/tokenizer.json", c.ltok_json)
@@ -93,7 +93,7 @@ def stage_export(c) -> None:
     modes = {}
     for mode in MODE_INFO:
         ck = torch.load(c.path(f"tune-{mode}.pt"))
-        dec = _Decoder(lc)
+        dec = MergedDecoder(lc)
         dec.load_state_dict(ck["llm"])
         dec_path = "llm/decoder_model_merged.onnx" if mode == "clip" else f"llm/decoder_{mode}.onnx"
         _export_decoder(dec, lc, f"{pack}/{dec_path}")
@@ -177,5 +177,4 @@ def _export_decoder(dec, cfg, path):
 
 
 def stage_eval(c) -> None:
-    import eval_reference
     eval_reference.evaluate(c, write=True)

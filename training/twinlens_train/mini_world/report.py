@@ -1,27 +1,27 @@
-"""Stage `report` of train_mini_world.py: everything measured on the exported pack, so that
+"""Stage `report` of train.py: everything measured on the exported pack, so that
 `npm run train:mini-world` is one command from nothing to the model card.
 
   1. the TypeScript engine's eval over the test + pairs suites  (<pack>/eval.json, eval-pairs.json)
   2. the leakage probe, caption task, s = 1, 1.5, 4               (<pack>/leakage.json)
-  3. TS engine vs PyTorch greedy answers                          (<pack>/agreement.json)
-  4. the bounds on the validation split (mw_bounds.py)             (<pack>/bounds.json)
-  5. for the shipped pack only: the sample answers (assets/samples) and the model card tables
+  3. TS engine vs PyTorch greedy answers (agreement.py)           (<pack>/agreement.json)
+  4. the bounds on the validation split (bounds.py)               (<pack>/bounds.json)
+  5. for the shipped pack only: the sample answers (samples.py, assets/samples) and the model card
+     tables (model_card.py)
 
-Each step is a subprocess of the repo's own commands (npx twinlens …, the Python scripts), the
-same ones the model card lists, and is skipped when its output is newer than the pack's pack.json
-(so an interrupted report resumes).
+Each step is a subprocess of the repo's own commands (npx twinlens …, `python -m twinlens_train.…`
+with training/ on PYTHONPATH), the same ones the model card lists, run from the repository root, and
+is skipped when its output is newer than the pack's pack.json (so an interrupted report resumes).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-SHIPPED = os.path.join(REPO, "models", "mini-world")
+from twinlens_train.paths import REPO, SHIPPED, module_cmd, module_env
+
 MODES = "clip,diffusion,fused,fused-xattn,leaky"
 
 
@@ -31,13 +31,13 @@ def _fresh(out: str, pack: str) -> bool:
 
 def _run(cmd, env=None):
     print(time.strftime("%H:%M:%S"), "report:", " ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=REPO, check=True, env=dict(os.environ, **(env or {})))
+    subprocess.run(cmd, cwd=REPO, check=True, env=module_env(env))
 
 
 def stage_report(c) -> None:
     if shutil.which("npx") is None or not os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node")):
         raise SystemExit("stage report needs the TypeScript engine: run `ONNXRUNTIME_NODE_INSTALL=skip npm ci` first")
-    pack, work, py = c.pack, c.work, sys.executable
+    pack, work = c.pack, c.work
     quick = ["--limit", "8"] if c.quick else []
     tw = ["npx", "twinlens"]
     if not _fresh(os.path.join(pack, "eval.json"), pack):
@@ -58,7 +58,8 @@ def stage_report(c) -> None:
                    "1,1.5,4", "--limit", "8" if c.quick else "60", "--max-tokens", "12", "--summary-only",
                    "--out", os.path.join(pack, "leakage.json")])
     if not _fresh(os.path.join(pack, "agreement.json"), pack):
-        _run([py, "training/check_agreement.py", "--n", "8" if c.quick else "500", "--work", work, "--pack", pack])
+        _run(module_cmd("twinlens_train.mini_world.agreement", "--n", "8" if c.quick else "500", "--work", work,
+                        "--pack", pack))
     if not _fresh(os.path.join(pack, "bounds.json"), pack):
         # two processes (one per core): the blind reader, and the oracle reader + probes; then one report
         extra = (["--quick", "--steps", "3", "--probe-images", "30", "--t-list", "50"] if c.quick else [])
@@ -66,20 +67,20 @@ def stage_report(c) -> None:
         # The bounds depend on the work folder (data, features, stage-0 LLM), not on stage 2 or the export:
         # a part newer than those inputs is reused (it may have run beside stage 2).
         inputs = max(os.path.getmtime(os.path.join(work, f)) for f in ("data.json", "features.npz", "llm0.pt"))
-        cmds = [[py, "training/mw_bounds.py", "--work", work, "--readers", "blind", "--out", parts[0]] + extra,
-                [py, "training/mw_bounds.py", "--work", work, "--readers", "oracle", "--probes", "--out", parts[1]] + extra]
+        bounds = "twinlens_train.mini_world.bounds"
+        cmds = [module_cmd(bounds, "--work", work, "--readers", "blind", "--out", parts[0], *extra),
+                module_cmd(bounds, "--work", work, "--readers", "oracle", "--probes", "--out", parts[1], *extra)]
         todo = [(cmd, p) for cmd, p in zip(cmds, parts) if not (os.path.exists(p) and os.path.getmtime(p) >= inputs)]
         for _, p in todo:
             if os.path.exists(p):
-                os.remove(p)  # mw_bounds merges into an existing report; start this part afresh
-        procs = [subprocess.Popen(cmd, cwd=REPO) for cmd, _ in todo]
+                os.remove(p)  # bounds merges into an existing report; start this part afresh
+        procs = [subprocess.Popen(cmd, cwd=REPO, env=module_env()) for cmd, _ in todo]
         if any(p.wait() != 0 for p in procs):
-            raise SystemExit("stage report: mw_bounds failed (see its output above)")
-        import json
+            raise SystemExit("stage report: bounds failed (see its output above)")
         rep = json.load(open(parts[1]))
         rep["readers"] = {**json.load(open(parts[0]))["readers"], **rep["readers"]}
         with open(os.path.join(pack, "bounds.json"), "w") as f:
             json.dump(rep, f, indent=1)
     if os.path.realpath(pack) == os.path.realpath(SHIPPED):
-        _run([py, "training/make_samples.py", "--pack", pack])
-        _run([py, "training/write_model_card.py"], env={"MW_WORK": work})
+        _run(module_cmd("twinlens_train.mini_world.samples", "--pack", pack))
+        _run(module_cmd("twinlens_train.mini_world.model_card"), env={"MW_WORK": work})

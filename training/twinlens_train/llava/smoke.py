@@ -1,6 +1,6 @@
 """End-to-end smoke run of the LLaVA recipe for real packs, on tiny stand-ins of every part:
 
-    .venv/bin/python training/projectors_smoke.py   (npm run train:projectors:smoke)
+    python -m twinlens_train.llava.smoke     (from training/; npm run train:projectors:smoke)
 
 1. data       mini-world scenes in LLaVA's formats (make_dataset: pretrain.json, instruct.json, suite.jsonl)
 2. llm        a random tiny Qwen2 with its tokenizer + chat template (`tiny.build_tiny_llm`)
@@ -37,9 +37,7 @@ import sys
 import time
 from typing import Dict, List
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
+from twinlens_train.paths import REPO, TRAINING, WORK, module_env
 
 FAMILIES = os.path.join(REPO, "test", "fixtures", "families")
 SD = os.path.join(FAMILIES, "sd15-diffusers")
@@ -65,12 +63,12 @@ def free_port() -> int:
 
 
 def torchrun(args: List[str], nproc: int) -> None:
-    env = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    env = module_env({"OMP_NUM_THREADS": "1"})
     for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
         env.pop(k, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_addr",
            "127.0.0.1", "--master_port", str(free_port()), "-m", "twinlens_train.llava.train", *args]
-    r = subprocess.run(cmd, cwd=HERE, env=env, capture_output=True, text=True, timeout=900)
+    r = subprocess.run(cmd, cwd=TRAINING, env=env, capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         raise RuntimeError(f"torchrun failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
 
@@ -133,7 +131,7 @@ def pytorch_answers(run: str, features: str, items: List[dict], modes: List[str]
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--work", default=os.path.join(HERE, ".work", "projectors-smoke"))
+    ap.add_argument("--work", default=os.path.join(WORK, "projectors-smoke"))
     ap.add_argument("--modes", default="fused,clip,fused-xattn,diffusion", help="training modes, comma-separated")
     ap.add_argument("--scenes", type=int, default=6)
     ap.add_argument("--steps1", type=int, default=8)
