@@ -213,7 +213,8 @@ class ReferencePipeline:
         fusion = mode.get("fusion", "none")
         p = self.projectors
         if fusion == "cross-attention":
-            emb = p[mode["projectors"]["fused"]](feats["clip"], feats["diffusion"])
+            proj = mode["projectors"]  # "xattn"; fixtures made before the rename say "fused"
+            emb = p[proj.get("xattn", proj.get("fused"))](feats["clip"], feats["diffusion"])
         else:
             parts = [p[mode["projectors"][k]](feats[k]) for k in ("clip", "diffusion") if k in feats]
             emb = torch.cat(parts, dim=1)
