@@ -41,7 +41,10 @@ const ORDER = ['preprocess', 'vae', 'text_encoder', 'unet_batch2', 'unet_cond_on
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const engine = await Engine.open(o.packDir, { provider: o.provider ?? 'cpu' });
   try {
-    const modes = engine.packInfo().modes.filter((m) => m.available && !m.extra).map((m) => m.id);
+    const modes = engine
+      .packInfo()
+      .modes.filter((m) => m.available && !m.extra)
+      .map((m) => m.id);
     const totals: number[] = [];
     const timer = new StageTimer();
     const total = o.warmup + o.iterations;
@@ -62,7 +65,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     const stages = [...timer.samples.entries()]
       .map(([stage, xs]) => ({ stage, medianMs: median(xs), samples: xs.length }))
-      .sort((a, b) => (ORDER.indexOf(a.stage) + 100) % 100 - ((ORDER.indexOf(b.stage) + 100) % 100));
+      .sort((a, b) => ((ORDER.indexOf(a.stage) + 100) % 100) - ((ORDER.indexOf(b.stage) + 100) % 100));
     const perToken = median(timer.samples.get('decode_per_token') ?? []);
     return {
       pack: engine.pack.name,

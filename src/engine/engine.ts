@@ -132,7 +132,13 @@ export class Engine {
 
   private buildDiffusion(d: NonNullable<PackManifest['diffusion']>, pool: SessionPool): void {
     const textPath = this.pack.resolveModel(d.textEncoder.path);
-    const prompts = new PromptEncoder(this.pack.resolve(d.tokenizer), () => pool.get(textPath, 'text_encoder'), d.textEncoder.maxLength, d.padTokenId, d.textEncoder.output);
+    const prompts = new PromptEncoder(
+      this.pack.resolve(d.tokenizer),
+      () => pool.get(textPath, 'text_encoder'),
+      d.textEncoder.maxLength,
+      d.padTokenId,
+      d.textEncoder.output,
+    );
     const unetPath = this.pack.resolveModel(d.unet.path);
     const taps = new GraphTaps(unetPath, pool, 'unet', d.taps, this.opts.cacheDir);
     const vaePath = this.pack.resolveModel(d.vaeEncoder.path);
@@ -148,7 +154,8 @@ export class Engine {
       tensorName: async () => {
         if (c.layer === 'last') return 'last_hidden_state';
         if (c.layer === 'penultimate') {
-          if (!c.numLayers) throw new TwinLensError('PACK_MANIFEST_INVALID', 'clip.layer "penultimate" needs clip.numLayers', 'Set numLayers to the vision tower depth');
+          if (!c.numLayers)
+            throw new TwinLensError('PACK_MANIFEST_INVALID', 'clip.layer "penultimate" needs clip.numLayers', 'Set numLayers to the vision tower depth');
           return graph.resolve(`vision_model.encoder.layers.${c.numLayers - 2}`);
         }
         return graph.resolve(c.layer);
@@ -186,13 +193,23 @@ export class Engine {
   }
 
   private requireDiffusion(): DiffusionExtractor {
-    if (!this.diffusion && this.broken.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name}: the diffusion model could not be set up: ${this.broken.diffusion}`, 'Restore the missing file, or re-import the pack');
+    if (!this.diffusion && this.broken.diffusion)
+      throw new TwinLensError(
+        'MODE_UNAVAILABLE',
+        `Pack ${this.pack.name}: the diffusion model could not be set up: ${this.broken.diffusion}`,
+        'Restore the missing file, or re-import the pack',
+      );
     if (!this.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name} has no diffusion model`, 'Open a pack with a diffusion section');
     return this.diffusion;
   }
 
   private requireClip(): ClipExtractor {
-    if (!this.clip && this.broken.clip) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name}: the CLIP vision encoder could not be set up: ${this.broken.clip}`, 'Restore the missing file, or re-import the pack');
+    if (!this.clip && this.broken.clip)
+      throw new TwinLensError(
+        'MODE_UNAVAILABLE',
+        `Pack ${this.pack.name}: the CLIP vision encoder could not be set up: ${this.broken.clip}`,
+        'Restore the missing file, or re-import the pack',
+      );
     if (!this.clip) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${this.pack.name} has no CLIP vision encoder`, 'Open a pack with a clip section');
     return this.clip;
   }
@@ -205,7 +222,11 @@ export class Engine {
     const started = performance.now();
     const image = await this.image(params.image);
     const diffusion = this.requireDiffusion();
-    const settings = this.resolveDiffusion({ ...params.diffusion, promptSource: params.diffusion.promptSource ?? 'custom', customPrompt: params.diffusion.customPrompt ?? params.prompt }, undefined, params.prompt);
+    const settings = this.resolveDiffusion(
+      { ...params.diffusion, promptSource: params.diffusion.promptSource ?? 'custom', customPrompt: params.diffusion.customPrompt ?? params.prompt },
+      undefined,
+      params.prompt,
+    );
     const taps = params.taps.length ? params.taps : [settings.tap];
     const res = await diffusion.extract(
       {
@@ -279,10 +300,25 @@ export class Engine {
         const out = await runner.generate(params.question, visual, gen, ctx.signal, (text, tokenId) => ctx.emit?.({ type: 'token', mode: id, text, tokenId }));
         ctx.timer?.record('prefill', out.prefillMs);
         if (out.tokens > 1) ctx.timer?.record('decode_per_token', out.decodeMs / (out.tokens - 1));
-        answer = { mode: id, text: out.text, tokens: out.tokens, ms: performance.now() - started, prefillMs: out.prefillMs, decodeMs: out.decodeMs, stop: out.stop };
+        answer = {
+          mode: id,
+          text: out.text,
+          tokens: out.tokens,
+          ms: performance.now() - started,
+          prefillMs: out.prefillMs,
+          decodeMs: out.decodeMs,
+          stop: out.stop,
+        };
       } catch (e) {
         const err = toTwinLensError(e);
-        answer = { mode: id, text: '', tokens: 0, ms: performance.now() - started, stop: err.code === 'CANCELLED' ? 'cancelled' : 'error', error: err.toJSON() };
+        answer = {
+          mode: id,
+          text: '',
+          tokens: 0,
+          ms: performance.now() - started,
+          stop: err.code === 'CANCELLED' ? 'cancelled' : 'error',
+          error: err.toJSON(),
+        };
       }
       answers[id] = answer;
       ctx.emit?.({ type: 'mode-done', mode: id, answer });
@@ -302,8 +338,10 @@ export class Engine {
   private diffusionTokens(image: LoadedImage, s: ResolvedDiffusionSettings, ctx: RequestContext): Promise<Tokens> {
     return this.featureCache.get(FeatureCache.diffusionKey(image.hash, s), () =>
       this.requireDiffusion()
-        .extract({ image, prompt: s.prompt, taps: [s.tap], t: s.t, guidance: s.guidance, seed: s.seed, ensemble: s.ensemble, timer: ctx.timer }, ctx.signal, (stage, done, total) =>
-          ctx.emit?.({ type: 'progress', stage, done, total }),
+        .extract(
+          { image, prompt: s.prompt, taps: [s.tap], t: s.t, guidance: s.guidance, seed: s.seed, ensemble: s.ensemble, timer: ctx.timer },
+          ctx.signal,
+          (stage, done, total) => ctx.emit?.({ type: 'progress', stage, done, total }),
         )
         .then((r) => ({ data: r.taps[0].data, count: r.taps[0].height * r.taps[0].width, dim: r.taps[0].channels })),
     );

@@ -121,7 +121,9 @@ export class EngineClient {
     t.onExit((code, signal) => {
       if (this.transport !== t) return;
       const why = signal ? `signal ${signal}` : `exit code ${code}`;
-      rejectReady(new TwinLensError('ENGINE_CRASHED', `The engine process could not start (${why})`, 'Run with --provider cpu, or check the terminal for the engine log'));
+      rejectReady(
+        new TwinLensError('ENGINE_CRASHED', `The engine process could not start (${why})`, 'Run with --provider cpu, or check the terminal for the engine log'),
+      );
       this.failAll(new TwinLensError('ENGINE_CRASHED', `The engine process exited unexpectedly (${why})`, 'It is being restarted; run the request again'));
       if (this.disposed) return this.setState({ state: 'stopped' });
       this.setState({ state: 'crashed', message: `engine exited (${why})` });
@@ -133,8 +135,11 @@ export class EngineClient {
         this.spawn();
       } else {
         // Gave up: later calls must fail at once, not wait on a process that will never answer.
-        const why2 = (this.opts.autoRestart ?? true) ? `it crashed ${this.crashTimes.length} times within a minute and was not restarted` : 'automatic restart is off';
-        this.ready = Promise.reject(new TwinLensError('ENGINE_CRASHED', `The engine is down: ${why2}`, 'Reload the engine (restart) once the cause is fixed; check the engine log'));
+        const why2 =
+          (this.opts.autoRestart ?? true) ? `it crashed ${this.crashTimes.length} times within a minute and was not restarted` : 'automatic restart is off';
+        this.ready = Promise.reject(
+          new TwinLensError('ENGINE_CRASHED', `The engine is down: ${why2}`, 'Reload the engine (restart) once the cause is fixed; check the engine log'),
+        );
         this.ready.catch(() => undefined);
         this.setState({ state: 'crashed', message: `engine down: ${why2}` });
       }
@@ -188,7 +193,14 @@ export class EngineClient {
       timer = setTimeout(() => {
         if (this.transport !== transport || !this.pending.has(id)) return;
         // Fail this call first with its own reason; the kill then fails the others and restarts.
-        this.pending.fail(id, new TwinLensError('ENGINE_CRASHED', `${method} got no answer and no progress for ${Math.round(stallMs / 1000)} s: the engine was stuck and has been restarted`, 'Run it again; if it hangs again, check the engine log'));
+        this.pending.fail(
+          id,
+          new TwinLensError(
+            'ENGINE_CRASHED',
+            `${method} got no answer and no progress for ${Math.round(stallMs / 1000)} s: the engine was stuck and has been restarted`,
+            'Run it again; if it hangs again, check the engine log',
+          ),
+        );
         transport.kill('SIGKILL');
       }, stallMs);
       timer.unref?.();

@@ -31,7 +31,10 @@ const DroppedPaths = z.array(z.string().min(1).max(4096)).max(64);
 const PickPath = z.object({
   kind: z.enum(['file', 'directory', 'save']),
   title: z.string().max(200).optional(),
-  filters: z.array(z.object({ name: z.string().max(100), extensions: z.array(z.string().regex(/^[\w*]{1,16}$/)).max(32) })).max(16).optional(),
+  filters: z
+    .array(z.object({ name: z.string().max(100), extensions: z.array(z.string().regex(/^[\w*]{1,16}$/)).max(32) }))
+    .max(16)
+    .optional(),
 });
 export type PickPathOptions = z.infer<typeof PickPath>;
 
@@ -59,7 +62,10 @@ export class IpcBroker {
     ipcMain.handle(IPC.pickPath, (event, req: unknown) => this.onPickPath(event, req));
     ipcMain.on(IPC.restartEngine, (event, provider: unknown) => {
       if (!this.isTrustedSender(event)) return;
-      const p = z.enum(PROVIDER_CHOICES).optional().safeParse(provider ?? undefined);
+      const p = z
+        .enum(PROVIDER_CHOICES)
+        .optional()
+        .safeParse(provider ?? undefined);
       if (p.success) this.opts.restart?.(p.data);
     });
   }

@@ -75,7 +75,11 @@ async function openPack(dir: string): Promise<void> {
 
 async function openPackDialog(): Promise<void> {
   if (!win) return;
-  const r = await dialog.showOpenDialog(win, { title: 'Open Model Pack (a folder with pack.json)', defaultPath: userPacksDir(), properties: ['openDirectory'] });
+  const r = await dialog.showOpenDialog(win, {
+    title: 'Open Model Pack (a folder with pack.json)',
+    defaultPath: userPacksDir(),
+    properties: ['openDirectory'],
+  });
   if (r.canceled || !r.filePaths[0]) return;
   paths?.grant(r.filePaths[0]);
   await openPack(r.filePaths[0]);
@@ -116,7 +120,10 @@ function createWindow(): void {
     if (details.reason === 'clean-exit' || !win || win.isDestroyed()) return;
     const delay = reloads.next(Date.now());
     if (delay === undefined) {
-      dialog.showErrorBox('TwinLens', `The window crashed ${reloads.count} times within a minute (${details.reason}) and was not reloaded again. Restart TwinLens; if it keeps happening, report it with the log.`);
+      dialog.showErrorBox(
+        'TwinLens',
+        `The window crashed ${reloads.count} times within a minute (${details.reason}) and was not reloaded again. Restart TwinLens; if it keeps happening, report it with the log.`,
+      );
       return;
     }
     setTimeout(() => win && !win.isDestroyed() && win.reload(), delay);
@@ -159,7 +166,8 @@ app.whenReady().then(() => {
     onDropped,
     paths,
     pick: pickPath,
-    restart: (provider) => void host?.restart(provider ? { provider } : {}).catch((e) => toPage({ type: 'notice', level: 'error', message: toTwinLensError(e).oneLine() })),
+    restart: (provider) =>
+      void host?.restart(provider ? { provider } : {}).catch((e) => toPage({ type: 'notice', level: 'error', message: toTwinLensError(e).oneLine() })),
   });
   app.setAboutPanelOptions({ applicationName: 'TwinLens', applicationVersion: app.getVersion() });
   createWindow();

@@ -52,7 +52,9 @@ export function buildMenu(a: MenuActions): Menu {
         { role: 'zoomOut' },
         { type: 'separator' },
         { label: 'Reload Engine', accelerator: 'CmdOrCtrl+Shift+R', click: () => a.reloadEngine() },
-        ...(dev ? [{ type: 'separator' as const }, { label: 'Toggle DevTools', accelerator: isMac ? 'Alt+Cmd+I' : 'Ctrl+Shift+I', click: () => a.toggleDevTools() }] : []),
+        ...(dev
+          ? [{ type: 'separator' as const }, { label: 'Toggle DevTools', accelerator: isMac ? 'Alt+Cmd+I' : 'Ctrl+Shift+I', click: () => a.toggleDevTools() }]
+          : []),
         { type: 'separator' },
         { role: 'togglefullscreen' },
       ],

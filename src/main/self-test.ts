@@ -36,7 +36,10 @@ export async function runSelfTest(host: SelfTestHost): Promise<SelfTestResult> {
     const suites = await host.call('listSuites', {});
     const suite = suites.builtIn.find((s) => s.path.endsWith('.jsonl'));
     if (!suite) throw new Error(`pack ${info.name} ships no .jsonl suite to take a sample question from`);
-    const first = fs.readFileSync(suite.path, 'utf8').split('\n').find((l) => l.trim());
+    const first = fs
+      .readFileSync(suite.path, 'utf8')
+      .split('\n')
+      .find((l) => l.trim());
     if (!first) throw new Error(`${suite.path} is empty`);
     const item = JSON.parse(first) as { image: string; question: string; answer?: unknown };
     out.question = item.question;

@@ -139,7 +139,10 @@ export function App({ bridge }: { bridge: Bridge }) {
   const doExport = useCallback(
     (format: 'json' | 'md' = 'json') => {
       if (!image) return;
-      downloadExport({ image, pack: engine.pack, knobs: prefs.knobs, columns: ask.columns, history: history.entries, question: lastAsk.current?.question }, format);
+      downloadExport(
+        { image, pack: engine.pack, knobs: prefs.knobs, columns: ask.columns, history: history.entries, question: lastAsk.current?.question },
+        format,
+      );
     },
     [image, engine.pack, prefs.knobs, ask.columns, history.entries],
   );
@@ -184,7 +187,8 @@ export function App({ bridge }: { bridge: Bridge }) {
       setDragging(false);
       const f = firstImageFile(e.dataTransfer?.files);
       if (f) openFile(f);
-      else if (dropHasFolder(e.dataTransfer) && bridge.kind === 'web') engine.notify('error', 'Folders cannot be dropped in a browser: use “Open pack…” with its path on the server.');
+      else if (dropHasFolder(e.dataTransfer) && bridge.kind === 'web')
+        engine.notify('error', 'Folders cannot be dropped in a browser: use “Open pack…” with its path on the server.');
     };
     window.addEventListener('keydown', onKey);
     window.addEventListener('paste', onPaste);
@@ -222,9 +226,10 @@ export function App({ bridge }: { bridge: Bridge }) {
         onOpenPack={(dir) => void engine.openPack(dir)}
         onBrowsePack={
           bridge.pickPath
-            ? () => void bridge.pickPath?.({ kind: 'directory', title: 'Open Model Pack (a folder with pack.json)' }).then((dir) => {
-                if (dir) void engine.openPack(dir);
-              })
+            ? () =>
+                void bridge.pickPath?.({ kind: 'directory', title: 'Open Model Pack (a folder with pack.json)' }).then((dir) => {
+                  if (dir) void engine.openPack(dir);
+                })
             : undefined
         }
         showAttention={prefs.showAttention}
@@ -243,7 +248,15 @@ export function App({ bridge }: { bridge: Bridge }) {
           {image && <HistoryPanel entries={history.entries} modes={modes} onRerun={rerunEntry} onRemove={history.remove} onClear={history.clear} />}
         </aside>
         <section className="right">
-          <QuestionBar question={question} onChange={setQuestion} onAsk={askNow} onStop={() => ask.stop()} busy={ask.busy} disabledReason={disabledReason} inputRef={questionRef} />
+          <QuestionBar
+            question={question}
+            onChange={setQuestion}
+            onAsk={askNow}
+            onStop={() => ask.stop()}
+            busy={ask.busy}
+            disabledReason={disabledReason}
+            inputRef={questionRef}
+          />
           <KnobsPanel
             knobs={prefs.knobs}
             pack={engine.pack}

@@ -113,7 +113,11 @@ export class Guard {
 
   check(req: IncomingMessage, url: URL, { requireOrigin = false } = {}): GuardVerdict {
     if (!this.hostAllowed(req.headers.host)) {
-      return { ok: false, status: 403, reason: `Host "${req.headers.host ?? ''}" is not allowed (DNS rebinding protection). Use the printed URL, or start the server with --allow-host NAME.` };
+      return {
+        ok: false,
+        status: 403,
+        reason: `Host "${req.headers.host ?? ''}" is not allowed (DNS rebinding protection). Use the printed URL, or start the server with --allow-host NAME.`,
+      };
     }
     const origin = req.headers.origin;
     if (requireOrigin && origin !== undefined && !this.originAllowed(origin, req.headers.host)) {

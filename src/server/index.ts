@@ -74,8 +74,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   const host = opts.host ?? '127.0.0.1';
   const token = opts.token ?? newToken();
   const files = new StaticFiles(opts.rendererDir ?? path.join(packageRoot(), 'dist', 'renderer'));
-  const engine =
-    opts.engine ?? new EngineHost({ packDir: opts.packDir, provider: opts.provider, cacheDir: opts.cacheDir });
+  const engine = opts.engine ?? new EngineHost({ packDir: opts.packDir, provider: opts.provider, cacheDir: opts.cacheDir });
   const paths = new PathPolicy(opts.roots?.length ? opts.roots : defaultRoots(opts.packDir));
   // Start the engine now, but do not wait: the page loads while models load, and shows the progress.
   if (engine instanceof EngineHost) void engine.start().catch(() => undefined);

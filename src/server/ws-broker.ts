@@ -126,4 +126,3 @@ export class WsBroker {
     this.controllers.clear();
   }
 }
-

@@ -12,7 +12,15 @@ import { z } from 'zod';
 import { AskParams, type AskResult, FeaturesParams, type FeaturesResult, type ModeAnswer } from './contract/ask.js';
 import { EvaluateParams, type EvaluateResult, type SuiteList } from './contract/eval.js';
 import { LeakageParams, type LeakageReport } from './contract/leakage.js';
-import { ComposePackParams, type ComposePackResult, type EngineStatus, EstimateParams, OpenPackParams, type PackEstimate, type PackInfo } from './contract/packs.js';
+import {
+  ComposePackParams,
+  type ComposePackResult,
+  type EngineStatus,
+  EstimateParams,
+  OpenPackParams,
+  type PackEstimate,
+  type PackInfo,
+} from './contract/packs.js';
 import { VisualizeParams, type VisualizeResult } from './contract/visualize.js';
 
 export * from './contract/common.js';
@@ -31,7 +39,16 @@ export type EngineEvent =
   | { type: 'mode-start'; mode: string }
   | { type: 'mode-done'; mode: string; answer: ModeAnswer }
   /** evaluate: after each item × setting (running accuracy per mode over the finished ones); leakage: after each ask (running: {}). */
-  | { type: 'eval-progress'; done: number; total: number; elapsedMs: number; etaMs?: number; item?: string; setting?: string; running: Record<string, { correct: number; n: number }> };
+  | {
+      type: 'eval-progress';
+      done: number;
+      total: number;
+      elapsedMs: number;
+      etaMs?: number;
+      item?: string;
+      setting?: string;
+      running: Record<string, { correct: number; n: number }>;
+    };
 
 /** Method name → params schema. The preload, IPC broker and HTTP server are generated from this. */
 export const CONTRACT = {

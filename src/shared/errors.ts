@@ -78,7 +78,16 @@ export function toTwinLensError(e: unknown, fallback: ErrorCode = 'INTERNAL'): T
   return new TwinLensError(fallback, message, undefined, { cause: e });
 }
 
-const VERBS: Record<string, string> = { mkdir: 'create the folder', open: 'open', rename: 'write', unlink: 'delete', rmdir: 'delete', scandir: 'list', copyfile: 'copy to', link: 'link to' };
+const VERBS: Record<string, string> = {
+  mkdir: 'create the folder',
+  open: 'open',
+  rename: 'write',
+  unlink: 'delete',
+  rmdir: 'delete',
+  scandir: 'list',
+  copyfile: 'copy to',
+  link: 'link to',
+};
 
 /**
  * A file-system error from Node (EACCES, EROFS, ENOSPC…) in words: which path, what was being done,
@@ -90,13 +99,20 @@ function fromErrno(e: unknown): TwinLensError | undefined {
   if (typeof code !== 'string' || typeof file !== 'string') return undefined;
   const verb = (typeof syscall === 'string' && VERBS[syscall]) || 'use';
   if (code === 'EACCES' || code === 'EPERM') {
-    return new TwinLensError('PERMISSION_DENIED', `Permission denied: cannot ${verb} ${file}`, 'Choose a file or folder this user may use, or change its permissions', { cause: e });
+    return new TwinLensError(
+      'PERMISSION_DENIED',
+      `Permission denied: cannot ${verb} ${file}`,
+      'Choose a file or folder this user may use, or change its permissions',
+      { cause: e },
+    );
   }
   if (code === 'EROFS') {
     return new TwinLensError('PERMISSION_DENIED', `Read-only file system: cannot ${verb} ${file}`, 'Choose a folder on a writable disk', { cause: e });
   }
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new TwinLensError('DISK_FULL', `The disk is full: cannot ${verb} ${file}`, 'Free some space or choose another folder, then run it again', { cause: e });
+    return new TwinLensError('DISK_FULL', `The disk is full: cannot ${verb} ${file}`, 'Free some space or choose another folder, then run it again', {
+      cause: e,
+    });
   }
   return undefined;
 }

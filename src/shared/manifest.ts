@@ -17,7 +17,10 @@ const relPath = z.string().min(1).describe('path relative to the pack folder');
 /** One ONNX file (external data next to it is found by ONNX Runtime). */
 export const OnnxRef = z.object({
   path: relPath,
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type OnnxRef = z.infer<typeof OnnxRef>;
 
@@ -61,9 +64,7 @@ export const DiffusionSection = z.object({
   /** Alias → module path or tensor name; beats the alias grammar (src/engine/graph/tap-resolve.ts). */
   taps: z.record(z.string(), z.string()).default({}),
   /** Regex over tensor names selecting cross-attention probabilities [b·heads, HW, tokens]. */
-  crossAttention: z
-    .object({ pattern: z.string().default('attn2/Softmax_output_0$') })
-    .default({ pattern: 'attn2/Softmax_output_0$' }),
+  crossAttention: z.object({ pattern: z.string().default('attn2/Softmax_output_0$') }).default({ pattern: 'attn2/Softmax_output_0$' }),
   defaults: DiffusionDefaults.default(DiffusionDefaults.parse({})),
 });
 export type DiffusionSection = z.infer<typeof DiffusionSection>;

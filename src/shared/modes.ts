@@ -27,7 +27,11 @@ export function allModeIds(modes: readonly ModeLike[]): string[] {
  * with `defaults`, the available modes it selects (leakage: every mode reading diffusion, extras
  * included); a list must name known, available modes. Throws when nothing is left.
  */
-export function runnableModes<M extends RunnableMode>(info: { name: string; modes: readonly M[] }, spec: 'all' | readonly string[] | undefined, defaults?: (m: M) => boolean): string[] {
+export function runnableModes<M extends RunnableMode>(
+  info: { name: string; modes: readonly M[] },
+  spec: 'all' | readonly string[] | undefined,
+  defaults?: (m: M) => boolean,
+): string[] {
   if (!spec || spec === 'all') {
     const pick = defaults ? info.modes.filter(defaults).map((m) => m.id) : allModeIds(info.modes);
     const ids = pick.filter((id) => info.modes.find((m) => m.id === id)!.available);

@@ -6,10 +6,7 @@
 import type { ContractMethod, EngineEvent } from './contract.js';
 import type { SerializedError } from './errors.js';
 
-export type ToEngine =
-  | { type: 'request'; id: string; method: ContractMethod; params: unknown }
-  | { type: 'cancel'; id: string }
-  | { type: 'shutdown' };
+export type ToEngine = { type: 'request'; id: string; method: ContractMethod; params: unknown } | { type: 'cancel'; id: string } | { type: 'shutdown' };
 
 export type FromEngine =
   | { type: 'ready'; pid: number }

@@ -8,7 +8,6 @@
 import type { Page } from '@playwright/test';
 import { answerModes, ask, expect, expectAllDone, openSample, test } from './fixtures.js';
 
-
 /**
  * Resolve once `mode`'s column shows its first streamed text, acting inside
  * the page at that very moment (a MutationObserver: polling from the test

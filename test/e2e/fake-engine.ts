@@ -81,10 +81,19 @@ export class FakeEngine {
       case 'packInfo':
         return this.pack;
       case 'status':
-        return { pack: this.pack, rssBytes: 300 * 2 ** 20, heapUsedBytes: 20 * 2 ** 20, peakRssBytes: 400 * 2 ** 20, providers: { unet: 'cpu', llm: 'cpu' }, pid: this.state.pid ?? 0, restarts: this.state.restarts } satisfies EngineStatus;
+        return {
+          pack: this.pack,
+          rssBytes: 300 * 2 ** 20,
+          heapUsedBytes: 20 * 2 ** 20,
+          peakRssBytes: 400 * 2 ** 20,
+          providers: { unet: 'cpu', llm: 'cpu' },
+          pid: this.state.pid ?? 0,
+          restarts: this.state.restarts,
+        } satisfies EngineStatus;
       case 'openPack': {
         const dir = (params as { dir: string }).dir;
-        if (!dir.includes('good')) throw Object.assign(new Error(`${dir} has no pack.json`), { code: 'PACK_NOT_FOUND', hint: 'Pass the folder that contains pack.json' });
+        if (!dir.includes('good'))
+          throw Object.assign(new Error(`${dir} has no pack.json`), { code: 'PACK_NOT_FOUND', hint: 'Pass the folder that contains pack.json' });
         this.pack = { ...FAKE_PACK, name: dir.split('/').pop() ?? dir, dir };
         return this.pack;
       }
@@ -92,7 +101,13 @@ export class FakeEngine {
         const tokens = ['<|startoftext|>', 'what</w>', 'colour</w>', '<|endoftext|>'];
         const maps = new Float32Array(tokens.length * 16);
         maps.forEach((_, i) => (maps[i] = (i % 16) / 16));
-        return { imageHash: 'x', settings: { ...FAKE_PACK.defaults!, prompt: (params as { prompt: string }).prompt }, taps: [], crossAttention: { tokens, height: 4, width: 4, maps, layers: ['a', 'b'] }, ms: 1 } satisfies FeaturesResult;
+        return {
+          imageHash: 'x',
+          settings: { ...FAKE_PACK.defaults!, prompt: (params as { prompt: string }).prompt },
+          taps: [],
+          crossAttention: { tokens, height: 4, width: 4, maps, layers: ['a', 'b'] },
+          ms: 1,
+        } satisfies FeaturesResult;
       }
       case 'ask': {
         const p = params as { question: string; modes: string[] };

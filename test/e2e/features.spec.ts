@@ -49,7 +49,10 @@ test('Features view: layers, t, correspondence, exports', async ({ app }) => {
   await expect(app.getByTestId(`layer-${tap}`)).toContainText(/\d+×\d+×\d+/);
 
   // Hover shows token coordinates and values.
-  await app.getByTestId(`panel-pca-${tap}-0`).locator('.panel-img').hover({ position: { x: 10, y: 10 } });
+  await app
+    .getByTestId(`panel-pca-${tap}-0`)
+    .locator('.panel-img')
+    .hover({ position: { x: 10, y: 10 } });
   await expect(app.getByTestId(`hover-pca-${tap}-0`)).toContainText(/token \(0, 0\) · PC1 /);
 
   // Switch the layer, then the timestep: each recomputes.
@@ -73,7 +76,10 @@ test('Features view: layers, t, correspondence, exports', async ({ app }) => {
   await expect(app.getByTestId('similarity')).toContainText('CLIP');
   await expect(app.getByTestId('similarity')).toContainText(other);
   g = await generation(app);
-  await app.getByTestId('panel-image-0').locator('.panel-img').click({ position: { x: 60, y: 60 } });
+  await app
+    .getByTestId('panel-image-0')
+    .locator('.panel-img')
+    .click({ position: { x: 60, y: 60 } });
   await nextResult(app, g);
   const corr = app.getByTestId('correspondence');
   await expect(corr.getByTestId('panel-correspondence-clip')).toBeVisible();

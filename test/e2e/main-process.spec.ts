@@ -53,7 +53,10 @@ test.describe('IPC broker', () => {
       // Untrusted: another web contents, a subframe, a page that navigated away.
       const other = fakeWebContents(2);
       for (const ev of [eventFrom(other), eventFrom(win, 'app://twinlens/index.html', {}), eventFrom(win, 'https://evil.example/')]) {
-        expect(await call(ev, 'status', 'r2', {})).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining('untrusted') } });
+        expect(await call(ev, 'status', 'r2', {})).toMatchObject({
+          ok: false,
+          error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining('untrusted') },
+        });
       }
       expect(fake.calls.filter((c) => c.method === 'status')).toHaveLength(1);
 
@@ -142,7 +145,10 @@ test.describe('desktop path grants', () => {
       // A link inside a granted folder cannot lead out of it.
       fs.mkdirSync(picked, { recursive: true });
       fs.symlinkSync('/etc', path.join(picked, 'escape'));
-      expect(await call(eventFrom(win), 'openPack', 'g5', { dir: path.join(picked, 'escape') })).toMatchObject({ ok: false, error: { code: 'PATH_NOT_ALLOWED' } });
+      expect(await call(eventFrom(win), 'openPack', 'g5', { dir: path.join(picked, 'escape') })).toMatchObject({
+        ok: false,
+        error: { code: 'PATH_NOT_ALLOWED' },
+      });
     } finally {
       broker.dispose();
       fs.rmSync(outside, { recursive: true, force: true });
@@ -165,11 +171,24 @@ test.describe('the real main process, --self-test', () => {
       fs.mkdirSync(home);
       const asNobody = process.getuid?.() === 0;
       if (asNobody) fs.chownSync(home, 65534, 65534);
-      const node = [process.execPath, '--import', path.join(ROOT, 'test', 'e2e', 'electron-stub', 'register.mjs'), path.join(ROOT, 'dist', 'main', 'main.js'), '--self-test'];
+      const node = [
+        process.execPath,
+        '--import',
+        path.join(ROOT, 'test', 'e2e', 'electron-stub', 'register.mjs'),
+        path.join(ROOT, 'dist', 'main', 'main.js'),
+        '--self-test',
+      ];
       const cmd = asNobody ? ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', ...node] : node;
       const child = spawn(cmd[0], cmd.slice(1), {
         cwd: tmp,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_CACHE_HOME: path.join(home, '.cache'), ELECTRON_STUB_STRICT: '1', TWINLENS_PACK: pack, TWINLENS_USER_DATA: path.join(home, 'user-data') },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: home,
+          XDG_CACHE_HOME: path.join(home, '.cache'),
+          ELECTRON_STUB_STRICT: '1',
+          TWINLENS_PACK: pack,
+          TWINLENS_USER_DATA: path.join(home, 'user-data'),
+        },
       });
       let out = '';
       let err = '';
@@ -220,14 +239,21 @@ test.describe('window rules and app:// protocol', () => {
     const { protocol } = await stub();
     const { serveRenderer, registerAppScheme, APP_URL } = await dist('main/protocol.js');
     registerAppScheme();
-    expect(protocol.privileged).toEqual(expect.arrayContaining([expect.objectContaining({ scheme: 'app', privileges: expect.objectContaining({ standard: true, secure: true }) })]));
+    expect(protocol.privileged).toEqual(
+      expect.arrayContaining([expect.objectContaining({ scheme: 'app', privileges: expect.objectContaining({ standard: true, secure: true }) })]),
+    );
     serveRenderer(path.join(ROOT, 'dist', 'renderer'));
     const handle = protocol.handlers.get('app');
     const index: Response = await handle(new Request(APP_URL));
     expect(index.status).toBe(200);
     expect(index.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(await index.text()).toContain('<div id="root">');
-    for (const bad of ['app://twinlens/%2e%2e/%2e%2e/package.json', 'app://twinlens/..%2f..%2fpackage.json', 'app://other/index.html', 'app://twinlens/missing.js']) {
+    for (const bad of [
+      'app://twinlens/%2e%2e/%2e%2e/package.json',
+      'app://twinlens/..%2f..%2fpackage.json',
+      'app://other/index.html',
+      'app://twinlens/missing.js',
+    ]) {
       expect((await handle(new Request(bad))).status, bad).toBeGreaterThanOrEqual(400);
     }
   });

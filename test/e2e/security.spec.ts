@@ -72,7 +72,11 @@ test.describe('preload API', () => {
       },
       send: () => undefined,
       on: (channel, l) => listeners.set(channel, [...(listeners.get(channel) ?? []), l]),
-      removeListener: (channel, l) => listeners.set(channel, (listeners.get(channel) ?? []).filter((x) => x !== l)),
+      removeListener: (channel, l) =>
+        listeners.set(
+          channel,
+          (listeners.get(channel) ?? []).filter((x) => x !== l),
+        ),
     });
     const seen: unknown[] = [];
     await api.ask({ image: { path: '/x.png' }, question: 'q' }, { requestId: 'mine', onEvent: (e) => seen.push(e) });
@@ -221,7 +225,12 @@ test.describe('web server', () => {
       expect(unknown.error?.message).toContain('Unknown method');
       const proto = await rpc(ws, { type: 'call', id: 'd', method: '__proto__', params: {} });
       expect(proto.error?.code).toBe('INVALID_ARGUMENT');
-      const forgedBinary = await rpc(ws, { type: 'call', id: 'e', method: 'ask', params: { image: { bytes: { __tlbin: 0, type: 'Uint8Array', offset: 0, byteLength: 4 } }, question: 'q' } });
+      const forgedBinary = await rpc(ws, {
+        type: 'call',
+        id: 'e',
+        method: 'ask',
+        params: { image: { bytes: { __tlbin: 0, type: 'Uint8Array', offset: 0, byteLength: 4 } }, question: 'q' },
+      });
       expect(forgedBinary.error?.code).toBe('INVALID_ARGUMENT');
       const ok = await rpc(ws, { type: 'call', id: 'f', method: 'status', params: {} });
       expect(ok.type).toBe('result');

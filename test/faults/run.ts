@@ -101,7 +101,14 @@ async function client(url: string, token: string, index: number, dropOn: number 
       };
       ws.on('message', onMessage);
       ws.on('close', onClose);
-      ws.send(JSON.stringify({ type: 'call', id, method: 'ask', params: { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 12 } } }));
+      ws.send(
+        JSON.stringify({
+          type: 'call',
+          id,
+          method: 'ask',
+          params: { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 12 } },
+        }),
+      );
     });
     results.push(outcome);
     if (ws.readyState !== ws.OPEN) ws = await connect(url, token);
@@ -201,7 +208,12 @@ async function pullDrill(random: () => number) {
       const same = fs.readFileSync(file).equals(content);
       // (a cut before the first chunk reached the disk leaves nothing to resume from: the rerun starts at 0)
       if (first === 'DOWNLOAD_FAILED' && same) survived++;
-      else check(`pull cut at byte ${at} ends, on the next pull, with the same bytes`, false, `first: ${first}, same: ${same}, resumed from ${second.files[0].resumedFrom}`);
+      else
+        check(
+          `pull cut at byte ${at} ends, on the next pull, with the same bytes`,
+          false,
+          `first: ${first}, same: ${same}, resumed from ${second.files[0].resumedFrom}`,
+        );
       if (second.files[0].resumedFrom > 0) resumed++;
       if (same) verified += content.length;
     }
@@ -218,11 +230,15 @@ function diskDrill(): { result: string } {
   if (m.status !== 0) return { result: `skipped: cannot mount a tmpfs (needs root): ${(m.stderr || '').trim()}` };
   try {
     const out = path.join(mnt, 'export');
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), 'export', '--pack', TINY, '--image', SAMPLE, '--out', out, '--sheet', '--no-progress', '--json'], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, TWINLENS_FROM_SOURCE: '1' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'twinlens.js'), 'export', '--pack', TINY, '--image', SAMPLE, '--out', out, '--sheet', '--no-progress', '--json'],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, TWINLENS_FROM_SOURCE: '1' },
+      },
+    );
     const tmpLeft = fs.existsSync(out) ? fs.readdirSync(out, { recursive: true }).filter((f) => String(f).endsWith('.tmp')) : [];
     const clear = /DISK_FULL/.test(r.stdout + r.stderr);
     check('export onto a full disk says DISK_FULL', clear, (r.stderr || r.stdout).slice(-300));

@@ -14,7 +14,11 @@ import { ROOT, SAMPLE, TINY, TINY_FP16 } from '../helpers/fixtures.js';
 import { hasNumpy, PY } from '../helpers/python.js';
 
 function twinlens(args: string[], timeout = 120_000) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], { encoding: 'utf8', timeout, env: { ...process.env, TWINLENS_FROM_SOURCE: '1' } });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], {
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, TWINLENS_FROM_SOURCE: '1' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -38,7 +42,6 @@ function broken(mutate: (dir: string, manifest: Record<string, any>) => void): s
   if (fs.existsSync(file) && m.__keep !== true) fs.writeFileSync(file, JSON.stringify(m, null, 2));
   return dir;
 }
-
 
 describe('twinlens CLI', () => {
   it('prints help for every command', () => {
@@ -86,7 +89,18 @@ describe('twinlens CLI', () => {
       expect(noSdTokenizer[mode].error?.message).toMatch(/diffusion tokenizer file .* is missing/);
     }
     // Before: every mode was listed as available and failed inside the tokenizer.
-    const r = twinlens(['ask', '--pack', broken((dir, m) => fs.rmSync(path.join(dir, m.llm.tokenizer))), '--image', SAMPLE, '--question', 'what colour is the circle', '--mode', 'all', '--json']);
+    const r = twinlens([
+      'ask',
+      '--pack',
+      broken((dir, m) => fs.rmSync(path.join(dir, m.llm.tokenizer))),
+      '--image',
+      SAMPLE,
+      '--question',
+      'what colour is the circle',
+      '--mode',
+      'all',
+      '--json',
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/MODE_UNAVAILABLE.*LLM tokenizer file llm\/tokenizer.json is missing/);
@@ -113,7 +127,20 @@ describe('twinlens CLI', () => {
     expect(r.stderr).toMatch(/stores weights in "\.\.\/\.\.\/x\.pb", outside the pack folder/);
 
     const noWeights = broken((dir, m) => fs.rmSync(path.join(dir, path.dirname(m.diffusion.unet.path), 'weights.pb')));
-    const ok = twinlens(['ask', '--pack', noWeights, '--image', SAMPLE, '--question', 'what colour is the circle', '--mode', 'all', '--max-tokens', '3', '--json']);
+    const ok = twinlens([
+      'ask',
+      '--pack',
+      noWeights,
+      '--image',
+      SAMPLE,
+      '--question',
+      'what colour is the circle',
+      '--mode',
+      'all',
+      '--max-tokens',
+      '3',
+      '--json',
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
     const answers = JSON.parse(ok.stdout).answers;
     expect(answers.clip.error).toBeUndefined();
@@ -127,7 +154,10 @@ describe('twinlens CLI', () => {
     expect(mk.status, 'mkfifo (coreutils) is needed for this test').toBe(0);
     // Before the fix the engine read the FIFO and waited forever for a writer:
     // the spawn timeout (a hang guard, not a timing claim) turned that into a null exit code.
-    for (const [image, why] of [[fifo, /not a regular file/], [dir, /folder, not a file/]] as const) {
+    for (const [image, why] of [
+      [fifo, /not a regular file/],
+      [dir, /folder, not a file/],
+    ] as const) {
       const r = twinlens(['ask', '--pack', TINY, '--image', image, '--question', 'what colour is the circle', '--json'], 60_000);
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -137,7 +167,22 @@ describe('twinlens CLI', () => {
 
   it.skipIf(!hasNumpy)('features writes .npy + sidecars that numpy reads back bit-exactly (needs .venv with numpy)', () => {
     const out = tmpdir();
-    const r = twinlens(['features', '--pack', TINY, '--image', SAMPLE, '--question', 'what colour is the circle', '--tap', 'U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out', '--cross-attention', '--out', out, '--json']);
+    const r = twinlens([
+      'features',
+      '--pack',
+      TINY,
+      '--image',
+      SAMPLE,
+      '--question',
+      'what colour is the circle',
+      '--tap',
+      'U-L1-R1-B0-Cross-Q',
+      'U-L2-R2-Res-Out',
+      '--cross-attention',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const { written } = JSON.parse(r.stdout) as { written: string[] };
     expect(written).toHaveLength(3);
@@ -152,7 +197,9 @@ describe('twinlens CLI', () => {
     expect(check.status, check.stderr).toBe(0);
     const raw = fs.readFileSync(written[0]);
     const hlen = raw.readUInt16LE(8);
-    const digest = createHash('sha256').update(raw.subarray(10 + hlen)).digest('hex');
+    const digest = createHash('sha256')
+      .update(raw.subarray(10 + hlen))
+      .digest('hex');
     expect(check.stdout.trim()).toBe(`float32 (16, 24) ${digest}`);
   });
 
@@ -175,23 +222,35 @@ describe('twinlens CLI', () => {
   });
 
   const cases: Array<[string, (dir: string, m: Record<string, any>) => void, RegExp]> = [
-    ['broken manifest', (dir, m) => {
-      fs.writeFileSync(path.join(dir, 'pack.json'), '{"format": "twinlens-pack", ');
-      m.__keep = true;
-    }, /PACK_MANIFEST_INVALID.*not valid JSON/],
+    [
+      'broken manifest',
+      (dir, m) => {
+        fs.writeFileSync(path.join(dir, 'pack.json'), '{"format": "twinlens-pack", ');
+        m.__keep = true;
+      },
+      /PACK_MANIFEST_INVALID.*not valid JSON/,
+    ],
     ['path escaping the pack', (_d, m) => (m.clip.preprocessor = '../../etc/passwd'), /PACK_PATH_ESCAPE/],
     ['missing file', (dir) => fs.rmSync(path.join(dir, 'projectors', 'diffusion.onnx')), /PACK_FILE_MISSING.*projectors\/diffusion\.onnx/],
     ['sha256 mismatch', (_d, m) => (m.diffusion.vaeEncoder.sha256 = '0'.repeat(64)), /PACK_HASH_MISMATCH/],
-    ['truncated ONNX', (dir, m) => {
-      delete m.diffusion.vaeEncoder.sha256;
-      const f = path.join(dir, 'vae_encoder', 'model.onnx');
-      fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 300));
-    }, /ONNX_LOAD_FAILED/],
-    ['wrong dtype / names', (dir, m) => {
-      delete m.modes.clip.projectors.clip.sha256;
-      delete m.modes.fused.projectors.clip.sha256;
-      fs.copyFileSync(path.join(dir, 'llm', 'embed_tokens.onnx'), path.join(dir, 'projectors', 'clip.onnx'));
-    }, /ONNX_IO_MISMATCH.*missing input "features"/],
+    [
+      'truncated ONNX',
+      (dir, m) => {
+        delete m.diffusion.vaeEncoder.sha256;
+        const f = path.join(dir, 'vae_encoder', 'model.onnx');
+        fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 300));
+      },
+      /ONNX_LOAD_FAILED/,
+    ],
+    [
+      'wrong dtype / names',
+      (dir, m) => {
+        delete m.modes.clip.projectors.clip.sha256;
+        delete m.modes.fused.projectors.clip.sha256;
+        fs.copyFileSync(path.join(dir, 'llm', 'embed_tokens.onnx'), path.join(dir, 'projectors', 'clip.onnx'));
+      },
+      /ONNX_IO_MISMATCH.*missing input "features"/,
+    ],
     ['missing tap', (_d, m) => (m.diffusion.defaults.tap = 'U-L7-R0-B0-Cross-Q'), /TAP_NOT_FOUND/],
   ];
   for (const [name, mutate, reason] of cases) {

@@ -40,7 +40,8 @@ describe('composePack', () => {
     for (const m of r.modes) if (!m.available) expect(m.reason).toBeTruthy();
     const caps = Object.fromEntries(r.capabilities.map((c) => [c.id, c.available]));
     expect(caps).toMatchObject({ 'feature-maps': true, 'cross-attention': true, correspondence: true, 'clip-features': true });
-    if (r.modes.length === 0) expect(r.capabilities.find((c) => c.id === 'answers')).toMatchObject({ available: false, reason: expect.stringMatching(/projectors/) });
+    if (r.modes.length === 0)
+      expect(r.capabilities.find((c) => c.id === 'answers')).toMatchObject({ available: false, reason: expect.stringMatching(/projectors/) });
     expect(r.capabilities.some((c) => c.id.startsWith('mode:'))).toBe(false);
     // The result crosses process boundaries as structured clone / JSON.
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
@@ -63,7 +64,10 @@ describe('composePack', () => {
   });
 
   it('rejects nothing to compose with a hint, and a missing folder with a TwinLensError', async () => {
-    await expect(composePackMethod({ out: path.join(WORK, 'empty') })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', hint: expect.stringMatching(/SD, CLIP or LLM/) });
+    await expect(composePackMethod({ out: path.join(WORK, 'empty') })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      hint: expect.stringMatching(/SD, CLIP or LLM/),
+    });
     const err = await composePackMethod({ sd: path.join(WORK, 'no-such-folder'), out: path.join(WORK, 'bad') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TwinLensError);
     expect(CONTRACT.composePack.safeParse({ sd: 'x' }).success).toBe(false);
@@ -72,7 +76,12 @@ describe('composePack', () => {
   it('composes SD + CLIP through the engine process', async () => {
     const client = await EngineClient.start({ packDir: TINY, provider: 'cpu' });
     try {
-      const r = await client.call('composePack', { sd: path.join(FAM, 'sd21-optimum'), clip: path.join(FAM, 'clip-vit-transformersjs'), out: path.join(WORK, 'sd-clip'), copy: true });
+      const r = await client.call('composePack', {
+        sd: path.join(FAM, 'sd21-optimum'),
+        clip: path.join(FAM, 'clip-vit-transformersjs'),
+        out: path.join(WORK, 'sd-clip'),
+        copy: true,
+      });
       expect(r.usable).toBe(true);
       expect(r.checks.every((c) => c.status !== 'error')).toBe(true);
       expect(r.capabilities.find((c) => c.id === 'feature-maps')?.available).toBe(true);

@@ -69,10 +69,9 @@ describe('tiny pack (fp32, external-data UNet, int64 timestep)', () => {
 
   it('answers with the reference greedy tokens in every mode, streaming them', async () => {
     const ids: Record<string, number[]> = {};
-    const res = await engine.ask(
-      AskParams.parse({ image: { path: SAMPLE }, question: g.prompt, modes: Object.keys(g.modes), generation: { maxTokens: 8 } }),
-      { emit: (e) => e.type === 'token' && (ids[e.mode] ??= []).push(e.tokenId) },
-    );
+    const res = await engine.ask(AskParams.parse({ image: { path: SAMPLE }, question: g.prompt, modes: Object.keys(g.modes), generation: { maxTokens: 8 } }), {
+      emit: (e) => e.type === 'token' && (ids[e.mode] ??= []).push(e.tokenId),
+    });
     for (const [mode, spec] of Object.entries(g.modes) as Array<[string, { generated_ids: number[]; text: string }]>) {
       const eos = spec.generated_ids.indexOf(3);
       const want = eos >= 0 ? spec.generated_ids.slice(0, eos) : spec.generated_ids;
@@ -115,6 +114,8 @@ describe('tiny-fp16 pack (float16 UNet I/O, model.onnx_data, no LLM)', () => {
 
   it('reports that it cannot answer, without failing the pack', async () => {
     expect(engine.packInfo().hasLlm).toBe(false);
-    await expect(engine.ask(AskParams.parse({ image: { path: SAMPLE }, question: 'what colour is the circle' }))).rejects.toMatchObject({ code: 'MODE_UNAVAILABLE' });
+    await expect(engine.ask(AskParams.parse({ image: { path: SAMPLE }, question: 'what colour is the circle' }))).rejects.toMatchObject({
+      code: 'MODE_UNAVAILABLE',
+    });
   });
 });

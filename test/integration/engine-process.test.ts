@@ -58,11 +58,15 @@ describe('engine process', () => {
     const states: string[] = [];
     const off = client.onState((s) => states.push(s.state));
     const firstPid = client.pid;
-    const pending = client.call('ask', { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 200 } }, {
-      onEvent: (e) => {
-        if (e.type === 'mode-start') client.killProcess('SIGKILL');
+    const pending = client.call(
+      'ask',
+      { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 200 } },
+      {
+        onEvent: (e) => {
+          if (e.type === 'mode-start') client.killProcess('SIGKILL');
+        },
       },
-    });
+    );
     await expect(pending).rejects.toMatchObject({ code: 'ENGINE_CRASHED' });
     await client.whenReady();
     expect(client.pid).not.toBe(firstPid);

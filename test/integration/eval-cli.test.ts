@@ -19,7 +19,11 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-eval-cli-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function twinlens(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TWINLENS_FROM_SOURCE: '1' } });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, TWINLENS_FROM_SOURCE: '1' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const run = (extra: string[]) => twinlens(['eval', '--pack', TINY, '--suite', SUITE, '--max-tokens', '6', '--provider', 'cpu', ...extra]);
@@ -64,7 +68,25 @@ describe('twinlens eval / leakage', () => {
   });
 
   it('prints a leakage report with --json', () => {
-    const r = twinlens(['leakage', '--pack', TINY, '--suite', SUITE, '--modes', 'diffusion', '--guidance', '1,4', '--limit', '3', '--max-tokens', '4', '--provider', 'cpu', '--json', '--summary-only']);
+    const r = twinlens([
+      'leakage',
+      '--pack',
+      TINY,
+      '--suite',
+      SUITE,
+      '--modes',
+      'diffusion',
+      '--guidance',
+      '1,4',
+      '--limit',
+      '3',
+      '--max-tokens',
+      '4',
+      '--provider',
+      'cpu',
+      '--json',
+      '--summary-only',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout);
     expect(rep).toMatchObject({ format: 'twinlens-leakage', modes: ['diffusion'], guidance: [1, 4], evaluated: 3, mismatchFrom: 'question' });

@@ -44,7 +44,14 @@ describe('eval on the tiny pack', () => {
     const resumable = path.join(dir, 'resumed.jsonl');
     const ac = new AbortController();
     let k = 0;
-    const stopped = await runEval(ask, suite, { modes: MODES, generation: GEN, pack: PACK, resultsFile: resumable, signal: ac.signal, onRecord: () => ++k === 3 && ac.abort() });
+    const stopped = await runEval(ask, suite, {
+      modes: MODES,
+      generation: GEN,
+      pack: PACK,
+      resultsFile: resumable,
+      signal: ac.signal,
+      onRecord: () => ++k === 3 && ac.abort(),
+    });
     expect(stopped).toMatchObject({ complete: false });
     expect(stopped.records).toHaveLength(3);
     const resumed = await runEval(ask, suite, { modes: MODES, generation: GEN, pack: PACK, resultsFile: resumable });
@@ -52,7 +59,8 @@ describe('eval on the tiny pack', () => {
     expect(comparable(summarize(resumed.header, resumed.records))).toEqual(comparable(reference));
 
     const shards = [1, 2].map((i) => path.join(dir, `shard${i}.jsonl`));
-    for (const [i, f] of shards.entries()) await runEval(ask, suite, { modes: MODES, generation: GEN, pack: PACK, resultsFile: f, shard: { index: i + 1, count: 2 } });
+    for (const [i, f] of shards.entries())
+      await runEval(ask, suite, { modes: MODES, generation: GEN, pack: PACK, resultsFile: f, shard: { index: i + 1, count: 2 } });
     const merged = mergeResults(shards);
     expect(comparable(summarize(merged.header, merged.records))).toEqual(comparable(reference));
   });
@@ -60,7 +68,14 @@ describe('eval on the tiny pack', () => {
   it('sweeps t, asking CLIP once per item', async () => {
     const info = await client.call('packInfo', {});
     const modeInputs = Object.fromEntries(info.modes.map((m) => [m.id, [...m.inputs]]));
-    const run = await runEval(ask, suite, { modes: ['clip', 'diffusion'], modeInputs, generation: GEN, pack: PACK, limit: 4, sweep: { key: 't', values: [10, 250] } });
+    const run = await runEval(ask, suite, {
+      modes: ['clip', 'diffusion'],
+      modeInputs,
+      generation: GEN,
+      pack: PACK,
+      limit: 4,
+      sweep: { key: 't', values: [10, 250] },
+    });
     const s = summarize(run.header, run.records);
     expect(s.results.map((r) => r.setting)).toEqual(['t=10', 't=250']);
     expect(s.results[0].modes.clip).toEqual(s.results[1].modes.clip);
@@ -71,7 +86,14 @@ describe('eval on the tiny pack', () => {
   it('runs the leakage probe and reports per guidance and mode', async () => {
     const run = await runLeakage(ask, suite, { modes: ['diffusion', 'fused'], guidance: [1, 4], generation: GEN, limit: 4 });
     expect(run.complete).toBe(true);
-    const r = leakageReport({ run, suite: { name: suite.name, hash: suite.hash, items: suite.items.length }, pack: PACK, modes: ['diffusion', 'fused'], guidance: [1, 4], mismatchFrom: 'question' });
+    const r = leakageReport({
+      run,
+      suite: { name: suite.name, hash: suite.hash, items: suite.items.length },
+      pack: PACK,
+      modes: ['diffusion', 'fused'],
+      guidance: [1, 4],
+      mismatchFrom: 'question',
+    });
     expect(r).toMatchObject({ format: 'twinlens-leakage', evaluated: 4, complete: true, guidance: [1, 4] });
     for (const row of r.rows) {
       for (const m of ['diffusion', 'fused']) {

@@ -60,7 +60,10 @@ describe('evaluate in the engine', () => {
   });
 
   it('sweeps and rejects unknown suites and modes', async () => {
-    const r = await evaluate(engine, EvaluateParams.parse({ suite: SUITE, modes: ['clip', 'diffusion'], limit: 1, sweep: 't=10,250', generation: { maxTokens: 2 } }));
+    const r = await evaluate(
+      engine,
+      EvaluateParams.parse({ suite: SUITE, modes: ['clip', 'diffusion'], limit: 1, sweep: 't=10,250', generation: { maxTokens: 2 } }),
+    );
     expect(r.summary.results.map((x) => x.setting)).toEqual(['t=10', 't=250']);
     await expect(evaluate(engine, EvaluateParams.parse({ suite: 'no-such-suite' }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(evaluate(engine, EvaluateParams.parse({ suite: SUITE, modes: ['nope'] }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

@@ -42,7 +42,11 @@ describe('visualize in the engine', () => {
     expect(r.settings).toMatchObject({ t: 50, guidance: 4, prompt: QUESTION });
     const ids = r.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const kind of ['image', 'pca', 'difference', 'norm', 'channels', 'attention', 'correspondence']) expect(r.panels.some((p) => p.kind === kind), kind).toBe(true);
+    for (const kind of ['image', 'pca', 'difference', 'norm', 'channels', 'attention', 'correspondence'])
+      expect(
+        r.panels.some((p) => p.kind === kind),
+        kind,
+      ).toBe(true);
     expect(r.panels.filter((p) => p.kind === 'pca' && p.tap === TAPS[0]).map((p) => p.meta?.branch)).toEqual(['guided', 'cond', 'uncond']);
     expect(r.panels.some((p) => p.source === 'clip' && p.kind === 'pca')).toBe(true);
     for (const p of r.panels) {
@@ -58,10 +62,28 @@ describe('visualize in the engine', () => {
     expect(r.correspondence!.map((c) => c.source)).toEqual(['clip', ...TAPS]);
 
     const names = r.files!.map((f) => f.name);
-    for (const n of ['sample/U-L1-R1-B0-Cross-Q_t50_s4.safetensors', 'sample/U-L1-R1-B0-Cross-Q_t50_s4_cond.npy', 'sample/U-L1-R1-B0-Cross-Q_t50_s4.json', 'sample/U-L1-R1-B0-Cross-Q_t50_s4_pca.png', 'sample/clip.npy', 'sample/cross-attention_t50.json', 'sample/sheet.png', 'sample/sheet.svg']) expect(names).toContain(n);
+    for (const n of [
+      'sample/U-L1-R1-B0-Cross-Q_t50_s4.safetensors',
+      'sample/U-L1-R1-B0-Cross-Q_t50_s4_cond.npy',
+      'sample/U-L1-R1-B0-Cross-Q_t50_s4.json',
+      'sample/U-L1-R1-B0-Cross-Q_t50_s4_pca.png',
+      'sample/clip.npy',
+      'sample/cross-attention_t50.json',
+      'sample/sheet.png',
+      'sample/sheet.svg',
+    ])
+      expect(names).toContain(n);
     const st = decodeSafetensors(Buffer.from(r.files!.find((f) => f.name.endsWith('Cross-Q_t50_s4.safetensors'))!.bytes));
     // The same request through `features` gives the same bits.
-    const direct = await engine.features({ image: { path: SAMPLE }, prompt: QUESTION, taps: TAPS, diffusion: {}, crossAttention: true, clip: true, keepBranches: true });
+    const direct = await engine.features({
+      image: { path: SAMPLE },
+      prompt: QUESTION,
+      taps: TAPS,
+      diffusion: {},
+      crossAttention: true,
+      clip: true,
+      keepBranches: true,
+    });
     const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
     expect(bytes(st.tensors.get('guided')!.data).equals(bytes(direct.taps[0].data))).toBe(true);
     expect(bytes(st.tensors.get('uncond')!.data).equals(bytes(direct.taps[0].uncond!))).toBe(true);

@@ -17,7 +17,11 @@ import { ROOT, SAMPLE, SAMPLE_B, TINY } from '../helpers/fixtures.js';
 import { hasNumpy, PY } from '../helpers/python.js';
 
 function twinlens(args: string[], timeout = 120_000) {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], { encoding: 'utf8', timeout, env: { ...process.env, TWINLENS_FROM_SOURCE: '1' } });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], {
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, TWINLENS_FROM_SOURCE: '1' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -25,7 +29,27 @@ const out = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-export-'));
 afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
 const QUESTION = 'what colour is the circle';
-const ARGS = ['export', '--pack', TINY, '--image', SAMPLE, '--image', SAMPLE_B, '--question', QUESTION, '--taps', 'U-L1-R1-B0-Cross-Q,U-L2-R2-Res-Out', '--t', '10,50', '--size', '96', '--out', out, '--sheet', '--json'];
+const ARGS = [
+  'export',
+  '--pack',
+  TINY,
+  '--image',
+  SAMPLE,
+  '--image',
+  SAMPLE_B,
+  '--question',
+  QUESTION,
+  '--taps',
+  'U-L1-R1-B0-Cross-Q,U-L2-R2-Res-Out',
+  '--t',
+  '10,50',
+  '--size',
+  '96',
+  '--out',
+  out,
+  '--sheet',
+  '--json',
+];
 
 describe('twinlens export', () => {
   it('rejects bad options with a one-line reason and exit 2', () => {
@@ -42,23 +66,50 @@ describe('twinlens export', () => {
     expect(first).toMatchObject({ failed: 0, extractions: 4, settings: { pack: 'tiny', guidance: 4, seed: 0, timesteps: [10, 50] } });
     expect(r.stderr).toMatch(/100%/); // the progress bar reached the end
     const dir = path.join(out, 'sample');
-    for (const f of ['sheet.png', 'sheet.svg', 'sheet.json', 'clip.safetensors', 'clip_pca.png', 'cross-attention_t50.npy', 'U-L1-R1-B0-Cross-Q_t50_s4_diff.png']) expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
+    for (const f of [
+      'sheet.png',
+      'sheet.svg',
+      'sheet.json',
+      'clip.safetensors',
+      'clip_pca.png',
+      'cross-attention_t50.npy',
+      'U-L1-R1-B0-Cross-Q_t50_s4_diff.png',
+    ])
+      expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
     const meta = await sharp(path.join(dir, 'sheet.png')).metadata();
     const side = JSON.parse(fs.readFileSync(path.join(dir, 'sheet.json'), 'utf8'));
     expect([meta.width, meta.height]).toEqual([side.width, side.height]);
     const svg = fs.readFileSync(path.join(dir, 'sheet.svg'), 'utf8');
     for (const label of ['U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out', 't = 10', 't = 50', 'cond − uncond']) expect(svg).toContain(`>${label}</text>`);
     expect(svg.match(/<image /g)?.length).toBeGreaterThanOrEqual(2 * 2 * 2 + 2);
-    expect(first.pair.files.map((f: string) => path.basename(f)).sort()).toEqual(['pair_sample_sample-b.json', 'pair_sample_sample-b.png', 'pair_sample_sample-b.svg']);
+    expect(first.pair.files.map((f: string) => path.basename(f)).sort()).toEqual([
+      'pair_sample_sample-b.json',
+      'pair_sample_sample-b.png',
+      'pair_sample_sample-b.svg',
+    ]);
     for (const k of ['clip', 'U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out']) {
       expect(first.pair.similarity[k].tokenwise).toBeGreaterThan(-1);
       expect(first.pair.similarity[k].pooled).toBeLessThanOrEqual(1 + 1e-9);
     }
 
     const tap = JSON.parse(fs.readFileSync(path.join(dir, 'U-L1-R1-B0-Cross-Q_t50_s4.json'), 'utf8'));
-    expect(tap).toMatchObject({ kind: 'tap', pack: 'tiny', tap: 'U-L1-R1-B0-Cross-Q', t: 50, guidance: 4, seed: 0, ensemble: 1, prompt: QUESTION, shape: [16, 24], height: 4, width: 4 });
+    expect(tap).toMatchObject({
+      kind: 'tap',
+      pack: 'tiny',
+      tap: 'U-L1-R1-B0-Cross-Q',
+      t: 50,
+      guidance: 4,
+      seed: 0,
+      ensemble: 1,
+      prompt: QUESTION,
+      shape: [16, 24],
+      height: 4,
+      width: 4,
+    });
     expect(tap.imageHash).toBe(createHash('sha256').update(fs.readFileSync(SAMPLE)).digest('hex'));
-    expect(tap.regenerate).toMatch(/^npx twinlens export --pack \S+ --image \S+ --question 'what colour is the circle' --taps U-L1-R1-B0-Cross-Q,U-L2-R2-Res-Out --t 50 --guidance 4 --seed 0/);
+    expect(tap.regenerate).toMatch(
+      /^npx twinlens export --pack \S+ --image \S+ --question 'what colour is the circle' --taps U-L1-R1-B0-Cross-Q,U-L2-R2-Res-Out --t 50 --guidance 4 --seed 0/,
+    );
     expect(tap.extraction).toEqual({ taps: ['U-L1-R1-B0-Cross-Q', 'U-L2-R2-Res-Out'], crossAttention: true });
   });
 

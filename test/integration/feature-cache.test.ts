@@ -10,7 +10,8 @@ import { SAMPLE, TINY } from '../helpers/fixtures.js';
 import { StageTimer } from '../../src/engine/util/timer.js';
 
 const q = 'what colour is the circle';
-const ask = (modes: string[], diffusion: Record<string, number> = {}) => AskParams.parse({ image: { path: SAMPLE }, question: q, modes, diffusion, generation: { maxTokens: 6 } });
+const ask = (modes: string[], diffusion: Record<string, number> = {}) =>
+  AskParams.parse({ image: { path: SAMPLE }, question: q, modes, diffusion, generation: { maxTokens: 6 } });
 
 describe('FeatureCache across asks', () => {
   let engine: Engine;

@@ -19,9 +19,14 @@ const WORK = path.join(ROOT, '.cache', `test-importers-cli-${process.pid}`);
 /** Runs the CLI without blocking this process (the fake Hub answers from here). */
 function twinlens(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, 'bin', 'twinlens.js'), ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TWINLENS_FROM_SOURCE: '1', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'twinlens.js'), ...args],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TWINLENS_FROM_SOURCE: '1', ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

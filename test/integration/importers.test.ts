@@ -23,7 +23,9 @@ afterAll(() => fs.rmSync(WORK, { recursive: true, force: true }));
 async function tapsOf(dir: string, taps: string[]) {
   const engine = await Engine.open(dir, { provider: 'cpu' });
   try {
-    const res = await engine.features(FeaturesParams.parse({ image: { path: SAMPLE }, prompt: g.question, taps, diffusion: { t: 50, guidance: 4, seed: 0 }, crossAttention: false }));
+    const res = await engine.features(
+      FeaturesParams.parse({ image: { path: SAMPLE }, prompt: g.question, taps, diffusion: { t: 50, guidance: 4, seed: 0 }, crossAttention: false }),
+    );
     return { res, info: engine.packInfo() };
   } finally {
     engine.dispose();
@@ -44,7 +46,20 @@ describe('SD 1.5 diffusers-script + transformers.js CLIP + LLaVA-Qwen + projecto
     });
     expect(report.validation?.checks.filter((c) => c.status === 'error')).toEqual([]);
     expect(report.usable).toBe(true);
-    expect(report.sd).toMatchObject({ layout: 'diffusers-script', pipelineClass: 'OnnxStableDiffusionPipeline', family: 'sd1', imageSize: 64, timestep: 'float32 [1]', ioDtype: 'float32', textInputDtype: 'int32', tokenizer: 'vocab+merges', externalData: ['weights.pb'], optimised: false, crossAttentionMaps: true, unavailableTaps: [] });
+    expect(report.sd).toMatchObject({
+      layout: 'diffusers-script',
+      pipelineClass: 'OnnxStableDiffusionPipeline',
+      family: 'sd1',
+      imageSize: 64,
+      timestep: 'float32 [1]',
+      ioDtype: 'float32',
+      textInputDtype: 'int32',
+      tokenizer: 'vocab+merges',
+      externalData: ['weights.pb'],
+      optimised: false,
+      crossAttentionMaps: true,
+      unavailableTaps: [],
+    });
     expect(report.sd!.familySource).toMatch(/proj_in is a 1×1 Conv/);
     expect(report.clip).toMatchObject({ numLayers: 3, layer: 'penultimate' });
     expect(report.llm).toMatchObject({ numLayers: 2, numKvHeads: 2, headDim: 8, dtype: 'float32', imageToken: '<image>', stopTokens: ['<|im_end|>'] });
@@ -55,7 +70,15 @@ describe('SD 1.5 diffusers-script + transformers.js CLIP + LLaVA-Qwen + projecto
     const b = fs.statSync(path.join(FAM, 'sd15-diffusers/unet/weights.pb'));
     expect(a.ino).toBe(b.ino);
     const caps = Object.fromEntries(report.capabilities.map((c) => [c.id, c.available]));
-    expect(caps).toMatchObject({ 'feature-maps': true, 'cross-attention': true, correspondence: true, 'clip-features': true, 'mode:clip': true, 'mode:diffusion': true, 'mode:fused': true });
+    expect(caps).toMatchObject({
+      'feature-maps': true,
+      'cross-attention': true,
+      correspondence: true,
+      'clip-features': true,
+      'mode:clip': true,
+      'mode:diffusion': true,
+      'mode:fused': true,
+    });
     expect(report.manifest.modes.diffusion.diffusion).toMatchObject({ tap: 'U-L1-R1-B0-Cross-Q', t: 50, guidance: 4 });
     expect(report.manifest.diffusion).toMatchObject({ family: 'sd1', padTokenId: g.clip_tokenizer.pad_ids['sd15-diffusers'], imageSize: 64 });
   });
@@ -63,15 +86,27 @@ describe('SD 1.5 diffusers-script + transformers.js CLIP + LLaVA-Qwen + projecto
   it('extracts the reference features and answers with the reference tokens', async () => {
     const engine = await Engine.open(out, { provider: 'cpu' });
     try {
-      const res = await engine.features(FeaturesParams.parse({ image: { path: SAMPLE }, prompt: g.question, taps: Object.keys(g['sd15-diffusers'].taps), diffusion: { t: 50, guidance: 4, seed: 0 }, crossAttention: true, clip: true }));
+      const res = await engine.features(
+        FeaturesParams.parse({
+          image: { path: SAMPLE },
+          prompt: g.question,
+          taps: Object.keys(g['sd15-diffusers'].taps),
+          diffusion: { t: 50, guidance: 4, seed: 0 },
+          crossAttention: true,
+          clip: true,
+        }),
+      );
       for (const tap of res.taps) expectClose(tap.data, npy(g['sd15-diffusers'].taps[tap.alias].file), { atol: 2e-3 * 9, rtol: 2e-3 }, tap.alias);
       expect(res.crossAttention!.layers.length).toBeGreaterThan(0);
       expectClose(res.clip!.data, npy(g.clip.penultimate), g.tolerances.clip, 'CLIP penultimate');
       const want = g.llava.clip_mode.generated_ids as number[];
       const ids: number[] = [];
-      const ans = await engine.ask(AskParams.parse({ image: { path: SAMPLE }, question: g.question, modes: ['clip'], generation: { maxTokens: want.length } }), {
-        emit: (e) => e.type === 'token' && ids.push(e.tokenId),
-      });
+      const ans = await engine.ask(
+        AskParams.parse({ image: { path: SAMPLE }, question: g.question, modes: ['clip'], generation: { maxTokens: want.length } }),
+        {
+          emit: (e) => e.type === 'token' && ids.push(e.tokenId),
+        },
+      );
       expect(ans.answers.clip.error).toBeUndefined();
       expect(ids).toEqual(want.filter((id) => id !== g.llm_tokenizer.eos_id));
     } finally {
@@ -85,7 +120,14 @@ describe('SD 2.1 Optimum layout alone', () => {
     const out = path.join(WORK, 'optimum');
     const r = await importPack({ sd: path.join(FAM, 'sd21-optimum'), out });
     expect(r.usable).toBe(true);
-    expect(r.sd).toMatchObject({ layout: 'optimum', family: 'sd2', timestep: 'int64 []', textInputDtype: 'int64', externalData: ['model.onnx_data'], padTokenId: g.clip_tokenizer.pad_ids['sd21-optimum'] });
+    expect(r.sd).toMatchObject({
+      layout: 'optimum',
+      family: 'sd2',
+      timestep: 'int64 []',
+      textInputDtype: 'int64',
+      externalData: ['model.onnx_data'],
+      padTokenId: g.clip_tokenizer.pad_ids['sd21-optimum'],
+    });
     expect(r.sd!.imageSizeSource).toMatch(/sample_size 16 × 4/);
     const caps = Object.fromEntries(r.capabilities.map((c) => [c.id, c]));
     expect(caps['feature-maps'].available && caps['cross-attention'].available).toBe(true);
@@ -121,9 +163,12 @@ describe('LLM with its own vision encoder, no CLIP', () => {
     try {
       const want = g.llava.native_mode.generated_ids as number[];
       const ids: number[] = [];
-      const ans = await engine.ask(AskParams.parse({ image: { path: SAMPLE }, question: g.question, modes: ['native'], generation: { maxTokens: want.length } }), {
-        emit: (e) => e.type === 'token' && ids.push(e.tokenId),
-      });
+      const ans = await engine.ask(
+        AskParams.parse({ image: { path: SAMPLE }, question: g.question, modes: ['native'], generation: { maxTokens: want.length } }),
+        {
+          emit: (e) => e.type === 'token' && ids.push(e.tokenId),
+        },
+      );
       expect(ans.answers.native.error).toBeUndefined();
       expect(ids).toEqual(want.filter((id) => id !== g.llm_tokenizer.eos_id));
     } finally {
@@ -135,7 +180,12 @@ describe('LLM with its own vision encoder, no CLIP', () => {
 describe('trained modes side by side (--trained: projectors + the LLM each stage 2 tuned)', () => {
   const root = path.join(WORK, 'trained');
   /** A training export of one mode: projectors/ (projectors.json naming the run's mode) + llm/. */
-  function trainedFolder(name: string, mode: string, kinds: Array<'clip' | 'diffusion'>, opts: { llm?: boolean; tokenizerEdit?: boolean; runs?: unknown[] } = {}): string {
+  function trainedFolder(
+    name: string,
+    mode: string,
+    kinds: Array<'clip' | 'diffusion'>,
+    opts: { llm?: boolean; tokenizerEdit?: boolean; runs?: unknown[] } = {},
+  ): string {
     const dir = path.join(root, name);
     fs.mkdirSync(path.join(dir, 'projectors'), { recursive: true });
     const src = JSON.parse(fs.readFileSync(path.join(FAM, 'projectors', 'projectors.json'), 'utf8'));
@@ -181,9 +231,12 @@ describe('trained modes side by side (--trained: projectors + the LLM each stage
     try {
       const want = g.llava.clip_mode.generated_ids as number[];
       const ids: number[] = [];
-      const ans = await engine.ask(AskParams.parse({ image: { path: SAMPLE }, question: g.question, modes: ['clip', 'diffusion'], generation: { maxTokens: want.length } }), {
-        emit: (e) => e.type === 'token' && e.mode === 'clip' && ids.push(e.tokenId),
-      });
+      const ans = await engine.ask(
+        AskParams.parse({ image: { path: SAMPLE }, question: g.question, modes: ['clip', 'diffusion'], generation: { maxTokens: want.length } }),
+        {
+          emit: (e) => e.type === 'token' && e.mode === 'clip' && ids.push(e.tokenId),
+        },
+      );
       expect(ans.answers.clip.error).toBeUndefined();
       expect(ans.answers.diffusion.error).toBeUndefined();
       expect(ids).toEqual(want.filter((id) => id !== g.llm_tokenizer.eos_id));
@@ -195,13 +248,21 @@ describe('trained modes side by side (--trained: projectors + the LLM each stage
   it('refuses two folders of one mode, a folder naming no mode, and a tuned LLM with another tokenizer', async () => {
     const a = trainedFolder('a', 'clip', ['clip']);
     const b = trainedFolder('b', 'clip', ['clip']);
-    await expect(importPack({ ...base, trained: [a, b], out: path.join(root, 'p1'), validate: false })).rejects.toThrow(/Two --trained folders hold the mode clip/);
+    await expect(importPack({ ...base, trained: [a, b], out: path.join(root, 'p1'), validate: false })).rejects.toThrow(
+      /Two --trained folders hold the mode clip/,
+    );
     const none = trainedFolder('none', 'clip', ['clip'], { runs: [] });
-    await expect(importPack({ ...base, trained: [none], out: path.join(root, 'p2'), validate: false })).rejects.toThrow(/names no trained mode; a --trained folder holds exactly one/);
+    await expect(importPack({ ...base, trained: [none], out: path.join(root, 'p2'), validate: false })).rejects.toThrow(
+      /names no trained mode; a --trained folder holds exactly one/,
+    );
     const other = trainedFolder('other', 'diffusion', ['diffusion'], { tokenizerEdit: true });
-    await expect(importPack({ ...base, trained: [a, other], out: path.join(root, 'p3'), validate: false })).rejects.toThrow(/The LLM tuned for diffusion .* cannot share this pack's tokenizer and KV cache: its tokenizer.json differs/);
+    await expect(importPack({ ...base, trained: [a, other], out: path.join(root, 'p3'), validate: false })).rejects.toThrow(
+      /The LLM tuned for diffusion .* cannot share this pack's tokenizer and KV cache: its tokenizer.json differs/,
+    );
     const noProj = path.join(root, 'empty');
     fs.mkdirSync(noProj, { recursive: true });
-    await expect(importPack({ ...base, trained: [noProj], out: path.join(root, 'p4'), validate: false })).rejects.toThrow(/has no projectors\/ folder, nor subfolders with one/);
+    await expect(importPack({ ...base, trained: [noProj], out: path.join(root, 'p4'), validate: false })).rejects.toThrow(
+      /has no projectors\/ folder, nor subfolders with one/,
+    );
   });
 });

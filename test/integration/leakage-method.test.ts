@@ -34,8 +34,18 @@ describe('leakage in the engine', () => {
 
   it('runs the three conditions per s with progress and returns the report', async () => {
     const events: EngineEvent[] = [];
-    const r = await leakage(engine, LeakageParams.parse({ suite: SUITE, limit: 4, guidance: [1, 4], generation: { maxTokens: 3 } }), { emit: (e) => events.push(e) });
-    expect(r).toMatchObject({ format: 'twinlens-leakage', version: 1, task: 'qa', guidance: [1, 4], evaluated: 4, complete: true, suite: { name: 'tiny-shapes' } });
+    const r = await leakage(engine, LeakageParams.parse({ suite: SUITE, limit: 4, guidance: [1, 4], generation: { maxTokens: 3 } }), {
+      emit: (e) => events.push(e),
+    });
+    expect(r).toMatchObject({
+      format: 'twinlens-leakage',
+      version: 1,
+      task: 'qa',
+      guidance: [1, 4],
+      evaluated: 4,
+      complete: true,
+      suite: { name: 'tiny-shapes' },
+    });
     expect(r.modes).toEqual(expect.arrayContaining(['diffusion', 'fused']));
     expect(r.rows.map((x) => x.guidance)).toEqual([1, 4]);
     for (const row of r.rows) {
@@ -86,7 +96,11 @@ describe('leakage through the engine process', () => {
   it('is a contract method with eval-progress events', async () => {
     const seen: string[] = [];
     // The first two items share their question but not their caption: the caption task.
-    const r = await client.call('leakage', { suite: SUITE, modes: ['diffusion'], guidance: [1.5], task: 'caption', limit: 2, generation: { maxTokens: 2 } }, { onEvent: (e) => seen.push(e.type) });
+    const r = await client.call(
+      'leakage',
+      { suite: SUITE, modes: ['diffusion'], guidance: [1.5], task: 'caption', limit: 2, generation: { maxTokens: 2 } },
+      { onEvent: (e) => seen.push(e.type) },
+    );
     expect(r).toMatchObject({ format: 'twinlens-leakage', task: 'caption', complete: true, evaluated: 2, modes: ['diffusion'], guidance: [1.5] });
     expect(r.items![0].mismatchedPrompt).toBe(r.items![1].prompt);
     expect(seen).toContain('eval-progress');

@@ -34,14 +34,20 @@ describe('the built-in mini-world pack on the sample images', () => {
     expect(samples.pack).toBe('models/mini-world');
     expect(samples.samples.length).toBeGreaterThanOrEqual(5);
     for (const s of samples.samples) {
-      const right = Object.entries(s.answers).filter(([, a]) => a.toLowerCase().replace(/\.$/, '') === s.expected).map(([m]) => m);
+      const right = Object.entries(s.answers)
+        .filter(([, a]) => a.toLowerCase().replace(/\.$/, '') === s.expected)
+        .map(([m]) => m);
       expect(s.correct_modes.sort(), s.image).toEqual(right.sort());
     }
   });
 
   for (const s of samples.samples) {
     it(`${s.image}: "${s.question}"`, async () => {
-      const r = await client.call('ask', { image: { path: path.join(ROOT, 'assets', 'samples', s.image) }, question: s.question, modes: Object.keys(s.answers) });
+      const r = await client.call('ask', {
+        image: { path: path.join(ROOT, 'assets', 'samples', s.image) },
+        question: s.question,
+        modes: Object.keys(s.answers),
+      });
       const got = Object.fromEntries(Object.entries(r.answers).map(([m, a]) => [m, a.text.trim()]));
       expect(got).toEqual(s.answers);
     });

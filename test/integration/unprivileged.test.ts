@@ -26,7 +26,11 @@ const BIN = path.join(ROOT, 'bin', 'twinlens.js');
 function whyNot(): string | undefined {
   if (process.platform !== 'linux') return 'needs Linux (setpriv)';
   if (process.getuid?.() !== 0) return 'needs root to prepare files for, and switch to, the unprivileged user "nobody"';
-  const probe = spawnSync('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)})`], { encoding: 'utf8' });
+  const probe = spawnSync(
+    'setpriv',
+    ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)})`],
+    { encoding: 'utf8' },
+  );
   if (probe.error) return `setpriv is not installed (${probe.error.message})`;
   if (probe.status !== 0) return `the user nobody cannot run node on this checkout: ${probe.stderr.trim().split('\n')[0]}`;
   return undefined;
@@ -97,7 +101,21 @@ describe.skipIf(!!reason)(`permission errors as the unprivileged user nobody${re
     expect(fs.existsSync(weights)).toBe(true);
     fs.chownSync(weights, 0, 0);
     fs.chmodSync(weights, 0o600);
-    const r = asNobody(['ask', '--pack', pack, '--image', image, '--question', 'what is it', '--mode', 'clip,diffusion', '--max-tokens', '2', '--provider', 'cpu']);
+    const r = asNobody([
+      'ask',
+      '--pack',
+      pack,
+      '--image',
+      image,
+      '--question',
+      'what is it',
+      '--mode',
+      'clip,diffusion',
+      '--max-tokens',
+      '2',
+      '--provider',
+      'cpu',
+    ]);
     expect(r.out + r.err).toMatch(/diffusion: \[error: .*weights\.pb.*not readable by this user \(permission denied\)/);
     expect(r.out).toMatch(/^clip: (?!\[error)/m);
     expect(r.out + r.err).not.toContain('SystemError');

@@ -6,7 +6,11 @@
 import * as fs from 'node:fs';
 import { EngineClient } from '../../src/host/engine-client.js';
 
-interface Plan { pack: string; modes: string[]; items: Array<{ id: string; image: string; question: string }> }
+interface Plan {
+  pack: string;
+  modes: string[];
+  items: Array<{ id: string; image: string; question: string }>;
+}
 
 async function main(): Promise<void> {
   const [planPath, outPath] = process.argv.slice(2);

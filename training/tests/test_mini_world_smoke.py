@@ -46,3 +46,8 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     assert {"blind", "oracle", "majority (no training)"} <= set(rep["readers"])
     assert rep["readers"]["oracle"]["all"]["n"] > 0 and rep["readers"]["oracle"]["steps"] == 3
     assert {"chance", "clip", "pixels", "unet t=50"} <= set(rep["probes"])
+    # the bounds read the modes' own prompt layout (image after the question): no variant reader was built
+    assert rep["readers"]["oracle"]["llm"].endswith("image after the question")
+    assert not [n for n in os.listdir(work) if n.startswith("reader-")]
+    # and are scored on the held-out test split and pairs as well
+    assert rep["readers"]["oracle"]["heldout"]["test"]["all"]["n"] == 12 and rep["readers"]["blind"]["heldout"]["pairs"]["n"] == 4

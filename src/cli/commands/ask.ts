@@ -75,7 +75,12 @@ export function registerAsk(program: Command): void {
         );
         if (o.json) {
           printJson({
-            answers: Object.fromEntries(Object.entries(result.answers).map(([k, a]) => [k, { text: a.text, ms: Math.round(a.ms), tokens: a.tokens, stop: a.stop, ...(a.error ? { error: a.error } : {}) }])),
+            answers: Object.fromEntries(
+              Object.entries(result.answers).map(([k, a]) => [
+                k,
+                { text: a.text, ms: Math.round(a.ms), tokens: a.tokens, stop: a.stop, ...(a.error ? { error: a.error } : {}) },
+              ]),
+            ),
             question: result.question,
             imageHash: result.imageHash,
             settings: result.settings,

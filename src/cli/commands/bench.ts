@@ -37,12 +37,17 @@ interface ReferenceReport {
  */
 function referenceRun(packDir: string, image: string, question: string, iterations: number): { report?: ReferenceReport; skipped?: string } {
   const training = path.join(REPO_ROOT, 'training');
-  if (!fs.existsSync(path.join(training, 'twinlens_train', 'bench', 'reference.py'))) return { skipped: 'training/twinlens_train/bench/reference.py not found' };
+  if (!fs.existsSync(path.join(training, 'twinlens_train', 'bench', 'reference.py')))
+    return { skipped: 'training/twinlens_train/bench/reference.py not found' };
   const py = projectPython();
   const problem = pythonProblem(py, ['torch']);
   if (problem) return { skipped: problem };
   const env = { ...process.env, PYTHONPATH: [training, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
-  const r = spawnSync(py, ['-m', 'twinlens_train.bench.reference', '--pack', packDir, '--image', image, '--question', question, '--iterations', String(iterations)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
+  const r = spawnSync(
+    py,
+    ['-m', 'twinlens_train.bench.reference', '--pack', packDir, '--image', image, '--question', question, '--iterations', String(iterations)],
+    { encoding: 'utf8', maxBuffer: 1 << 24, env },
+  );
   if (r.status !== 0) return { skipped: `reference run failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
   try {
     return { report: JSON.parse(r.stdout) as ReferenceReport };
@@ -68,7 +73,10 @@ export function registerBench(program: Command): void {
       try {
         const packDir = defaultPackDir(o.pack);
         const image = path.resolve(o.image ?? path.join(REPO_ROOT, 'test', 'fixtures', 'images', 'sample.png'));
-        const bar = o.json || !process.stderr.isTTY ? undefined : new SingleBar({ format: 'bench [{bar}] {value}/{total} runs  ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
+        const bar =
+          o.json || !process.stderr.isTTY
+            ? undefined
+            : new SingleBar({ format: 'bench [{bar}] {value}/{total} runs  ETA {eta}s', stream: process.stderr }, Presets.shades_classic);
         bar?.start(o.warmup + o.iterations, 0);
         const report: BenchReport = await runBench({
           packDir,
@@ -88,13 +96,21 @@ export function registerBench(program: Command): void {
           printJson({ ...report, reference: ref.report ?? null, referenceSkipped: ref.skipped ?? null, speedupVsReference: ratios });
           return;
         }
-        process.stdout.write(`Pack ${report.pack}, ${report.iterations} runs after warm-up, providers: ${Object.entries(report.providers).map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
+        process.stdout.write(
+          `Pack ${report.pack}, ${report.iterations} runs after warm-up, providers: ${Object.entries(report.providers)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}\n`,
+        );
         process.stdout.write(`${'stage'.padEnd(18)}${'median ms'.padStart(11)}${ref.report ? 'torch ms'.padStart(11) + 'speed-up'.padStart(10) : ''}\n`);
         for (const s of report.stages) {
           const r = ref.report?.stages[s.stage];
-          process.stdout.write(`${s.stage.padEnd(18)}${s.medianMs.toFixed(2).padStart(11)}${r ? r.toFixed(2).padStart(11) + `${(r / s.medianMs).toFixed(2)}×`.padStart(10) : ''}\n`);
+          process.stdout.write(
+            `${s.stage.padEnd(18)}${s.medianMs.toFixed(2).padStart(11)}${r ? r.toFixed(2).padStart(11) + `${(r / s.medianMs).toFixed(2)}×`.padStart(10) : ''}\n`,
+          );
         }
-        process.stdout.write(`whole ask (all modes): median ${report.totalMedianMs.toFixed(1)} ms; decode ${report.tokensPerSecond.toFixed(1)} tokens/s; peak RSS ${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB\n`);
+        process.stdout.write(
+          `whole ask (all modes): median ${report.totalMedianMs.toFixed(1)} ms; decode ${report.tokensPerSecond.toFixed(1)} tokens/s; peak RSS ${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB\n`,
+        );
         if (ref.skipped) process.stdout.write(`reference: skipped (${ref.skipped})\n`);
       } catch (e) {
         fail(e);

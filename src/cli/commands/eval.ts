@@ -48,7 +48,16 @@ export class EvalProgressBar {
     const eta = etaMs === undefined ? '…' : formatMs(etaMs);
     if (process.stderr.isTTY) {
       if (!this.bar) {
-        this.bar = new SingleBar({ format: `${this.label} {bar} {value}/{total} | ETA {etaText} | {detail}`, stream: process.stderr, hideCursor: true, clearOnComplete: false, etaBuffer: 50 }, Presets.shades_classic);
+        this.bar = new SingleBar(
+          {
+            format: `${this.label} {bar} {value}/{total} | ETA {etaText} | {detail}`,
+            stream: process.stderr,
+            hideCursor: true,
+            clearOnComplete: false,
+            etaBuffer: 50,
+          },
+          Presets.shades_classic,
+        );
         this.bar.start(total, done, { etaText: eta, detail });
       } else this.bar.update(done, { etaText: eta, detail });
       return;
@@ -56,7 +65,9 @@ export class EvalProgressBar {
     const tenth = total ? Math.floor((10 * done) / total) : 10;
     if (tenth !== this.lastLine) {
       this.lastLine = tenth;
-      process.stderr.write(`${this.label}: ${done}/${total} (${total ? Math.round((100 * done) / total) : 100} %), ETA ${eta}${detail ? ` · ${detail}` : ''}\n`);
+      process.stderr.write(
+        `${this.label}: ${done}/${total} (${total ? Math.round((100 * done) / total) : 100} %), ETA ${eta}${detail ? ` · ${detail}` : ''}\n`,
+      );
     }
   }
 
@@ -79,7 +90,13 @@ export function formatMs(ms: number): string {
  * `filter` narrows the default set (leakage: modes reading diffusion).
  */
 export function pickModes(info: PackInfo, spec: string | undefined, defaults?: (m: PackInfo['modes'][number]) => boolean): string[] {
-  const ids = !spec || spec === 'all' ? 'all' : spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids =
+    !spec || spec === 'all'
+      ? 'all'
+      : spec
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   return runnableModes(info, ids, defaults);
 }
 
@@ -134,7 +151,10 @@ interface EvalCliOptions extends SharedCliOptions {
 }
 
 function byFields(o: EvalCliOptions): string[] | undefined {
-  const fields = o.by?.split(',').map((s) => s.trim()).filter(Boolean);
+  const fields = o.by
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return fields?.length ? fields : undefined;
 }
 
@@ -194,7 +214,8 @@ async function runSuite(o: EvalCliOptions): Promise<void> {
   const packDir = defaultPackDir(o.pack);
   const suite = loadSuite(o.suite, { packDir, imagesDir: o.images });
   for (const w of suite.warnings) process.stderr.write(`warning: ${w}\n`);
-  if (o.prompt !== undefined && o.prompt !== 'question' && o.prompt !== 'empty') throw new TwinLensError('INVALID_ARGUMENT', `--prompt must be question or empty, got "${o.prompt}"`);
+  if (o.prompt !== undefined && o.prompt !== 'question' && o.prompt !== 'empty')
+    throw new TwinLensError('INVALID_ARGUMENT', `--prompt must be question or empty, got "${o.prompt}"`);
   const diffusion: DiffusionSettings = { ...diffusionFrom(o), ...(o.prompt ? { promptSource: o.prompt as 'question' | 'empty' } : {}) };
   for (const k of Object.keys(diffusion) as Array<keyof DiffusionSettings>) if (diffusion[k] === undefined) delete diffusion[k];
   const sweep = o.sweep ? parseSweep(o.sweep) : undefined;
@@ -205,7 +226,9 @@ async function runSuite(o: EvalCliOptions): Promise<void> {
   try {
     const modes = pickModes(info, o.modes);
     const modeInputs = Object.fromEntries(info.modes.map((m) => [m.id, [...m.inputs]]));
-    process.stderr.write(`eval: ${suite.name} (${suite.items.length} items) on ${info.name}, modes ${modes.join(', ')}${resultsFile ? `, results ${resultsFile}` : ' (no --out: not resumable)'}\n`);
+    process.stderr.write(
+      `eval: ${suite.name} (${suite.items.length} items) on ${info.name}, modes ${modes.join(', ')}${resultsFile ? `, results ${resultsFile}` : ' (no --out: not resumable)'}\n`,
+    );
     const run = await runEval(ask, suite, {
       modes,
       modeInputs,
@@ -229,7 +252,13 @@ async function runSuite(o: EvalCliOptions): Promise<void> {
     if (run.resumed) process.stderr.write(`resumed ${run.resumed} finished item×setting runs from ${resultsFile}\n`);
     if (!run.complete) {
       await client.dispose();
-      fail(new TwinLensError('CANCELLED', `Stopped after ${run.records.length} of ${run.records.length + summarize(run.header, run.records).missing} item×setting runs`, resultsFile ? 'Run the same command again to resume' : 'Pass --out FILE to make runs resumable'));
+      fail(
+        new TwinLensError(
+          'CANCELLED',
+          `Stopped after ${run.records.length} of ${run.records.length + summarize(run.header, run.records).missing} item×setting runs`,
+          resultsFile ? 'Run the same command again to resume' : 'Pass --out FILE to make runs resumable',
+        ),
+      );
     }
     output(summarize(run.header, run.records, { withoutItems: o.summaryOnly, by: byFields(o) }), o);
   } finally {
@@ -246,8 +275,14 @@ export function registerEval(program: Command): void {
     .option('--pack <dir>', 'model pack folder (default: built-in mini-world)')
     .option('--images <dir>', 'MMVP: image folder (default: "MMVP Images" beside the CSV)')
     .option('--modes <ids>', 'comma-separated mode ids, or all (every available non-extra mode)', 'all')
-    .option('--sweep <key=values>', 'one setting over several values: t=10,50,100,250,500 | guidance=0,1,4 | tap=A,B | seed=… | ensemble=… | prompt=question,empty');
-  diffusionOptions(cmd, ['t', 'guidance', 'tap'], { t: 'diffusion timestep for every item' }).option('--prompt <source>', 'SD prompt: question (default) or empty');
+    .option(
+      '--sweep <key=values>',
+      'one setting over several values: t=10,50,100,250,500 | guidance=0,1,4 | tap=A,B | seed=… | ensemble=… | prompt=question,empty',
+    );
+  diffusionOptions(cmd, ['t', 'guidance', 'tap'], { t: 'diffusion timestep for every item' }).option(
+    '--prompt <source>',
+    'SD prompt: question (default) or empty',
+  );
   diffusionOptions(cmd, ['seed', 'ensemble']);
   maxTokensOption(cmd, 'answer length limit (short answers: 8–16 is plenty)')
     .option('--limit <n>', 'only the first n items', parseIntStrict('--limit'))

@@ -37,7 +37,11 @@ interface ExportOptions {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-const splitList = (xs: string[]) => xs.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+const splitList = (xs: string[]) =>
+  xs
+    .flatMap((x) => x.split(','))
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 function usage(message: string, hint?: string): TwinLensError {
   return new TwinLensError('INVALID_ARGUMENT', message, hint);
@@ -53,7 +57,8 @@ function parseTimesteps(xs: string[]): number[] {
 
 function parseFormats(s: string): ExportFormat[] {
   const list = splitList([s]);
-  for (const f of list) if (!EXPORT_FORMATS.includes(f as ExportFormat)) throw usage(`--formats: unknown format "${f}"`, `Choose from ${EXPORT_FORMATS.join(', ')}`);
+  for (const f of list)
+    if (!EXPORT_FORMATS.includes(f as ExportFormat)) throw usage(`--formats: unknown format "${f}"`, `Choose from ${EXPORT_FORMATS.join(', ')}`);
   if (!list.length) throw usage('--formats is empty');
   return [...new Set(list)] as ExportFormat[];
 }
@@ -91,7 +96,8 @@ export function registerExport(program: Command): void {
         const timesteps = parseTimesteps(o.t);
         client = await EngineClient.start({ packDir: defaultPackDir(o.pack), provider: o.provider });
         const info = await client.call('packInfo', {});
-        if (!info.hasDiffusion || !info.defaults) throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${info.name} has no diffusion model`, 'Open a pack with a diffusion section');
+        if (!info.hasDiffusion || !info.defaults)
+          throw new TwinLensError('MODE_UNAVAILABLE', `Pack ${info.name} has no diffusion model`, 'Open a pack with a diffusion section');
         const d = info.defaults;
         const plan: ExportPlan = {
           pack: { name: info.name, dir: info.dir, hasClip: info.hasClip },
@@ -126,7 +132,14 @@ export function registerExport(program: Command): void {
         };
         if (o.progress) {
           bar = new cliProgress.SingleBar(
-            { format: 'export [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {what}', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000, etaBuffer: 20 },
+            {
+              format: 'export [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {what}',
+              stream: process.stderr,
+              hideCursor: true,
+              noTTYOutput: true,
+              notTTYSchedule: 2000,
+              etaBuffer: 20,
+            },
             cliProgress.Presets.shades_classic,
           );
         }
@@ -149,11 +162,29 @@ export function registerExport(program: Command): void {
         bar = undefined;
         process.off('SIGINT', onSigint);
         await client.dispose();
-        if (o.json) printJson({ ...summary, settings: { pack: info.name, prompt: plan.prompt, taps: plan.taps, timesteps: plan.timesteps, guidance: plan.guidance, seed: plan.seed, ensemble: plan.ensemble, formats } });
+        if (o.json)
+          printJson({
+            ...summary,
+            settings: {
+              pack: info.name,
+              prompt: plan.prompt,
+              taps: plan.taps,
+              timesteps: plan.timesteps,
+              guidance: plan.guidance,
+              seed: plan.seed,
+              ensemble: plan.ensemble,
+              formats,
+            },
+          });
         else {
-          for (const s of summary.images) process.stdout.write(`${s.error ? 'FAILED' : 'ok'}  ${s.image} → ${s.dir}  (${s.written.length} written, ${s.skipped.length} skipped)${s.error ? `: ${s.error}` : ''}\n`);
+          for (const s of summary.images)
+            process.stdout.write(
+              `${s.error ? 'FAILED' : 'ok'}  ${s.image} → ${s.dir}  (${s.written.length} written, ${s.skipped.length} skipped)${s.error ? `: ${s.error}` : ''}\n`,
+            );
           if (summary.pair) process.stdout.write(`pair sheet: ${summary.pair.files.find((f) => f.endsWith('.png'))}\n`);
-          process.stdout.write(`${summary.written} files written, ${summary.skipped} groups skipped, ${summary.extractions} extractions in ${(summary.ms / 1000).toFixed(1)} s\n`);
+          process.stdout.write(
+            `${summary.written} files written, ${summary.skipped} groups skipped, ${summary.extractions} extractions in ${(summary.ms / 1000).toFixed(1)} s\n`,
+          );
         }
         if (summary.failed) process.exit(1);
       } catch (e) {

@@ -81,7 +81,9 @@ export function registerExtract(program: Command): void {
     .option('--dtype <t>', 'stored dtype: float32 or float16 (half the disk; the trainer reads float32)', 'float32')
     .option('--provider <name>', 'execution provider', 'auto')
     .option('--json', 'print a JSON summary')
-    .addOption(new Option('--stop-after-rows <n>', 'tests: exit abruptly after n new rows, as if killed').argParser(parseIntStrict('--stop-after-rows')).hideHelp())
+    .addOption(
+      new Option('--stop-after-rows <n>', 'tests: exit abruptly after n new rows, as if killed').argParser(parseIntStrict('--stop-after-rows')).hideHelp(),
+    )
     .action(async (o: ExtractOptions) => {
       const progress = new StderrProgress(!o.json);
       let client: EngineClient | undefined;
@@ -89,17 +91,25 @@ export function registerExtract(program: Command): void {
       try {
         if (o.stage !== 1 && o.stage !== 2) throw new TwinLensError('INVALID_ARGUMENT', `--stage must be 1 or 2, got ${o.stage}`);
         if (o.dtype !== 'float32' && o.dtype !== 'float16') throw new TwinLensError('INVALID_ARGUMENT', `--dtype must be float32 or float16, got ${o.dtype}`);
-        if (!(o.promptDropout >= 0 && o.promptDropout <= 1)) throw new TwinLensError('INVALID_ARGUMENT', `--prompt-dropout must lie in [0, 1], got ${o.promptDropout}`);
+        if (!(o.promptDropout >= 0 && o.promptDropout <= 1))
+          throw new TwinLensError('INVALID_ARGUMENT', `--prompt-dropout must lie in [0, 1], got ${o.promptDropout}`);
         const shard = parseShardSpec(o.shard);
         const out = path.resolve(o.out);
-        const report = readTrainingRows(o.data.map((f) => path.resolve(f)), o.imageFolder && path.resolve(o.imageFolder));
+        const report = readTrainingRows(
+          o.data.map((f) => path.resolve(f)),
+          o.imageFolder && path.resolve(o.imageFolder),
+        );
         const all = o.limit !== undefined ? report.rows.slice(0, o.limit) : report.rows;
         const mine = all.filter((_, k) => k % shard[1] === shard[0]);
         const requested = { stage: o.stage, prompt_dropout: o.stage === 2 ? o.promptDropout : 0, dtype: o.dtype };
         const done = finishedShard(out, shard);
         if (done) {
           if (done.stage !== requested.stage || done.prompt_dropout !== requested.prompt_dropout || (done.dtype ?? 'float32') !== requested.dtype) {
-            throw new TwinLensError('INVALID_ARGUMENT', `${out} already holds shard ${o.shard} made with stage ${String(done.stage)}, prompt dropout ${String(done.prompt_dropout)}, dtype ${String(done.dtype ?? 'float32')}`, 'Use another --out for other settings');
+            throw new TwinLensError(
+              'INVALID_ARGUMENT',
+              `${out} already holds shard ${o.shard} made with stage ${String(done.stage)}, prompt dropout ${String(done.prompt_dropout)}, dtype ${String(done.dtype ?? 'float32')}`,
+              'Use another --out for other settings',
+            );
           }
           const manifest = finalizeManifest(out, shard[1]);
           const summary = { out, shard: o.shard, skippedShard: true, rows: done.shards[0].rows.length, manifest: manifest ?? null };
@@ -110,9 +120,21 @@ export function registerExtract(program: Command): void {
         client = await EngineClient.start({ packDir: defaultPackDir(o.pack), provider: o.provider });
         const info = await client.call('packInfo', {});
         const c = client;
-        const diffusion = { ...(o.t !== undefined ? { t: o.t } : {}), ...(o.guidance !== undefined ? { guidance: o.guidance } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) };
+        const diffusion = {
+          ...(o.t !== undefined ? { t: o.t } : {}),
+          ...(o.guidance !== undefined ? { guidance: o.guidance } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        };
         const run = (row: TrainingRow, prompt: string): Promise<FeaturesResult> =>
-          c.call('features', { image: { path: row.image }, prompt, taps: o.tap ? [o.tap] : [], diffusion, clip: true, keepBranches: true, crossAttention: false });
+          c.call('features', {
+            image: { path: row.image },
+            prompt,
+            taps: o.tap ? [o.tap] : [],
+            diffusion,
+            clip: true,
+            keepBranches: true,
+            crossAttention: false,
+          });
         let settings: FeatureSettings | undefined;
         const settingsOf = (r: FeaturesResult): FeatureSettings => {
           const tap = r.taps[0];
@@ -129,7 +151,15 @@ export function registerExtract(program: Command): void {
           };
         };
         // What a resumed job must share with the interrupted one, or start the shard over.
-        const key = JSON.stringify({ requested, data: o.data.map((f) => path.resolve(f)), imageFolder: o.imageFolder ?? null, limit: o.limit ?? null, pack: info.dir, tap: o.tap ?? null, diffusion });
+        const key = JSON.stringify({
+          requested,
+          data: o.data.map((f) => path.resolve(f)),
+          imageFolder: o.imageFolder ?? null,
+          limit: o.limit ?? null,
+          pack: info.dir,
+          tap: o.tap ?? null,
+          diffusion,
+        });
         writer = new FeatureShardWriter(out, shard, o.dtype as 'float32' | 'float16', key);
         if (writer.resumed) progress.update(`extract ${o.shard}: resuming after ${writer.resumed} rows`);
         const dropSeed = o.seed ?? 0;
@@ -158,7 +188,12 @@ export function registerExtract(program: Command): void {
             continue;
           }
           const tap = r.taps[0];
-          if (!r.clip || !tap) throw new TwinLensError('MODE_UNAVAILABLE', `pack ${info.name} gave no ${r.clip ? 'diffusion tap' : 'CLIP'} features`, 'Extraction needs a pack with CLIP and a diffusion UNet');
+          if (!r.clip || !tap)
+            throw new TwinLensError(
+              'MODE_UNAVAILABLE',
+              `pack ${info.name} gave no ${r.clip ? 'diffusion tap' : 'CLIP'} features`,
+              'Extraction needs a pack with CLIP and a diffusion UNet',
+            );
           settings ??= settingsOf(r);
           const shape = (f: number[]): [number, number] => [f[0], f[1]];
           const cs = shape(settings.features.clip);
@@ -200,7 +235,10 @@ export function registerExtract(program: Command): void {
         if (o.json) printJson(summary);
         else {
           process.stdout.write(`shard ${o.shard}: ${summary.rows} rows → ${out}${summary.failed.length ? ` (${summary.failed.length} failed)` : ''}\n`);
-          if (report.skipped.length) process.stdout.write(`data: ${report.skipped.length} rows skipped (${[...new Set(report.skipped.map((s) => s.reason))].join(', ')}), ${report.textOnly} text-only\n`);
+          if (report.skipped.length)
+            process.stdout.write(
+              `data: ${report.skipped.length} rows skipped (${[...new Set(report.skipped.map((s) => s.reason))].join(', ')}), ${report.textOnly} text-only\n`,
+            );
           process.stdout.write(manifest ? `all ${shard[1]} shards complete: ${manifest}\n` : `waiting for the other shards before manifest.json\n`);
         }
       } catch (e) {

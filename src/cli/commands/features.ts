@@ -57,13 +57,18 @@ export function registerFeatures(program: Command): void {
         if (o.listTaps) {
           const info = await client.call('packInfo', {});
           if (o.json) printJson(info.taps);
-          else for (const t of info.taps) process.stdout.write(`${t.study ? '*' : ' '} ${t.alias.padEnd(22)} ${t.available ? t.tensorName : `unavailable: ${t.reason}`}\n`);
+          else
+            for (const t of info.taps)
+              process.stdout.write(`${t.study ? '*' : ' '} ${t.alias.padEnd(22)} ${t.available ? t.tensorName : `unavailable: ${t.reason}`}\n`);
           await client.dispose();
           return;
         }
         if (!o.image) throw Object.assign(new Error('--image is required'), { code: 'INVALID_ARGUMENT' });
         if (!o.out) throw Object.assign(new Error('--out is required'), { code: 'INVALID_ARGUMENT' });
-        const taps = o.tap.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+        const taps = o.tap
+          .flatMap((t) => t.split(','))
+          .map((t) => t.trim())
+          .filter(Boolean);
         const res: FeaturesResult = await client.call(
           'features',
           {
@@ -86,7 +91,10 @@ export function registerFeatures(program: Command): void {
         const save = (base: string, data: Float32Array, shape: number[], meta: Record<string, unknown>) => {
           const file = path.join(o.out!, `${base}.npy`);
           writeAtomic(file, encodeNpy(data, shape));
-          writeAtomic(path.join(o.out!, `${base}.json`), `${JSON.stringify({ ...common, ...meta, shape, layout: meta.layout ?? '[H*W, C]', dtype: 'float32' }, null, 2)}\n`);
+          writeAtomic(
+            path.join(o.out!, `${base}.json`),
+            `${JSON.stringify({ ...common, ...meta, shape, layout: meta.layout ?? '[H*W, C]', dtype: 'float32' }, null, 2)}\n`,
+          );
           written.push(file);
         };
         for (const t of res.taps) {
@@ -97,9 +105,18 @@ export function registerFeatures(program: Command): void {
         }
         if (res.crossAttention) {
           const x = res.crossAttention;
-          save(`cross-attention_t${res.settings.t}`, x.maps, [x.tokens.length, x.height, x.width], { tokens: x.tokens, layers: x.layers, layout: '[tokens, H, W]' });
+          save(`cross-attention_t${res.settings.t}`, x.maps, [x.tokens.length, x.height, x.width], {
+            tokens: x.tokens,
+            layers: x.layers,
+            layout: '[tokens, H, W]',
+          });
         }
-        if (res.clip) save('clip', res.clip.data, [res.clip.height * res.clip.width, res.clip.channels], { tensorName: res.clip.tensorName, height: res.clip.height, width: res.clip.width });
+        if (res.clip)
+          save('clip', res.clip.data, [res.clip.height * res.clip.width, res.clip.channels], {
+            tensorName: res.clip.tensorName,
+            height: res.clip.height,
+            width: res.clip.width,
+          });
         if (o.json) printJson({ written, settings: res.settings, imageHash: res.imageHash, ms: Math.round(res.ms) });
         else for (const f of written) process.stdout.write(`${f}\n`);
       } catch (e) {

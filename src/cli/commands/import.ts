@@ -35,7 +35,8 @@ export function packsCommand(program: Command): Command {
 
 function variant(name: string, v: string | undefined): OnnxVariant | undefined {
   if (v === undefined) return undefined;
-  if (!(ONNX_VARIANTS as readonly string[]).includes(v)) throw new TwinLensError('INVALID_ARGUMENT', `${name} must be one of ${ONNX_VARIANTS.join(', ')}, got "${v}"`);
+  if (!(ONNX_VARIANTS as readonly string[]).includes(v))
+    throw new TwinLensError('INVALID_ARGUMENT', `${name} must be one of ${ONNX_VARIANTS.join(', ')}, got "${v}"`);
   return v as OnnxVariant;
 }
 
@@ -49,12 +50,16 @@ function printReport(r: ImportReport): void {
   }
   if (r.clip) w(`  CLIP: ${r.clip.variant}, ${r.clip.numLayers} layers, features = ${r.clip.layer}${r.clip.tensor ? ` (${r.clip.tensor})` : ''}`);
   if (r.llm) {
-    w(`  LLM: ${r.llm.variant}, ${r.llm.numLayers} layers, ${r.llm.numKvHeads} KV heads × ${r.llm.headDim}, cache ${r.llm.dtype}, image token ${r.llm.imageToken}, stop ${r.llm.stopTokens.join(' ') || '-'}`);
+    w(
+      `  LLM: ${r.llm.variant}, ${r.llm.numLayers} layers, ${r.llm.numKvHeads} KV heads × ${r.llm.headDim}, cache ${r.llm.dtype}, image token ${r.llm.imageToken}, stop ${r.llm.stopTokens.join(' ') || '-'}`,
+    );
   }
   if (r.projectors) w(`  Projectors: ${r.projectors.join(', ') || 'none'}`);
   for (const t of r.trained ?? []) w(`  Trained ${t.mode}: ${t.dir}${t.tunedLlm ? ' (projectors + tuned LLM)' : ' (projectors only)'}`);
   const p = r.placement;
-  w(`  Files: ${p.hardlinked} hard-linked (${(p.bytesLinked / 1e6).toFixed(1)} MB, no extra disk), ${p.copied} copied (${(p.bytesCopied / 1e6).toFixed(1)} MB), ${p.written} written`);
+  w(
+    `  Files: ${p.hardlinked} hard-linked (${(p.bytesLinked / 1e6).toFixed(1)} MB, no extra disk), ${p.copied} copied (${(p.bytesCopied / 1e6).toFixed(1)} MB), ${p.written} written`,
+  );
   for (const n of r.notes) w(`  note: ${n}`);
   if (r.validation) {
     w('Validation:');
@@ -74,7 +79,10 @@ export function registerImport(program: Command): void {
     .option('--clip <dir>', 'CLIP vision encoder folder (transformers.js: onnx/vision_model.onnx, preprocessor_config.json)')
     .option('--llm <dir>', 'LLaVA-style LLM folder (transformers.js: onnx/embed_tokens.onnx, onnx/decoder_model_merged.onnx, tokenizer.json)')
     .option('--projectors <dir>', 'trained projectors (clip.onnx, diffusion.onnx, xattn.onnx, projectors.json)')
-    .option('--trained <dir...>', 'one trained mode per folder, as the training export writes it (projectors/ + the stage-2 LLM in llm/); repeatable: every mode side by side in one pack')
+    .option(
+      '--trained <dir...>',
+      'one trained mode per folder, as the training export writes it (projectors/ + the stage-2 LLM in llm/); repeatable: every mode side by side in one pack',
+    )
     .requiredOption('--out <dir>', 'pack folder to create (files are hard-linked into it: put it on the same disk as the models)')
     .option('--name <name>', 'pack name (default: the folder name)')
     .option('--copy', 'copy files instead of hard-linking them')
@@ -86,7 +94,8 @@ export function registerImport(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (o: ImportCliOptions) => {
       try {
-        if (!o.sd && !o.clip && !o.llm && !o.trained?.length) throw new TwinLensError('INVALID_ARGUMENT', 'Nothing to import', 'Pass at least one of --sd, --clip, --llm');
+        if (!o.sd && !o.clip && !o.llm && !o.trained?.length)
+          throw new TwinLensError('INVALID_ARGUMENT', 'Nothing to import', 'Pass at least one of --sd, --clip, --llm');
         const report = await importPack({
           sd: o.sd,
           clip: o.clip,
@@ -127,12 +136,18 @@ function printEstimate(e: PackEstimate): void {
   w(`  ${'component'.padEnd(width)} ${col('weights')} ${col('activations', 12)} ${col('KV cache')} ${col('total')}`);
   for (const c of e.components) {
     const kv = c.kvCacheBytes !== undefined ? formatBytes(c.kvCacheBytes) : '-';
-    w(`  ${c.label.padEnd(width)} ${col(formatBytes(c.weightsBytes))} ${col(formatBytes(c.activationBytes), 12)} ${col(kv)} ${col(formatBytes(c.totalBytes))}${c.notes.length ? `  (${c.notes.join('; ')})` : ''}`);
+    w(
+      `  ${c.label.padEnd(width)} ${col(formatBytes(c.weightsBytes))} ${col(formatBytes(c.activationBytes), 12)} ${col(kv)} ${col(formatBytes(c.totalBytes))}${c.notes.length ? `  (${c.notes.join('; ')})` : ''}`,
+    );
   }
-  w(`  total ≈ ${formatBytes(e.totalBytes)}; available now ${formatBytes(e.freeBytes)} → ${e.fits ? 'fits' : 'does NOT fit: loading is refused unless forced (TWINLENS_FORCE_LOAD=1)'}`);
+  w(
+    `  total ≈ ${formatBytes(e.totalBytes)}; available now ${formatBytes(e.freeBytes)} → ${e.fits ? 'fits' : 'does NOT fit: loading is refused unless forced (TWINLENS_FORCE_LOAD=1)'}`,
+  );
   const t = e.tap;
   if (t?.cost) {
-    w(`  UNet cost of tap ${t.alias}${t.tensor ? ` (${t.tensor})` : ''}: ${macs(t.cost.macsKept)} of ${macs(t.cost.macsTotal)} per batched pass (${(100 * t.cost.fraction).toFixed(0)} %), ${t.cost.nodesKept}/${t.cost.nodesTotal} nodes after pruning`);
+    w(
+      `  UNet cost of tap ${t.alias}${t.tensor ? ` (${t.tensor})` : ''}: ${macs(t.cost.macsKept)} of ${macs(t.cost.macsTotal)} per batched pass (${(100 * t.cost.fraction).toFixed(0)} %), ${t.cost.nodesKept}/${t.cost.nodesTotal} nodes after pruning`,
+    );
   }
   for (const n of e.notes) w(`  note: ${n}`);
 }

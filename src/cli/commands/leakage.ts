@@ -36,7 +36,8 @@ interface LeakageCliOptions extends Omit<SharedCliOptions, 'guidance'> {
 
 function parseGuidanceList(v: string): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
-  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x < -20 || x > 50)) throw new TwinLensError('INVALID_ARGUMENT', `--guidance must be numbers like 1,1.5,4, got "${v}"`);
+  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x < -20 || x > 50))
+    throw new TwinLensError('INVALID_ARGUMENT', `--guidance must be numbers like 1,1.5,4, got "${v}"`);
   return [...new Set(xs)];
 }
 
@@ -49,7 +50,11 @@ export function registerLeakage(program: Command): void {
     .option('--images <dir>', 'MMVP: image folder')
     .option('--modes <ids>', 'comma-separated mode ids (default: every available mode that reads diffusion features, extras included)')
     .option('--guidance <list>', 'guidance scales s to probe', '1,1.5,4')
-    .option('--task <task>', 'qa: ask the item\'s question, prompts = questions; caption: ask for a caption, prompts = the items\' captions (the study\'s test)', 'qa')
+    .option(
+      '--task <task>',
+      "qa: ask the item's question, prompts = questions; caption: ask for a caption, prompts = the items' captions (the study's test)",
+      'qa',
+    )
     .option('--caption-question <text>', 'caption task: the question asked', DEFAULT_CAPTION_QUESTION)
     .option('--mismatch-from <field>', "qa task: prompts = the items' question (default) or answer (suites whose answers are captions)", 'question');
   diffusionOptions(cmd, ['t', 'tap', 'seed', 'ensemble']);
@@ -63,7 +68,8 @@ export function registerLeakage(program: Command): void {
       let client: Awaited<ReturnType<typeof startEngine>>['client'] | undefined;
       const bar = new EvalProgressBar('leakage', o.progress);
       try {
-        if (o.mismatchFrom !== 'question' && o.mismatchFrom !== 'answer') throw new TwinLensError('INVALID_ARGUMENT', `--mismatch-from must be question or answer, got "${o.mismatchFrom}"`);
+        if (o.mismatchFrom !== 'question' && o.mismatchFrom !== 'answer')
+          throw new TwinLensError('INVALID_ARGUMENT', `--mismatch-from must be question or answer, got "${o.mismatchFrom}"`);
         if (o.task !== 'qa' && o.task !== 'caption') throw new TwinLensError('INVALID_ARGUMENT', `--task must be qa or caption, got "${o.task}"`);
         const task = o.task as LeakageTask;
         const guidance = parseGuidanceList(o.guidance);
@@ -73,7 +79,9 @@ export function registerLeakage(program: Command): void {
         client = started.client;
         const modes = pickModes(started.info, o.modes, (m) => m.inputs.includes('diffusion'));
         const ac = interruptible();
-        process.stderr.write(`leakage: ${suite.name} (${Math.min(o.limit ?? Infinity, suite.items.length)} items, ${task} task) on ${started.info.name}, modes ${modes.join(', ')}, s = ${guidance.join(', ')}\n`);
+        process.stderr.write(
+          `leakage: ${suite.name} (${Math.min(o.limit ?? Infinity, suite.items.length)} items, ${task} task) on ${started.info.name}, modes ${modes.join(', ')}, s = ${guidance.join(', ')}\n`,
+        );
         const diffusion = diffusionFrom({ t: o.t, tap: o.tap, seed: o.seed, ensemble: o.ensemble });
         const run = await runLeakage(started.ask, suite, {
           modes,

@@ -80,7 +80,9 @@ export function registerPull(program: Command): void {
         else {
           for (const f of res.files) {
             const how = f.cached ? 'cached' : f.resumedFrom > 0 ? `resumed at ${formatSize(f.resumedFrom)}` : 'downloaded';
-            process.stdout.write(`${f.verified ? '✓' : '!'} ${f.path}  ${formatSize(f.bytes)}  ${how}${f.verified ? '' : '  (no hash from the Hub: unverified)'}\n`);
+            process.stdout.write(
+              `${f.verified ? '✓' : '!'} ${f.path}  ${formatSize(f.bytes)}  ${how}${f.verified ? '' : '  (no hash from the Hub: unverified)'}\n`,
+            );
           }
           process.stdout.write(`${formatSize(res.downloadedBytes)} downloaded from ${res.endpoint}; files in ${res.snapshot}\n`);
           process.stdout.write(`Next: twinlens packs import --sd ${res.snapshot} … --out PACK\n`);

@@ -47,7 +47,11 @@ export class ClipExtractor {
     const out = await timed(timer, 'clip', () => s.run({ pixel_values: { dims: [1, 3, size, size], data: pixels } }, [name]));
     const t = out[name];
     if (!t || t.dims.length !== 3) {
-      throw new TwinLensError('ONNX_IO_MISMATCH', `CLIP layer ${name} has shape [${t?.dims.join(',')}], expected [1, tokens, hidden]`, 'Choose a transformer layer output');
+      throw new TwinLensError(
+        'ONNX_IO_MISMATCH',
+        `CLIP layer ${name} has shape [${t?.dims.join(',')}], expected [1, tokens, hidden]`,
+        'Choose a transformer layer output',
+      );
     }
     const [, n, d] = t.dims;
     const data = asFloat32(t);
@@ -55,7 +59,11 @@ export class ClipExtractor {
     const patches = n - skip;
     const side = Math.round(Math.sqrt(patches));
     if (side * side !== patches) {
-      throw new TwinLensError('ONNX_IO_MISMATCH', `CLIP layer ${name} has ${n} tokens; with dropCls=${this.section.dropCls} that is not a square patch grid`, 'Set clip.dropCls to match the encoder');
+      throw new TwinLensError(
+        'ONNX_IO_MISMATCH',
+        `CLIP layer ${name} has ${n} tokens; with dropCls=${this.section.dropCls} that is not a square patch grid`,
+        'Set clip.dropCls to match the encoder',
+      );
     }
     const fm: FeatureMap = { alias: 'clip', tensorName: name, height: side, width: side, channels: d, data: data.slice(skip * d, n * d) };
     this.cache.set(image.hash, fm);

@@ -50,7 +50,11 @@ export function clipInputSpec(cfg: PreprocessorConfig): ClipInputSpec {
   const size = typeof cfg.size === 'number' ? cfg.size : (cfg.size?.shortest_edge ?? cfg.size?.height);
   const c = crop ?? size;
   if (!c || c < 1) {
-    throw new TwinLensError('PACK_MANIFEST_INVALID', 'CLIP preprocessor_config.json has neither crop_size nor size', 'Copy the preprocessor_config.json of the CLIP export');
+    throw new TwinLensError(
+      'PACK_MANIFEST_INVALID',
+      'CLIP preprocessor_config.json has neither crop_size nor size',
+      'Copy the preprocessor_config.json of the CLIP export',
+    );
   }
   return {
     shortSide: cfg.do_resize === false ? c : (size ?? c),

@@ -85,7 +85,11 @@ export class DiffusionExtractor {
       // Optimum ≥ 2 exports the posterior's parameters, mean ‖ log-variance along the channels
       // (diffusers' DiagonalGaussianDistribution); the mean is the latent, as for the built-in pack.
       const [b, c, h, w] = dims;
-      if (c % 2 !== 0) throw new TwinLensError('ONNX_IO_MISMATCH', `VAE encoder output "latent_parameters" has ${c} channels, expected mean and log-variance (an even number)`);
+      if (c % 2 !== 0)
+        throw new TwinLensError(
+          'ONNX_IO_MISMATCH',
+          `VAE encoder output "latent_parameters" has ${c} channels, expected mean and log-variance (an even number)`,
+        );
       dims = [b, c / 2, h, w];
       raw = raw.subarray(0, (c / 2) * h * w);
     }
@@ -249,7 +253,11 @@ function pickFeeds(s: OnnxSession, feeds: Record<string, HostTensor>): Record<st
   const out: Record<string, HostTensor> = {};
   for (const name of s.inputNames) {
     if (!feeds[name]) {
-      throw new TwinLensError('ONNX_IO_MISMATCH', `UNet input "${name}" is not one of sample, timestep, encoder_hidden_states`, 'The UNet does not follow the diffusers ONNX contract');
+      throw new TwinLensError(
+        'ONNX_IO_MISMATCH',
+        `UNet input "${name}" is not one of sample, timestep, encoder_hidden_states`,
+        'The UNet does not follow the diffusers ONNX contract',
+      );
     }
     out[name] = feeds[name];
   }

@@ -41,7 +41,11 @@ export function tapRow(dims: number[], data: Float32Array, b: number, latentH: n
     }
     return { height: h, width: w, channels: c, data: out };
   }
-  throw new TwinLensError('TAP_NOT_FOUND', `tap ${name} has shape [${dims.join(',')}], not a token sequence or a feature map`, 'Choose a tap inside an attention or resnet block');
+  throw new TwinLensError(
+    'TAP_NOT_FOUND',
+    `tap ${name} has shape [${dims.join(',')}], not a token sequence or a feature map`,
+    'Choose a tap inside an attention or resnet block',
+  );
 }
 
 /** f_u + s·(f_c − f_u), elementwise. */

@@ -37,12 +37,20 @@ export class PromptEncoder {
     try {
       json = JSON.parse(fs.readFileSync(tokenizerPath, 'utf8'));
     } catch (e) {
-      throw new TwinLensError('PACK_MANIFEST_INVALID', `text tokenizer ${tokenizerPath} is unreadable: ${(e as Error).message}`, 'Use a Hugging Face tokenizer.json');
+      throw new TwinLensError(
+        'PACK_MANIFEST_INVALID',
+        `text tokenizer ${tokenizerPath} is unreadable: ${(e as Error).message}`,
+        'Use a Hugging Face tokenizer.json',
+      );
     }
     try {
       this.tokenizer = new Tokenizer(json as object, {});
     } catch (e) {
-      throw new TwinLensError('PACK_MANIFEST_INVALID', `text tokenizer ${tokenizerPath} is not supported: ${(e as Error).message}`, 'Use a BPE, WordPiece or Unigram tokenizer.json');
+      throw new TwinLensError(
+        'PACK_MANIFEST_INVALID',
+        `text tokenizer ${tokenizerPath} is not supported: ${(e as Error).message}`,
+        'Use a BPE, WordPiece or Unigram tokenizer.json',
+      );
     }
   }
 

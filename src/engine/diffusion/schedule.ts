@@ -58,7 +58,11 @@ export class NoiseSchedule {
 
   alphaBar(t: number): number {
     if (!Number.isInteger(t) || t < 0 || t >= this.numTimesteps) {
-      throw new TwinLensError('INVALID_ARGUMENT', `timestep t=${t} is outside 0…${this.numTimesteps - 1}`, 'The study uses t in {10, 50, 100, 250, 500}; 50 is the default');
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `timestep t=${t} is outside 0…${this.numTimesteps - 1}`,
+        'The study uses t in {10, 50, 100, 250, 500}; 50 is the default',
+      );
     }
     return this.alphasCumprod[t];
   }

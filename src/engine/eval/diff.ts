@@ -78,7 +78,8 @@ export function diffRuns(a: readonly ItemRecord[], b: readonly ItemRecord[], opt
         else {
           if (xa.correct) cell.onlyA++;
           else cell.onlyB++;
-          if (cell.changed.length < (opts.maxChanged ?? 200)) cell.changed.push({ id, question: x.question, answer: x.answer, a: xa.text, b: ya.text, nowRight: ya.correct });
+          if (cell.changed.length < (opts.maxChanged ?? 200))
+            cell.changed.push({ id, question: x.question, answer: x.answer, a: xa.text, b: ya.text, nowRight: ya.correct });
         }
       }
       for (const [id, y] of rb) if (y.answers[mode] && !ra.get(id)?.answers[mode]) cell.unmatched++;

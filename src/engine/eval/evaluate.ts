@@ -11,7 +11,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { AskParams, type AskParamsParsed, type AskResult, type EvaluateParamsParsed, type EvalItemResult, type EvaluateResult, type EvalSummary, type PackInfo, type SuiteList } from '../../shared/contract.js';
+import {
+  AskParams,
+  type AskParamsParsed,
+  type AskResult,
+  type EvaluateParamsParsed,
+  type EvalItemResult,
+  type EvaluateResult,
+  type EvalSummary,
+  type PackInfo,
+  type SuiteList,
+} from '../../shared/contract.js';
 import type { RequestContext } from '../engine.js';
 import { loadSuite } from './index.js';
 import { runEval } from './runner.js';
@@ -69,8 +79,23 @@ export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed,
       const acc = Object.entries(p.running)
         .map(([m, r]) => `${m} ${r.n ? Math.round((100 * r.correct) / r.n) : 0}%`)
         .join(' · ');
-      ctx.emit?.({ type: 'progress', stage: 'evaluate', done: p.done, total: p.total, message: [p.item, p.setting !== 'default' ? p.setting : undefined, acc].filter(Boolean).join(' · ') });
-      ctx.emit?.({ type: 'eval-progress', done: p.done, total: p.total, elapsedMs: p.elapsedMs, etaMs: p.etaMs, item: p.item, setting: p.setting, running: structuredClone(p.running) });
+      ctx.emit?.({
+        type: 'progress',
+        stage: 'evaluate',
+        done: p.done,
+        total: p.total,
+        message: [p.item, p.setting !== 'default' ? p.setting : undefined, acc].filter(Boolean).join(' · '),
+      });
+      ctx.emit?.({
+        type: 'eval-progress',
+        done: p.done,
+        total: p.total,
+        elapsedMs: p.elapsedMs,
+        etaMs: p.etaMs,
+        item: p.item,
+        setting: p.setting,
+        running: structuredClone(p.running),
+      });
     },
   });
   const doc = summarize(run.header, run.records);

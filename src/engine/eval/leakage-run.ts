@@ -71,10 +71,21 @@ interface Probe {
 function probes(items: readonly SuiteItem[], task: LeakageTask, from: MismatchSource, captionQuestion: string): Probe[] {
   if (task === 'caption') {
     const missing = items.filter((it) => !it.caption);
-    if (missing.length) throw new TwinLensError('INVALID_ARGUMENT', `The caption task needs a "caption" on every item; ${missing.length} lack one (first: "${missing[0].id}")`, 'Use --task qa, or a suite with captions');
+    if (missing.length)
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `The caption task needs a "caption" on every item; ${missing.length} lack one (first: "${missing[0].id}")`,
+        'Use --task qa, or a suite with captions',
+      );
     return items.map((item) => ({ item, question: captionQuestion, reference: item.caption!, prompt: item.caption! }));
   }
-  return items.map((item) => ({ item, question: item.question, reference: item.answer, ...(item.options ? { options: item.options } : {}), prompt: from === 'answer' ? item.answer : item.question }));
+  return items.map((item) => ({
+    item,
+    question: item.question,
+    reference: item.answer,
+    ...(item.options ? { options: item.options } : {}),
+    prompt: from === 'answer' ? item.answer : item.question,
+  }));
 }
 
 /** Partner index of each item for these prompt texts (see the file comment); throws when all prompts are equal. */
@@ -91,7 +102,12 @@ export function mismatchPartners(items: ReadonlyArray<Pick<SuiteItem, 'id' | 'im
       if (items[j].image !== it.image) return j;
       if (fallback < 0) fallback = j;
     }
-    if (fallback < 0) throw new TwinLensError('INVALID_ARGUMENT', `Every item's prompt reads "${prompts[i]}": no mismatched prompt for item "${it.id}"`, 'Use a suite with varied prompts');
+    if (fallback < 0)
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `Every item's prompt reads "${prompts[i]}": no mismatched prompt for item "${it.id}"`,
+        'Use a suite with varied prompts',
+      );
     return fallback;
   });
 }
@@ -128,7 +144,10 @@ export async function runLeakage(ask: AskFn, suite: Suite, o: LeakageOptions): P
     const once = async (diffusion: DiffusionSettings, put: (mode: string, text: string) => void): Promise<boolean> => {
       if (o.signal?.aborted) return false;
       try {
-        const r = await ask({ image: { path: p.item.image }, question: p.question, modes: o.modes, diffusion, generation: o.generation ?? {} }, { signal: o.signal });
+        const r = await ask(
+          { image: { path: p.item.image }, question: p.question, modes: o.modes, diffusion, generation: o.generation ?? {} },
+          { signal: o.signal },
+        );
         if (o.signal?.aborted || Object.values(r.answers).some((a) => a.stop === 'cancelled')) return false;
         for (const m of o.modes) {
           const a = r.answers[m];
@@ -149,12 +168,15 @@ export async function runLeakage(ask: AskFn, suite: Suite, o: LeakageOptions): P
       o.onProgress?.({ done, total, elapsedMs, etaMs: (elapsedMs / done) * (total - done), item: p.item.id });
       return true;
     };
-    const matched: DiffusionSettings = task === 'qa' && o.mismatchFrom !== 'answer' ? { promptSource: 'question' } : { promptSource: 'custom', customPrompt: p.prompt };
-    if (!(await once({ ...base, guidance: o.guidance[0], promptSource: 'empty' }, (m, t) => (rec.outputs[m].empty = t)))) return { items: out, complete: false };
+    const matched: DiffusionSettings =
+      task === 'qa' && o.mismatchFrom !== 'answer' ? { promptSource: 'question' } : { promptSource: 'custom', customPrompt: p.prompt };
+    if (!(await once({ ...base, guidance: o.guidance[0], promptSource: 'empty' }, (m, t) => (rec.outputs[m].empty = t))))
+      return { items: out, complete: false };
     for (const s of o.guidance) {
       const key = String(s);
       if (!(await once({ ...base, guidance: s, ...matched }, (m, t) => (rec.outputs[m].matched[key] = t)))) return { items: out, complete: false };
-      if (!(await once({ ...base, guidance: s, promptSource: 'custom', customPrompt: partner.prompt }, (m, t) => (rec.outputs[m].mismatched[key] = t)))) return { items: out, complete: false };
+      if (!(await once({ ...base, guidance: s, promptSource: 'custom', customPrompt: partner.prompt }, (m, t) => (rec.outputs[m].mismatched[key] = t))))
+        return { items: out, complete: false };
     }
     out.push(rec);
   }

@@ -36,10 +36,20 @@ export function formatEvalSummary(s: EvalSummary): string {
   const out: string[] = [describeRun(s), ''];
   if (s.sweep) {
     out.push(`Accuracy % [95 % CI] by ${s.sweep.key} (rows) and mode (columns)`);
-    out.push(table([s.sweep.key, ...s.modes], s.results.map((r) => [r.setting.replace(/^[^=]+=/, ''), ...s.modes.map((m) => formatScore(r.modes[m]))])));
+    out.push(
+      table(
+        [s.sweep.key, ...s.modes],
+        s.results.map((r) => [r.setting.replace(/^[^=]+=/, ''), ...s.modes.map((m) => formatScore(r.modes[m]))]),
+      ),
+    );
     if (s.results.some((r) => s.modes.some((m) => r.modes[m]?.pairs?.n))) {
       out.push('', 'Pair accuracy % [95 % CI] (both items of a pair right)');
-      out.push(table([s.sweep.key, ...s.modes], s.results.map((r) => [r.setting.replace(/^[^=]+=/, ''), ...s.modes.map((m) => formatScore(r.modes[m]?.pairs))])));
+      out.push(
+        table(
+          [s.sweep.key, ...s.modes],
+          s.results.map((r) => [r.setting.replace(/^[^=]+=/, ''), ...s.modes.map((m) => formatScore(r.modes[m]?.pairs))]),
+        ),
+      );
     }
     return out.join('\n');
   }
@@ -49,19 +59,37 @@ export function formatEvalSummary(s: EvalSummary): string {
       ['mode', 'accuracy % [95 % CI]', 'right/n', 'pairs % [95 % CI]', 'pairs right/n', 'errors', 'ms/item'],
       s.modes.map((m) => {
         const x = r.modes[m];
-        return [m, formatScore(x), `${x.correct}/${x.n}`, formatScore(x.pairs), x.pairs ? `${x.pairs.correct}/${x.pairs.n}` : '—', String(x.errors), String(Math.round(r.timing[m]?.meanMs ?? 0))];
+        return [
+          m,
+          formatScore(x),
+          `${x.correct}/${x.n}`,
+          formatScore(x.pairs),
+          x.pairs ? `${x.pairs.correct}/${x.pairs.n}` : '—',
+          String(x.errors),
+          String(Math.round(r.timing[m]?.meanMs ?? 0)),
+        ];
       }),
     ),
   );
   const cats = [...new Set(s.modes.flatMap((m) => Object.keys(r.modes[m]?.categories ?? {})))].sort();
   if (cats.length) {
     out.push('', 'By category: accuracy % [95 % CI]');
-    out.push(table(['category', ...s.modes], cats.map((c) => [`${c} (n=${r.modes[s.modes[0]]?.categories[c]?.n ?? 0})`, ...s.modes.map((m) => formatScore(r.modes[m]?.categories[c]))])));
+    out.push(
+      table(
+        ['category', ...s.modes],
+        cats.map((c) => [`${c} (n=${r.modes[s.modes[0]]?.categories[c]?.n ?? 0})`, ...s.modes.map((m) => formatScore(r.modes[m]?.categories[c]))]),
+      ),
+    );
   }
   for (const field of Object.keys(r.modes[s.modes[0]]?.by ?? {})) {
     const values = [...new Set(s.modes.flatMap((m) => Object.keys(r.modes[m]?.by?.[field] ?? {})))].sort();
     out.push('', `By ${field}: accuracy % [95 % CI]`);
-    out.push(table([field, ...s.modes], values.map((v) => [`${v} (n=${r.modes[s.modes[0]]?.by?.[field]?.[v]?.n ?? 0})`, ...s.modes.map((m) => formatScore(r.modes[m]?.by?.[field]?.[v]))])));
+    out.push(
+      table(
+        [field, ...s.modes],
+        values.map((v) => [`${v} (n=${r.modes[s.modes[0]]?.by?.[field]?.[v]?.n ?? 0})`, ...s.modes.map((m) => formatScore(r.modes[m]?.by?.[field]?.[v]))]),
+      ),
+    );
   }
   return out.join('\n');
 }
@@ -79,7 +107,18 @@ export function formatLeakage(r: LeakageReport): string {
   const qa = r.task !== 'caption';
   for (const m of r.modes) {
     out.push('', `mode ${m}`);
-    const head = ['s', 'leak CIDEr', 'ctrl CIDEr', 'excess', 'leak F1', 'ctrl F1', ...(qa ? ['acc a/b/c %', 'gap acc'] : []), 'gap F1', 'gap CIDEr', '→partner %'];
+    const head = [
+      's',
+      'leak CIDEr',
+      'ctrl CIDEr',
+      'excess',
+      'leak F1',
+      'ctrl F1',
+      ...(qa ? ['acc a/b/c %', 'gap acc'] : []),
+      'gap F1',
+      'gap CIDEr',
+      '→partner %',
+    ];
     const rows = r.rows.map((row) => {
       const c = row.modes[m];
       return [
@@ -89,7 +128,9 @@ export function formatLeakage(r: LeakageReport): string {
         signed(c.leakage.excessCider),
         num(c.leakage.f1, 3),
         num(c.leakage.controlF1, 3),
-        ...(qa ? [`${pct(c.matched.accuracy.accuracy)}/${pct(c.empty.accuracy.accuracy)}/${pct(c.mismatched.accuracy.accuracy)}`, signed(100 * c.gap.accuracy, 1)] : []),
+        ...(qa
+          ? [`${pct(c.matched.accuracy.accuracy)}/${pct(c.empty.accuracy.accuracy)}/${pct(c.mismatched.accuracy.accuracy)}`, signed(100 * c.gap.accuracy, 1)]
+          : []),
         signed(c.gap.f1, 3),
         signed(c.gap.cider),
         pct(c.towardPartnerAnswer.rate),
@@ -113,7 +154,8 @@ export function formatDiff(d: RunDiff, names: [string, string], maxItems = 10): 
   for (const c of d.cells) {
     if (!c.changed.length) continue;
     out.push('', `${c.mode} (${c.setting}): ${c.changed.length} changed`);
-    for (const x of c.changed.slice(0, maxItems)) out.push(`  ${x.nowRight ? '+' : '-'} ${x.id}: ${x.question} [${x.answer}]  ${JSON.stringify(x.a)} → ${JSON.stringify(x.b)}`);
+    for (const x of c.changed.slice(0, maxItems))
+      out.push(`  ${x.nowRight ? '+' : '-'} ${x.id}: ${x.question} [${x.answer}]  ${JSON.stringify(x.a)} → ${JSON.stringify(x.b)}`);
     if (c.changed.length > maxItems) out.push(`  … ${c.changed.length - maxItems} more (see --json)`);
   }
   return out.join('\n');

@@ -58,12 +58,14 @@ export function readResults(file: string): ResultsContents {
       }
       if (obj.type === 'header') {
         if (header) throw new TwinLensError('INVALID_ARGUMENT', `${shown}:${line}: a second header`);
-        if ((obj as RunHeader).format !== RESULTS_FORMAT) throw new TwinLensError('INVALID_ARGUMENT', `${shown}:${line}: not a TwinLens results file (format ${JSON.stringify((obj as RunHeader).format)})`);
+        if ((obj as RunHeader).format !== RESULTS_FORMAT)
+          throw new TwinLensError('INVALID_ARGUMENT', `${shown}:${line}: not a TwinLens results file (format ${JSON.stringify((obj as RunHeader).format)})`);
         header = obj as RunHeader;
       } else if (obj.type === 'item') {
         if (!header) throw new TwinLensError('INVALID_ARGUMENT', `${shown}:${line}: item before the header`);
         const r = obj as ItemRecord;
-        if (typeof r.id !== 'string' || typeof r.setting !== 'string' || !r.answers) throw new TwinLensError('INVALID_ARGUMENT', `${shown}:${line}: item record lacks id, setting or answers`);
+        if (typeof r.id !== 'string' || typeof r.setting !== 'string' || !r.answers)
+          throw new TwinLensError('INVALID_ARGUMENT', `${shown}:${line}: item record lacks id, setting or answers`);
         const k = recordKey(r);
         if (seen.has(k)) throw new TwinLensError('INVALID_ARGUMENT', `${shown}:${line}: item "${r.id}" (${r.setting}) repeats line ${seen.get(k)}`);
         seen.set(k, line);
@@ -100,7 +102,11 @@ export class ResultsWriter {
     const existing = readResults(file);
     const diffs = headerDifferences(existing.header, header);
     if (diffs.length) {
-      throw new TwinLensError('INVALID_ARGUMENT', `${file} holds results of a different run (${diffs.join('; ')})`, 'Use another results file, or --fresh to start it over');
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `${file} holds results of a different run (${diffs.join('; ')})`,
+        'Use another results file, or --fresh to start it over',
+      );
     }
     const fd = fs.openSync(file, 'r+');
     fs.ftruncateSync(fd, existing.validBytes);
@@ -144,7 +150,9 @@ export function mergeResults(files: readonly string[]): { header: RunHeader; rec
       const k = recordKey(r);
       const prev = byKey.get(k);
       if (prev) {
-        const same = JSON.stringify(Object.fromEntries(Object.entries(prev.r.answers).map(([m, a]) => [m, a.text]))) === JSON.stringify(Object.fromEntries(Object.entries(r.answers).map(([m, a]) => [m, a.text])));
+        const same =
+          JSON.stringify(Object.fromEntries(Object.entries(prev.r.answers).map(([m, a]) => [m, a.text]))) ===
+          JSON.stringify(Object.fromEntries(Object.entries(r.answers).map(([m, a]) => [m, a.text])));
         if (!same) throw new TwinLensError('INVALID_ARGUMENT', `Item "${r.id}" (${r.setting}) has different answers in ${prev.file} and ${p.file}`);
         continue;
       }

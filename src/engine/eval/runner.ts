@@ -114,7 +114,9 @@ function baseRecord(item: SuiteItem, suite: Suite, setting: string): Omit<ItemRe
 }
 
 function failedAnswers(modes: readonly string[], message: string): Record<string, EvalItemAnswer> {
-  return Object.fromEntries(modes.map((m) => [m, { text: '', correct: false, rule: 'none', ms: 0, tokens: 0, stop: 'error', error: message } satisfies EvalItemAnswer]));
+  return Object.fromEntries(
+    modes.map((m) => [m, { text: '', correct: false, rule: 'none', ms: 0, tokens: 0, stop: 'error', error: message } satisfies EvalItemAnswer]),
+  );
 }
 
 /** Runs (or resumes) an evaluation; see the file comment. */
@@ -167,7 +169,10 @@ export async function runEval(ask: AskFn, suite: Suite, o: EvalOptions): Promise
           let result: AskResult | undefined;
           for (let attempt = 0; attempt < 2 && !result; attempt++) {
             try {
-              result = await ask({ image: { path: item.image }, question: item.question, modes: toAsk, diffusion, generation: o.generation ?? {} }, { signal: o.signal });
+              result = await ask(
+                { image: { path: item.image }, question: item.question, modes: toAsk, diffusion, generation: o.generation ?? {} },
+                { signal: o.signal },
+              );
             } catch (e) {
               const err = toTwinLensError(e);
               if (err.code === 'CANCELLED' || o.signal?.aborted) {
@@ -187,7 +192,8 @@ export async function runEval(ask: AskFn, suite: Suite, o: EvalOptions): Promise
               break outer;
             }
             imageHash = result.imageHash;
-            for (const m of toAsk) answers[m] = result.answers[m] ? judged(result.answers[m], item) : failedAnswers([m], 'the engine returned no answer for this mode')[m];
+            for (const m of toAsk)
+              answers[m] = result.answers[m] ? judged(result.answers[m], item) : failedAnswers([m], 'the engine returned no answer for this mode')[m];
             const s = result.settings;
             if (toAsk.some((m) => !o.modeInputs || o.modeInputs[m]?.includes('diffusion'))) {
               used = { t: s.t, guidance: s.guidance, tap: s.tap, promptSource: s.promptSource, seed: s.seed, ensemble: s.ensemble };

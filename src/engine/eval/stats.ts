@@ -102,6 +102,18 @@ export function scoreSetting(setting: string, records: readonly ItemRecord[], mo
 }
 
 /** Scores per setting, in the given setting order. */
-export function scoreRun(records: readonly ItemRecord[], settings: readonly string[], modes: readonly string[], by: readonly string[] = []): EvalSettingScore[] {
-  return settings.map((s) => scoreSetting(s, records.filter((r) => r.setting === s), modes, by));
+export function scoreRun(
+  records: readonly ItemRecord[],
+  settings: readonly string[],
+  modes: readonly string[],
+  by: readonly string[] = [],
+): EvalSettingScore[] {
+  return settings.map((s) =>
+    scoreSetting(
+      s,
+      records.filter((r) => r.setting === s),
+      modes,
+      by,
+    ),
+  );
 }

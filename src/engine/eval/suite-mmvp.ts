@@ -114,7 +114,10 @@ export function readMmvpSuite(file: string, imagesDir?: string): Suite {
   };
   const missing = (['index', 'question', 'options', 'answer'] as const).filter((k) => col[k] < 0);
   if (missing.length) {
-    errors.add(rows[0].line, `header lacks ${missing.map((m) => (m === 'answer' ? 'Correct Answer' : m[0].toUpperCase() + m.slice(1))).join(', ')} (found ${header.length} columns)`);
+    errors.add(
+      rows[0].line,
+      `header lacks ${missing.map((m) => (m === 'answer' ? 'Correct Answer' : m[0].toUpperCase() + m.slice(1))).join(', ')} (found ${header.length} columns)`,
+    );
     errors.throwIfAny();
   }
   const images = imagesDir ? path.resolve(imagesDir) : defaultImagesDir(file);

@@ -82,7 +82,8 @@ export function summarize(header: RunHeader, records: readonly ItemRecord[], opt
 /** The header and records a summary (with items) describes; used by --diff on summary files. */
 export function recordsOfSummary(s: EvalSummary, file = 'summary'): { header: RunHeader; records: ItemRecord[] } {
   if (s.format !== SUMMARY_FORMAT) throw new TwinLensError('INVALID_ARGUMENT', `${file} is not a TwinLens eval summary (format ${JSON.stringify(s.format)})`);
-  if (!s.items) throw new TwinLensError('INVALID_ARGUMENT', `${file} has no per-item answers (written with --summary-only)`, 'Diff the results .jsonl files instead');
+  if (!s.items)
+    throw new TwinLensError('INVALID_ARGUMENT', `${file} has no per-item answers (written with --summary-only)`, 'Diff the results .jsonl files instead');
   const header: RunHeader = {
     type: 'header',
     format: 'twinlens-eval-results',

@@ -63,7 +63,12 @@ function parseValue(key: SweepKey, raw: string): string | number {
  */
 export function parseSweep(spec: string): SweepSpec {
   const m = /^\s*([a-z]+)\s*=\s*(.+)$/i.exec(spec);
-  if (!m) throw new TwinLensError('INVALID_ARGUMENT', `--sweep "${spec}" is not key=v1,v2,…`, 'e.g. --sweep t=10,50,100,250,500 or --sweep guidance=0,1,4 or --sweep tap=U-L1-R1-B0-Cross-Q,U-L2-R2-Res-Out');
+  if (!m)
+    throw new TwinLensError(
+      'INVALID_ARGUMENT',
+      `--sweep "${spec}" is not key=v1,v2,…`,
+      'e.g. --sweep t=10,50,100,250,500 or --sweep guidance=0,1,4 or --sweep tap=U-L1-R1-B0-Cross-Q,U-L2-R2-Res-Out',
+    );
   const key = ALIASES[m[1].toLowerCase()];
   if (!key) throw new TwinLensError('INVALID_ARGUMENT', `--sweep: unknown setting "${m[1]}"`, `Sweepable: ${[...new Set(Object.values(ALIASES))].join(', ')}`);
   const values = m[2].split(',').map((v) => parseValue(key, v));
@@ -100,7 +105,11 @@ export function checkSweepConflict(base: DiffusionSettings, sweep: SweepSpec | u
   if (!sweep) return;
   const field = sweep.key === 'prompt' ? 'promptSource' : sweep.key;
   if ((base as Record<string, unknown>)[field] !== undefined) {
-    throw new TwinLensError('INVALID_ARGUMENT', `--sweep ${sweep.key} conflicts with a fixed --${sweep.key === 'prompt' ? 'prompt' : sweep.key}`, 'Drop one of the two');
+    throw new TwinLensError(
+      'INVALID_ARGUMENT',
+      `--sweep ${sweep.key} conflicts with a fixed --${sweep.key === 'prompt' ? 'prompt' : sweep.key}`,
+      'Drop one of the two',
+    );
   }
 }
 

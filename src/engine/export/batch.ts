@@ -17,7 +17,17 @@ import { loadImage } from '../image/image.js';
 import { encoderView } from '../viz/view.js';
 import { type ImageFeatures, imageSheet, pairSheet } from './figures.js';
 import { completeGroup, type ExportFormat, GroupWriter, type RequestKey, safeName } from './files.js';
-import { type ImageContext, isGroupComplete, readClipGroup, readCrossAttentionGroup, readTapGroup, writeClipGroup, writeCrossAttentionGroup, writeEmptyGroup, writeTapGroup } from './groups.js';
+import {
+  type ImageContext,
+  isGroupComplete,
+  readClipGroup,
+  readCrossAttentionGroup,
+  readTapGroup,
+  writeClipGroup,
+  writeCrossAttentionGroup,
+  writeEmptyGroup,
+  writeTapGroup,
+} from './groups.js';
 
 export interface ExportPlan {
   pack: { name: string; dir: string; hasClip: boolean };
@@ -76,11 +86,19 @@ export function listImages(inputs: string[]): string[] {
       throw new TwinLensError('INVALID_ARGUMENT', `--image ${input}: no such file or folder`);
     }
     if (stat.isDirectory()) {
-      const files = fs.readdirSync(abs).filter((f) => IMAGE_EXT.test(f) && !f.startsWith('.')).sort();
-      if (!files.length) throw new TwinLensError('INVALID_ARGUMENT', `--image ${input}: the folder has no images`, 'PNG, JPEG, WebP, GIF, TIFF and AVIF files are read');
+      const files = fs
+        .readdirSync(abs)
+        .filter((f) => IMAGE_EXT.test(f) && !f.startsWith('.'))
+        .sort();
+      if (!files.length)
+        throw new TwinLensError('INVALID_ARGUMENT', `--image ${input}: the folder has no images`, 'PNG, JPEG, WebP, GIF, TIFF and AVIF files are read');
       out.push(...files.map((f) => path.join(abs, f)));
     } else if (/\.txt$/i.test(abs)) {
-      const lines = fs.readFileSync(abs, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      const lines = fs
+        .readFileSync(abs, 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
       out.push(...lines.map((l) => path.resolve(path.dirname(abs), l)));
     } else out.push(abs);
   }
@@ -177,7 +195,18 @@ export async function runExport(plan: ExportPlan, source: FeatureSource, progres
         step(`${name} t=${t}`);
       }
       if (plan.sheet) {
-        const request: RequestKey = { kind: 'sheet', pack: plan.pack.name, imageHash: loaded.hash, prompt: plan.prompt, taps: plan.taps, timesteps: plan.timesteps, guidance: plan.guidance, seed: plan.seed, ensemble: plan.ensemble, size: plan.size };
+        const request: RequestKey = {
+          kind: 'sheet',
+          pack: plan.pack.name,
+          imageHash: loaded.hash,
+          prompt: plan.prompt,
+          taps: plan.taps,
+          timesteps: plan.timesteps,
+          guidance: plan.guidance,
+          seed: plan.seed,
+          ensemble: plan.ensemble,
+          size: plan.size,
+        };
         const need = pair || !completeGroup(path.join(ctx.dir, 'sheet.json'), { request, formats: ['png', 'svg'] });
         if (need) await fillFromDisk(feats, plan, (t, clip) => extract(image, t, clip));
         if (completeGroup(path.join(ctx.dir, 'sheet.json'), { request, formats: ['png', 'svg'] })) s.skipped.push('sheet');
@@ -186,7 +215,16 @@ export async function runExport(plan: ExportPlan, source: FeatureSource, progres
           const w = new GroupWriter(ctx.dir);
           w.write('sheet.png', 'png', sheet.png);
           w.write('sheet.svg', 'svg', sheet.svg);
-          w.finish('sheet.json', { kind: 'sheet', request, image, packDir: plan.pack.dir, width: sheet.width, height: sheet.height, rows: 'taps (PCA, cond − uncond) + cross-attention', columns: 'input + timesteps' });
+          w.finish('sheet.json', {
+            kind: 'sheet',
+            request,
+            image,
+            packDir: plan.pack.dir,
+            width: sheet.width,
+            height: sheet.height,
+            rows: 'taps (PCA, cond − uncond) + cross-attention',
+            columns: 'input + timesteps',
+          });
           s.written.push(...w.paths());
         }
         if (pair) kept.push(feats);
@@ -207,15 +245,38 @@ export async function runExport(plan: ExportPlan, source: FeatureSource, progres
       const [a, b] = kept;
       const t = pairT(plan.timesteps);
       const base = `pair_${safeName(path.basename(a.ctx.dir))}_${safeName(path.basename(b.ctx.dir))}`;
-      const request: RequestKey = { kind: 'pair', pack: plan.pack.name, images: [a.ctx.imageHash, b.ctx.imageHash], prompt: plan.prompt, taps: plan.taps, t, guidance: plan.guidance, seed: plan.seed, ensemble: plan.ensemble, size: plan.size };
+      const request: RequestKey = {
+        kind: 'pair',
+        pack: plan.pack.name,
+        images: [a.ctx.imageHash, b.ctx.imageHash],
+        prompt: plan.prompt,
+        taps: plan.taps,
+        t,
+        guidance: plan.guidance,
+        seed: plan.seed,
+        ensemble: plan.ensemble,
+        size: plan.size,
+      };
       const existing = completeGroup(path.join(plan.out, `${base}.json`), { request, formats: ['png', 'svg'] });
-      if (existing) summary.pair = { files: existing.files.map((f) => path.join(plan.out, f.name)), t, skipped: true, similarity: existing.similarity as Record<string, { tokenwise: number; pooled: number }> };
+      if (existing)
+        summary.pair = {
+          files: existing.files.map((f) => path.join(plan.out, f.name)),
+          t,
+          skipped: true,
+          similarity: existing.similarity as Record<string, { tokenwise: number; pooled: number }>,
+        };
       else {
         const r = await pairSheet(a, b, plan.taps, t);
         const w = new GroupWriter(plan.out);
         w.write(`${base}.png`, 'png', r.sheet.png);
         w.write(`${base}.svg`, 'svg', r.sheet.svg);
-        w.finish(`${base}.json`, { kind: 'pair', request, images: [a.ctx.image, b.ctx.image], similarity: r.similarity, measure: 'cosine: token-wise = mean over grid positions; pooled = of mean-pooled features' });
+        w.finish(`${base}.json`, {
+          kind: 'pair',
+          request,
+          images: [a.ctx.image, b.ctx.image],
+          similarity: r.similarity,
+          measure: 'cosine: token-wise = mean over grid positions; pooled = of mean-pooled features',
+        });
         summary.pair = { files: w.paths(), t, skipped: false, similarity: r.similarity };
       }
     }

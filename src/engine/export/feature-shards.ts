@@ -179,11 +179,16 @@ export class FeatureShardWriter {
     for (const kind of ['clip', 'diffusion_uncond', 'diffusion_cond'] as const) {
       const t = tensors[kind];
       if (!t) continue;
-      if (t.data.length !== t.shape[0] * t.shape[1]) throw new TwinLensError('INTERNAL', `row ${id}: ${kind} has ${t.data.length} values for shape [${t.shape.join(',')}]`);
+      if (t.data.length !== t.shape[0] * t.shape[1])
+        throw new TwinLensError('INTERNAL', `row ${id}: ${kind} has ${t.data.length} values for shape [${t.shape.join(',')}]`);
       const typed = this.dtype === 'float16' ? float32ToFloat16Bits(t.data) : t.data;
       const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
       fs.writeSync(this.fd, bytes, 0, bytes.length, this.offset);
-      entries[`${id}/${kind}`] = { dtype: this.dtype === 'float16' ? 'F16' : 'F32', shape: [...t.shape], data_offsets: [this.offset, this.offset + bytes.length] };
+      entries[`${id}/${kind}`] = {
+        dtype: this.dtype === 'float16' ? 'F16' : 'F32',
+        shape: [...t.shape],
+        data_offsets: [this.offset, this.offset + bytes.length],
+      };
       this.offset += bytes.length;
     }
     Object.assign(this.header, entries);
@@ -281,7 +286,12 @@ export function finalizeManifest(dir: string, n: number): string | undefined {
     parts.push(JSON.parse(fs.readFileSync(f, 'utf8')) as PartialManifest);
   }
   for (const [k, p] of parts.entries()) {
-    if (!sameSettings(p, parts[0])) throw new TwinLensError('INVALID_ARGUMENT', `${partialManifestName(k, n)} was made with other settings than ${partialManifestName(0, n)}`, 'Extract every shard with the same pack, stage and options');
+    if (!sameSettings(p, parts[0]))
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `${partialManifestName(k, n)} was made with other settings than ${partialManifestName(0, n)}`,
+        'Extract every shard with the same pack, stage and options',
+      );
   }
   const merged: Record<string, unknown> = Object.fromEntries(Object.entries(parts[0]).filter(([k]) => k !== 'shards' && k !== 'of'));
   merged.shards = parts.map((p) => p.shards[0]);

@@ -71,18 +71,22 @@ export async function imageSheet(f: ImageFeatures, taps: string[], timesteps: nu
     rows.push(pcaRow.map((p, c) => cell(p, c === 0 && p ? explainedNote(p) : undefined)));
     if (present.some((tap) => tap.cond && tap.uncond)) {
       rowLabels.push(`${alias}\ncond − uncond`);
-      rows.push(perT.map((tap) => {
-        const d = tap && tapBranches(tap).difference;
-        return d ? cell(differencePanel('d', 'd', d, ctx.base)) : null;
-      }));
+      rows.push(
+        perT.map((tap) => {
+          const d = tap && tapBranches(tap).difference;
+          return d ? cell(differencePanel('d', 'd', d, ctx.base)) : null;
+        }),
+      );
     }
   });
   if (timesteps.some((t) => f.crossAttention.has(t))) {
     rowLabels.push('cross-attention\nquestion words');
-    rows.push(timesteps.map((t) => {
-      const img = wordAttention(f.crossAttention.get(t), ctx.base);
-      return img ? { image: img } : null;
-    }));
+    rows.push(
+      timesteps.map((t) => {
+        const img = wordAttention(f.crossAttention.get(t), ctx.base);
+        return img ? { image: img } : null;
+      }),
+    );
   }
   const cells = rows.map((r, i) => [first[i] ?? null, ...r]);
   return renderSheet({

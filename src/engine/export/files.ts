@@ -59,7 +59,11 @@ export function writeAtomic(file: string, data: Buffer | string): void {
     fs.rmSync(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new TwinLensError('DISK_FULL', `The disk is full: could not write ${path.basename(file)} in ${path.dirname(file)}`, 'Free some space or export to another folder, then run the same export again: finished files are kept and skipped');
+      throw new TwinLensError(
+        'DISK_FULL',
+        `The disk is full: could not write ${path.basename(file)} in ${path.dirname(file)}`,
+        'Free some space or export to another folder, then run the same export again: finished files are kept and skipped',
+      );
     }
     throw e;
   }

@@ -78,14 +78,31 @@ export function regenerateCommand(ctx: ImageContext, opts: { t?: number }): stri
 }
 
 function metadata(ctx: ImageContext, extra: Record<string, unknown>): Record<string, string> {
-  const all: Record<string, unknown> = { pack: ctx.pack, image: ctx.image, imageHash: ctx.imageHash, prompt: ctx.prompt, guidance: ctx.guidance, seed: ctx.seed, ensemble: ctx.ensemble, ...extra };
+  const all: Record<string, unknown> = {
+    pack: ctx.pack,
+    image: ctx.image,
+    imageHash: ctx.imageHash,
+    prompt: ctx.prompt,
+    guidance: ctx.guidance,
+    seed: ctx.seed,
+    ensemble: ctx.ensemble,
+    ...extra,
+  };
   return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }
 
 /** The tensor each group kind's single-tensor files are named after (`<name>.npy`). */
 const MAIN_TENSOR: Record<string, string> = { tap: 'guided', 'cross-attention': 'maps', clip: 'patches' };
 
-async function writeTensorsAndPanels(w: GroupWriter, ctx: ImageContext, name: string, tensors: NamedTensor[], meta: Record<string, unknown>, panels: () => Panel[], main: string): Promise<Record<string, unknown>> {
+async function writeTensorsAndPanels(
+  w: GroupWriter,
+  ctx: ImageContext,
+  name: string,
+  tensors: NamedTensor[],
+  meta: Record<string, unknown>,
+  panels: () => Panel[],
+  main: string,
+): Promise<Record<string, unknown>> {
   for (const format of Object.values(TENSOR_FORMAT_REGISTRY)) {
     if (!ctx.formats.has(format.id)) continue;
     for (const f of format.encode(name, tensors, metadata(ctx, meta), main)) w.write(f.name, format.id, f.data);
@@ -101,7 +118,16 @@ async function writeTensorsAndPanels(w: GroupWriter, ctx: ImageContext, name: st
 }
 
 function sidecarCommon(ctx: ImageContext) {
-  return { pack: ctx.pack, packDir: ctx.packDir, image: ctx.image, imageHash: ctx.imageHash, prompt: ctx.prompt, guidance: ctx.guidance, seed: ctx.seed, ensemble: ctx.ensemble };
+  return {
+    pack: ctx.pack,
+    packDir: ctx.packDir,
+    image: ctx.image,
+    imageHash: ctx.imageHash,
+    prompt: ctx.prompt,
+    guidance: ctx.guidance,
+    seed: ctx.seed,
+    ensemble: ctx.ensemble,
+  };
 }
 
 /** One tap at one t: guided/cond/uncond tensors and their panels. */
@@ -146,7 +172,15 @@ export async function writeCrossAttentionGroup(ctx: ImageContext, x: CrossAttent
   const w = new GroupWriter(ctx.dir, ctx.sink);
   const shape = [x.tokens.length, x.height, x.width];
   const info = { t, tokens: x.tokens, layers: x.layers, height: x.height, width: x.width, layout: '[tokens, H, W]' };
-  const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'maps', shape, data: x.maps }], info, () => attentionPanels(x, ctx.base, `${name}_`), MAIN_TENSOR['cross-attention']);
+  const panelMeta = await writeTensorsAndPanels(
+    w,
+    ctx,
+    name,
+    [{ name: 'maps', shape, data: x.maps }],
+    info,
+    () => attentionPanels(x, ctx.base, `${name}_`),
+    MAIN_TENSOR['cross-attention'],
+  );
   w.finish(`${name}.json`, {
     kind: 'cross-attention',
     request: groupRequest('cross-attention', ctx, undefined, t),
@@ -180,7 +214,16 @@ export async function writeClipGroup(ctx: ImageContext, clip: FeatureMap): Promi
     channelsPanel('clip_channels', 'CLIP strongest channels', 'clip', clip, ctx.size, 9),
   ];
   const panelMeta = await writeTensorsAndPanels(w, ctx, name, [{ name: 'patches', shape, data: clip.data }], info, panels, MAIN_TENSOR.clip);
-  w.finish(`${name}.json`, { kind: 'clip', request: groupRequest('clip', ctx), ...sidecarCommon(ctx), ...info, shape, dtype: 'float32', panels: panelMeta, regenerate: regenerateCommand(ctx, {}) });
+  w.finish(`${name}.json`, {
+    kind: 'clip',
+    request: groupRequest('clip', ctx),
+    ...sidecarCommon(ctx),
+    ...info,
+    shape,
+    dtype: 'float32',
+    panels: panelMeta,
+    regenerate: regenerateCommand(ctx, {}),
+  });
   return w.paths();
 }
 
@@ -201,7 +244,16 @@ export function readTapGroup(ctx: ImageContext, alias: string, t: number): TapFe
   const s = g?.sidecar as { height: number; width: number; channels: number; tensorName: string } | undefined;
   const guided = g?.tensors.get('guided');
   if (!g || !s || !guided) return undefined;
-  return { alias, tensorName: s.tensorName, height: s.height, width: s.width, channels: s.channels, data: guided, cond: g.tensors.get('cond'), uncond: g.tensors.get('uncond') };
+  return {
+    alias,
+    tensorName: s.tensorName,
+    height: s.height,
+    width: s.width,
+    channels: s.channels,
+    data: guided,
+    cond: g.tensors.get('cond'),
+    uncond: g.tensors.get('uncond'),
+  };
 }
 
 export function readCrossAttentionGroup(ctx: ImageContext, t: number): CrossAttentionMaps | undefined {

@@ -29,9 +29,14 @@ export function decodeNpy(buf: Buffer): { shape: number[]; data: Float32Array } 
   const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
   const header = buf.subarray(start, start + hlen).toString('latin1');
-  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) throw new TwinLensError('INVALID_ARGUMENT', `npy: only C-order float32 is supported (${header.trim()})`);
+  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header))
+    throw new TwinLensError('INVALID_ARGUMENT', `npy: only C-order float32 is supported (${header.trim()})`);
   const m = /'shape':\s*\(([^)]*)\)/.exec(header);
-  const shape = (m?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = (m?.[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const off = start + hlen;
   const bytes = buf.subarray(off);
   const data = new Float32Array(bytes.length / 4);

@@ -44,8 +44,10 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
     if (!t.name || t.name === METADATA) throw new TwinLensError('INVALID_ARGUMENT', `safetensors: invalid tensor name "${t.name}"`);
     if (names.has(t.name)) throw new TwinLensError('INVALID_ARGUMENT', `safetensors: duplicate tensor name "${t.name}"`);
     names.add(t.name);
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new TwinLensError('INVALID_ARGUMENT', `safetensors: bad shape [${t.shape.join(',')}] for ${t.name}`);
-    if (count(t.shape) !== t.data.length) throw new TwinLensError('INVALID_ARGUMENT', `safetensors: ${t.name} has shape [${t.shape.join(',')}] but ${t.data.length} values`);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new TwinLensError('INVALID_ARGUMENT', `safetensors: bad shape [${t.shape.join(',')}] for ${t.name}`);
+    if (count(t.shape) !== t.data.length)
+      throw new TwinLensError('INVALID_ARGUMENT', `safetensors: ${t.name} has shape [${t.shape.join(',')}] but ${t.data.length} values`);
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -91,7 +93,8 @@ export function decodeSafetensors(buf: Buffer): DecodedSafetensors {
     if (e.dtype !== 'F32') throw new TwinLensError('INVALID_ARGUMENT', `safetensors: tensor ${name} is ${e.dtype}; only F32 is supported`);
     const [begin, end] = e.data_offsets ?? [-1, -1];
     const shape = e.shape ?? [];
-    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end >= begin && end <= dataLen)) throw bad(`tensor ${name} has offsets [${begin}, ${end}) outside ${dataLen} data bytes`);
+    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end >= begin && end <= dataLen))
+      throw bad(`tensor ${name} has offsets [${begin}, ${end}) outside ${dataLen} data bytes`);
     if (end - begin !== count(shape) * 4) throw bad(`tensor ${name}: shape [${shape.join(',')}] does not fit ${end - begin} bytes`);
     const data = new Float32Array(count(shape));
     Buffer.from(data.buffer).set(buf.subarray(base + begin, base + end));

@@ -92,12 +92,15 @@ function layout(spec: SheetSpec): Layout {
   const height = MARGIN * 2 + titleH + headH + rows * (S + noteH) + (rows - 1) * GAP + footH;
   const texts: Text[] = [];
   const tiles: Layout['tiles'] = [];
-  if (spec.title) texts.push({ x: MARGIN, y: MARGIN + TITLE_FS, text: fit(spec.title, width - 2 * MARGIN, TITLE_FS), size: TITLE_FS, anchor: 'start', bold: true });
+  if (spec.title)
+    texts.push({ x: MARGIN, y: MARGIN + TITLE_FS, text: fit(spec.title, width - 2 * MARGIN, TITLE_FS), size: TITLE_FS, anchor: 'start', bold: true });
   const gridTop = MARGIN + titleH + headH;
   const gridLeft = MARGIN + labelW;
   colLines.forEach((lines, c) => {
     const bottom = gridTop - 7 - (lines.length - 1) * (FS + 3);
-    lines.forEach((line, i) => texts.push({ x: gridLeft + c * (S + GAP) + S / 2, y: bottom + i * (FS + 3), text: fit(line, S + GAP, FS), size: FS, anchor: 'middle', bold: i === 0 }));
+    lines.forEach((line, i) =>
+      texts.push({ x: gridLeft + c * (S + GAP) + S / 2, y: bottom + i * (FS + 3), text: fit(line, S + GAP, FS), size: FS, anchor: 'middle', bold: i === 0 }),
+    );
   });
   rowLines.forEach((lines, r) => {
     const cy = gridTop + r * (S + noteH + GAP) + S / 2;
@@ -109,13 +112,20 @@ function layout(spec: SheetSpec): Layout {
       if (!cell) return;
       const x = gridLeft + c * (S + GAP);
       const y = gridTop + r * (S + noteH + GAP);
-      if (cell.image.width !== S || cell.image.height !== S) throw new Error(`sheet: cell ${r},${c} is ${cell.image.width}×${cell.image.height}, expected ${S}×${S}`);
+      if (cell.image.width !== S || cell.image.height !== S)
+        throw new Error(`sheet: cell ${r},${c} is ${cell.image.width}×${cell.image.height}, expected ${S}×${S}`);
       tiles.push({ x, y, image: cell.image });
       if (cell.note) texts.push({ x: x + S / 2, y: y + S + NOTE_FS + 2, text: fit(cell.note, S + GAP, NOTE_FS), size: NOTE_FS, anchor: 'middle' });
     }),
   );
   footer.forEach((line, i) => {
-    texts.push({ x: MARGIN, y: height - MARGIN - footH + 6 + (i + 1) * (NOTE_FS + 5) - 4, text: fit(line, width - 2 * MARGIN, NOTE_FS), size: NOTE_FS, anchor: 'start' });
+    texts.push({
+      x: MARGIN,
+      y: height - MARGIN - footH + 6 + (i + 1) * (NOTE_FS + 5) - 4,
+      text: fit(line, width - 2 * MARGIN, NOTE_FS),
+      size: NOTE_FS,
+      anchor: 'start',
+    });
   });
   return { width, height, tiles, texts };
 }
@@ -136,13 +146,21 @@ export async function renderSheet(spec: SheetSpec): Promise<SheetOutput> {
   const overlay = `<svg xmlns="http://www.w3.org/2000/svg" width="${L.width}" height="${L.height}">\n${textElements(L.texts)}\n</svg>`;
   const png = await sharp({ create: { width: L.width, height: L.height, channels: 3, background: '#ffffff' } })
     .composite([
-      ...L.tiles.map((t) => ({ input: Buffer.from(t.image.data.buffer, t.image.data.byteOffset, t.image.data.byteLength), raw: { width: t.image.width, height: t.image.height, channels: 3 as const }, left: t.x, top: t.y })),
+      ...L.tiles.map((t) => ({
+        input: Buffer.from(t.image.data.buffer, t.image.data.byteOffset, t.image.data.byteLength),
+        raw: { width: t.image.width, height: t.image.height, channels: 3 as const },
+        left: t.x,
+        top: t.y,
+      })),
       { input: Buffer.from(overlay), left: 0, top: 0 },
     ])
     .png({ compressionLevel: 6, adaptiveFiltering: false })
     .toBuffer();
   const images = L.tiles
-    .map((t, i) => `<image x="${t.x}" y="${t.y}" width="${t.image.width}" height="${t.image.height}" style="image-rendering:pixelated" href="data:image/png;base64,${pngs[i].toString('base64')}"/>`)
+    .map(
+      (t, i) =>
+        `<image x="${t.x}" y="${t.y}" width="${t.image.width}" height="${t.image.height}" style="image-rendering:pixelated" href="data:image/png;base64,${pngs[i].toString('base64')}"/>`,
+    )
     .join('\n');
   const svg = [
     `<?xml version="1.0" encoding="UTF-8"?>`,

@@ -36,7 +36,11 @@ async function project(s: OnnxSession, x: Tokens, what: string): Promise<VisualT
   const out = await s.run({ features: { dims: [1, x.count, x.dim], data: x.data } }, ['embeds']);
   const e = out.embeds;
   if (!e || e.dims.length !== 3 || e.dims[1] !== x.count) {
-    throw new TwinLensError('ONNX_IO_MISMATCH', `${what} projector returned [${e?.dims.join(',')}] for ${x.count} tokens`, 'A projector maps [1,N,D] features to [1,N,H] embeds');
+    throw new TwinLensError(
+      'ONNX_IO_MISMATCH',
+      `${what} projector returned [${e?.dims.join(',')}] for ${x.count} tokens`,
+      'A projector maps [1,N,D] features to [1,N,H] embeds',
+    );
   }
   return { embeds: asFloat32(e), tokens: e.dims[1], hidden: e.dims[2] };
 }
@@ -54,7 +58,8 @@ function checkDim(s: OnnxSession, input: string, x: Tokens, what: string): void 
 
 export async function visualTokens(mode: ModeSection, p: ModeProjectors, feats: { clip?: Tokens; diffusion?: Tokens }): Promise<VisualTokens> {
   if (mode.fusion === 'cross-attention') {
-    if (!p.xattn || !feats.clip || !feats.diffusion) throw new TwinLensError('MODE_UNAVAILABLE', 'cross-attention fusion needs the xattn projector and both encoders');
+    if (!p.xattn || !feats.clip || !feats.diffusion)
+      throw new TwinLensError('MODE_UNAVAILABLE', 'cross-attention fusion needs the xattn projector and both encoders');
     checkDim(p.xattn, 'clip_features', feats.clip, 'xattn (CLIP side)');
     checkDim(p.xattn, 'diffusion_features', feats.diffusion, 'xattn (diffusion side)');
     const out = await p.xattn.run(
@@ -79,7 +84,11 @@ export async function visualTokens(mode: ModeSection, p: ModeProjectors, feats: 
   if (parts.length === 1) return parts[0];
   const hidden = parts[0].hidden;
   if (parts.some((x) => x.hidden !== hidden)) {
-    throw new TwinLensError('ONNX_IO_MISMATCH', `projectors disagree on the LLM width (${parts.map((x) => x.hidden).join(' vs ')})`, 'Both projectors must map into the same LLM embedding space');
+    throw new TwinLensError(
+      'ONNX_IO_MISMATCH',
+      `projectors disagree on the LLM width (${parts.map((x) => x.hidden).join(' vs ')})`,
+      'Both projectors must map into the same LLM embedding space',
+    );
   }
   const tokens = parts.reduce((a, x) => a + x.tokens, 0);
   const embeds = new Float32Array(tokens * hidden);

@@ -91,11 +91,21 @@ export async function storeEditedGraph(
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     if (!READ_ONLY_CODES.has(code)) {
-      throw new TwinLensError('ONNX_LOAD_FAILED', `Cannot write the edited graph ${besideModel}: ${(e as Error).message}`, 'Check free disk space and the permissions of the pack folder.', { cause: e });
+      throw new TwinLensError(
+        'ONNX_LOAD_FAILED',
+        `Cannot write the edited graph ${besideModel}: ${(e as Error).message}`,
+        'Check free disk space and the permissions of the pack folder.',
+        { cause: e },
+      );
     }
     const folder = dirname(req.modelPath);
     if (!inCache || !cacheFolder) {
-      throw new TwinLensError('ONNX_LOAD_FAILED', `Cannot write the edited graph beside ${req.modelPath}: the folder ${folder} is read-only (${code})`, 'Make the pack folder writable, or configure a cache folder.', { cause: e });
+      throw new TwinLensError(
+        'ONNX_LOAD_FAILED',
+        `Cannot write the edited graph beside ${req.modelPath}: the folder ${folder} is read-only (${code})`,
+        'Make the pack folder writable, or configure a cache folder.',
+        { cause: e },
+      );
     }
     try {
       await mkdir(cacheFolder, { recursive: true });
@@ -129,7 +139,10 @@ async function linkInto(from: string, to: string): Promise<void> {
     await link(from, to);
   } catch (e) {
     if (size === undefined || size > COPY_LIMIT) {
-      throw new Error(`cannot link ${from} into the cache folder (${(e as NodeJS.ErrnoException).code ?? e}) and it is too large to copy; put the cache folder on the same disk as the pack (--cache-dir)`, { cause: e });
+      throw new Error(
+        `cannot link ${from} into the cache folder (${(e as NodeJS.ErrnoException).code ?? e}) and it is too large to copy; put the cache folder on the same disk as the pack (--cache-dir)`,
+        { cause: e },
+      );
     }
     await copyFile(from, to);
   }

@@ -95,7 +95,11 @@ export async function editGraph(modelPath: string, options: EditGraphOptions): P
   const keep = [...new Set(options.keepOutputs ?? [])];
   const unknownKeep = keep.filter((k) => !original.includes(k));
   if (unknownKeep.length > 0) {
-    throw new TwinLensError('INVALID_ARGUMENT', `keepOutputs names ${unknownKeep.join(', ')}, which ${unknownKeep.length === 1 ? 'is not a graph output' : 'are not graph outputs'} of ${modelPath}`, `The graph outputs are: ${original.join(', ') || '(none)'}.`);
+    throw new TwinLensError(
+      'INVALID_ARGUMENT',
+      `keepOutputs names ${unknownKeep.join(', ')}, which ${unknownKeep.length === 1 ? 'is not a graph output' : 'are not graph outputs'} of ${modelPath}`,
+      `The graph outputs are: ${original.join(', ') || '(none)'}.`,
+    );
   }
   const prune = options.prune ?? false;
   const newOutputs = add.filter((n) => !original.includes(n));
@@ -140,13 +144,22 @@ export async function editGraph(modelPath: string, options: EditGraphOptions): P
 /** Trims and de-duplicates requested names; each must be a tensor of the graph. */
 function checkRequested(index: GraphIndex, requested: readonly string[]): string[] {
   if (!Array.isArray(requested)) {
-    throw new TwinLensError('INVALID_ARGUMENT', 'addOutputs must be an array of tensor names', 'Pass e.g. { addOutputs: ["/up_blocks.1/.../to_q/MatMul_output_0"] }.');
+    throw new TwinLensError(
+      'INVALID_ARGUMENT',
+      'addOutputs must be an array of tensor names',
+      'Pass e.g. { addOutputs: ["/up_blocks.1/.../to_q/MatMul_output_0"] }.',
+    );
   }
   const lookup = graphLookup(index);
   const out: string[] = [];
   for (const raw of requested) {
     const name = typeof raw === 'string' ? raw.trim() : '';
-    if (!name) throw new TwinLensError('INVALID_ARGUMENT', `addOutputs contains an empty or non-string entry (${JSON.stringify(raw)})`, 'Pass tensor names resolved with resolveTap().');
+    if (!name)
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `addOutputs contains an empty or non-string entry (${JSON.stringify(raw)})`,
+        'Pass tensor names resolved with resolveTap().',
+      );
     if (!lookup.producer.has(name) && !lookup.sources.has(name)) {
       const near = tapCandidates(index, name, 5);
       throw new TwinLensError(
@@ -167,13 +180,26 @@ function rebuildPruned(scan: ModelScan, plan: PrunePlan, keptOriginal: Set<strin
   for (const f of scan.graph) {
     let keep: boolean;
     switch (f.kind) {
-      case 'node': keep = plan.keepNode[f.ref]; break;
-      case 'initializer': keep = plan.needed.has(index.initializers[f.ref].name); break;
-      case 'input': keep = plan.needed.has(index.inputs[f.ref].name); break;
-      case 'output': keep = keptOriginal.has(index.outputs[f.ref].name); break;
-      case 'valueInfo': keep = plan.live.has(index.valueInfo[f.ref].name); break;
-      case 'sparseInitializer': keep = plan.needed.has(index.sparseInitializers[f.ref]); break;
-      default: keep = true;
+      case 'node':
+        keep = plan.keepNode[f.ref];
+        break;
+      case 'initializer':
+        keep = plan.needed.has(index.initializers[f.ref].name);
+        break;
+      case 'input':
+        keep = plan.needed.has(index.inputs[f.ref].name);
+        break;
+      case 'output':
+        keep = keptOriginal.has(index.outputs[f.ref].name);
+        break;
+      case 'valueInfo':
+        keep = plan.live.has(index.valueInfo[f.ref].name);
+        break;
+      case 'sparseInitializer':
+        keep = plan.needed.has(index.sparseInitializers[f.ref]);
+        break;
+      default:
+        keep = true;
     }
     if (keep) graph.push(rawField(bytes, f));
   }

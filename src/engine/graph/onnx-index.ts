@@ -16,26 +16,35 @@
 import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import { TwinLensError } from '../../shared/errors.js';
-import {
-  type FieldSpan,
-  ProtoWalkError,
-  WIRE_LEN,
-  int64sOf,
-  payloadOf,
-  stringOf,
-  toNumber,
-  varintOf,
-  walkFields,
-} from './proto-fields.js';
+import { type FieldSpan, ProtoWalkError, WIRE_LEN, int64sOf, payloadOf, stringOf, toNumber, varintOf, walkFields } from './proto-fields.js';
 
 const { onnx } = onnxProto;
 
 /** Element types by TensorProto.DataType number; names follow onnxruntime-common where it has one. */
 const ELEMENT_TYPES: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string',
-  9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128',
-  16: 'bfloat16', 17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz',
-  21: 'uint4', 22: 'int4', 23: 'float4e2m1',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
+  17: 'float8e4m3fn',
+  18: 'float8e4m3fnuz',
+  19: 'float8e5m2',
+  20: 'float8e5m2fnuz',
+  21: 'uint4',
+  22: 'int4',
+  23: 'float4e2m1',
 };
 
 export function elementTypeName(dataType: number): string {
@@ -113,7 +122,12 @@ export interface ModelScan {
 }
 
 const GRAPH_FIELD_KINDS: Record<number, GraphFieldKind> = {
-  1: 'node', 5: 'initializer', 11: 'input', 12: 'output', 13: 'valueInfo', 15: 'sparseInitializer',
+  1: 'node',
+  5: 'initializer',
+  11: 'input',
+  12: 'output',
+  13: 'valueInfo',
+  15: 'sparseInitializer',
 };
 
 /** Lists an ONNX graph without materialising its weights. */
@@ -133,8 +147,18 @@ export async function scanModelFile(modelPath: string): Promise<ModelScan> {
     bytes = await readFile(modelPath);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'the file does not exist' : err.code === 'ERR_FS_FILE_TOO_LARGE' ? 'the file is larger than 2 GiB, which a single-file ONNX model cannot be' : err.message;
-    throw new TwinLensError('ONNX_LOAD_FAILED', `Cannot read ONNX model ${modelPath}: ${why}`, 'Check the path in pack.json and that the file was fully downloaded.', { cause: e });
+    const why =
+      err.code === 'ENOENT'
+        ? 'the file does not exist'
+        : err.code === 'ERR_FS_FILE_TOO_LARGE'
+          ? 'the file is larger than 2 GiB, which a single-file ONNX model cannot be'
+          : err.message;
+    throw new TwinLensError(
+      'ONNX_LOAD_FAILED',
+      `Cannot read ONNX model ${modelPath}: ${why}`,
+      'Check the path in pack.json and that the file was fully downloaded.',
+      { cause: e },
+    );
   }
   return scanModelBytes(bytes, modelPath);
 }
@@ -153,8 +177,20 @@ export function scanModelBytes(bytes: Buffer, modelPath: string): ModelScan {
   try {
     const top = walkFields(bytes);
     const index: GraphIndex = {
-      modelPath, fileBytes: bytes.length, irVersion: 0, producer: '', opsets: [], graphName: '', nodes: [], inputs: [],
-      outputs: [], valueInfo: [], initializers: [], sparseInitializers: [], usesExternalData: false, externalDataFiles: [],
+      modelPath,
+      fileBytes: bytes.length,
+      irVersion: 0,
+      producer: '',
+      opsets: [],
+      graphName: '',
+      nodes: [],
+      inputs: [],
+      outputs: [],
+      valueInfo: [],
+      initializers: [],
+      sparseInitializers: [],
+      usesExternalData: false,
+      externalDataFiles: [],
     };
     const graph: GraphFieldRef[] = [];
     let graphCount = 0;
@@ -182,7 +218,7 @@ export function scanModelBytes(bytes: Buffer, modelPath: string): ModelScan {
 }
 
 function indexGraphField(bytes: Buffer, span: FieldSpan, index: GraphIndex): GraphFieldRef {
-  const kind = span.wire === WIRE_LEN ? GRAPH_FIELD_KINDS[span.field] ?? 'other' : 'other';
+  const kind = span.wire === WIRE_LEN ? (GRAPH_FIELD_KINDS[span.field] ?? 'other') : 'other';
   const at = (ref: number): GraphFieldRef => ({ ...span, kind, ref });
   if (span.field === 2 && span.wire === WIRE_LEN) index.graphName = stringOf(bytes, span);
   switch (kind) {
@@ -238,9 +274,7 @@ function toGraphValue(v: InstanceType<typeof onnx.ValueInfoProto>): GraphValue {
   if (tensor) {
     if (tensor.elemType) out.elementType = elementTypeName(tensor.elemType);
     if (tensor.shape) {
-      out.dims = (tensor.shape.dim ?? []).map((d) =>
-        d.dimValue != null ? toNumber(d.dimValue) : d.dimParam != null ? d.dimParam : null,
-      );
+      out.dims = (tensor.shape.dim ?? []).map((d) => (d.dimValue != null ? toNumber(d.dimValue) : d.dimParam != null ? d.dimParam : null));
     }
   }
   return out;

@@ -117,12 +117,18 @@ export function toNumber(v: unknown): number {
 
 /** Encodes a length-delimited field: tag, length, payload. */
 export function encodeLenField(field: number, payload: Uint8Array): Uint8Array {
-  return protobuf.Writer.create().uint32(((field << 3) | WIRE_LEN) >>> 0).bytes(payload).finish();
+  return protobuf.Writer.create()
+    .uint32(((field << 3) | WIRE_LEN) >>> 0)
+    .bytes(payload)
+    .finish();
 }
 
 /** Encodes only the tag and length prefix of a length-delimited field whose payload follows separately. */
 export function encodeLenHeader(field: number, length: number): Uint8Array {
-  return protobuf.Writer.create().uint32(((field << 3) | WIRE_LEN) >>> 0).uint32(length).finish();
+  return protobuf.Writer.create()
+    .uint32(((field << 3) | WIRE_LEN) >>> 0)
+    .uint32(length)
+    .finish();
 }
 
 /**

@@ -27,9 +27,7 @@ export const STUDY_TAPS = [
 ] as const;
 
 export type TapKind =
-  | 'cross-q' | 'cross-k' | 'cross-v' | 'cross-out'
-  | 'self-q' | 'self-k' | 'self-v' | 'self-out'
-  | 'block-out' | 'attn-out' | 'res-out' | 'clip-layer';
+  'cross-q' | 'cross-k' | 'cross-v' | 'cross-out' | 'self-q' | 'self-k' | 'self-v' | 'self-out' | 'block-out' | 'attn-out' | 'res-out' | 'clip-layer';
 
 export interface ParsedTapAlias {
   /** Canonical spelling, e.g. `U-L1-R1-B0-Cross-Q`. */
@@ -142,7 +140,14 @@ function enumerateTaps(index: GraphIndex): TapAliasInfo[] {
     if (clip) {
       const layer = Number(clip[1]);
       found.push({
-        info: { alias: `CLIP-L${layer}`, modulePath, kind: 'clip-layer', study: false, description: `output of CLIP vision encoder layer ${layer}`, hint: 'patch tokens (+CLS) × hidden size' },
+        info: {
+          alias: `CLIP-L${layer}`,
+          modulePath,
+          kind: 'clip-layer',
+          study: false,
+          description: `output of CLIP vision encoder layer ${layer}`,
+          hint: 'patch tokens (+CLS) × hidden size',
+        },
         key: [3, layer],
       });
       continue;
@@ -174,9 +179,10 @@ function enumerateTaps(index: GraphIndex): TapAliasInfo[] {
       kind = `${cross ? 'cross' : 'self'}-${SHORT[proj].toLowerCase()}` as TapKind;
       description = `${cross ? 'cross' : 'self'}-attention ${proj === 'to_out.0' ? 'output projection' : `${SHORT[proj]} projection`} in ${blockName} attention ${attn}, block ${tb}`;
     }
-    const hint = kind === 'cross-k' || kind === 'cross-v'
-      ? 'prompt tokens × projection width; known after a run'
-      : 'tokens = feature-map height × width, channels = block width; known after a run';
+    const hint =
+      kind === 'cross-k' || kind === 'cross-v'
+        ? 'prompt tokens × projection width; known after a run'
+        : 'tokens = feature-map height × width, channels = block width; known after a run';
     const kindRank = kind === 'res-out' ? 0 : KIND_ORDER.indexOf(kind);
     const key = [blockOrder, Number(level ?? 0), Number(res ?? attn), res !== undefined ? 0 : 1, tb === undefined ? 1e9 : Number(tb), kindRank];
     found.push({ info: { alias, modulePath, kind, study: study.has(alias), description, hint }, key });

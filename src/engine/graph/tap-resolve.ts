@@ -72,7 +72,12 @@ export function resolveTap(index: GraphIndex, request: string, opts: TapResolveO
     const target = overrides[overrideKey].trim();
     const hit = resolveTarget(index, target, aliasOpts);
     if (!hit) {
-      throw notFound(index, name, `the pack's taps map sends "${overrideKey}" to "${target}", which is neither a tensor, a node nor a module with nodes in this graph`, opts);
+      throw notFound(
+        index,
+        name,
+        `the pack's taps map sends "${overrideKey}" to "${target}", which is neither a tensor, a node nor a module with nodes in this graph`,
+        opts,
+      );
     }
     return { ...hit, request, source: 'override', ...(parsed ? { alias: parsed.alias } : {}) };
   }
@@ -98,7 +103,11 @@ export function findTensors(index: GraphIndex, pattern: RegExp | string): Tensor
   try {
     re = typeof pattern === 'string' ? new RegExp(pattern) : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
   } catch (e) {
-    throw new TwinLensError('INVALID_ARGUMENT', `Invalid tensor-name pattern ${String(pattern)}: ${(e as Error).message}`, 'Use a JavaScript regular expression such as attn2/Softmax_output_0$.');
+    throw new TwinLensError(
+      'INVALID_ARGUMENT',
+      `Invalid tensor-name pattern ${String(pattern)}: ${(e as Error).message}`,
+      'Use a JavaScript regular expression such as attn2/Softmax_output_0$.',
+    );
   }
   const out: TensorMatch[] = [];
   index.nodes.forEach((node, nodeIndex) => {

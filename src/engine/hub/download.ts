@@ -80,7 +80,11 @@ function alive(pid: number): boolean {
 }
 
 function busy(file: string, pid: number): TwinLensError {
-  return new TwinLensError('DOWNLOAD_FAILED', `${file} is being downloaded by another pull${pid ? ` (process ${pid})` : ''}`, 'Wait for it to finish (this pull then finds the file in the cache), or stop it');
+  return new TwinLensError(
+    'DOWNLOAD_FAILED',
+    `${file} is being downloaded by another pull${pid ? ` (process ${pid})` : ''}`,
+    'Wait for it to finish (this pull then finds the file in the cache), or stop it',
+  );
 }
 
 /** Writes a chunk, turning a full disk into a clear, resumable error. */
@@ -90,17 +94,36 @@ async function writeChunk(fd: fs.promises.FileHandle, chunk: Uint8Array, file: s
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new TwinLensError('DOWNLOAD_FAILED', `The disk is full: ${file} stopped after ${offset} of ${size} bytes`, 'Free some space (or pull to another --cache-dir) and run the same pull again: it resumes from the partial file', { cause: e });
+      throw new TwinLensError(
+        'DOWNLOAD_FAILED',
+        `The disk is full: ${file} stopped after ${offset} of ${size} bytes`,
+        'Free some space (or pull to another --cache-dir) and run the same pull again: it resumes from the partial file',
+        { cause: e },
+      );
     }
     throw e;
   }
 }
 
 /** reader.read(), or a DOWNLOAD_FAILED when nothing arrives for `ms`. */
-async function readOrStall<T>(reader: ReadableStreamDefaultReader<T>, ms: number, what: () => string): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<T>['read']>>> {
+async function readOrStall<T>(
+  reader: ReadableStreamDefaultReader<T>,
+  ms: number,
+  what: () => string,
+): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<T>['read']>>> {
   let timer: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TwinLensError('DOWNLOAD_FAILED', `${what()}: no data for ${Math.round(ms / 1000)} s, the connection stalled`, 'Run the same pull again: it resumes from the partial file')), ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          new TwinLensError(
+            'DOWNLOAD_FAILED',
+            `${what()}: no data for ${Math.round(ms / 1000)} s, the connection stalled`,
+            'Run the same pull again: it resumes from the partial file',
+          ),
+        ),
+      ms,
+    );
   });
   try {
     return await Promise.race([reader.read(), stalled]);
@@ -137,7 +160,14 @@ export async function downloadToCache(cache: HubCache, target: HubTarget, remote
   const { repo, revision } = target;
   const finalPath = cache.filePath(repo, revision, remote.path);
   const part = cache.partPath(repo, revision, remote.path);
-  const record: FileRecord = { repo, revision, path: remote.path, size: remote.size, ...(remote.sha256 ? { sha256: remote.sha256 } : {}), ...(remote.gitOid ? { gitOid: remote.gitOid } : {}) };
+  const record: FileRecord = {
+    repo,
+    revision,
+    path: remote.path,
+    size: remote.size,
+    ...(remote.sha256 ? { sha256: remote.sha256 } : {}),
+    ...(remote.gitOid ? { gitOid: remote.gitOid } : {}),
+  };
   fs.mkdirSync(path.dirname(part), { recursive: true });
   const release = acquireLock(part, remote.path);
   try {
@@ -147,7 +177,15 @@ export async function downloadToCache(cache: HubCache, target: HubTarget, remote
   }
 }
 
-async function downloadLocked(cache: HubCache, target: HubTarget, remote: RemoteFile, o: FileDownloadOptions, record: FileRecord, finalPath: string, part: string): Promise<FileDownloadResult> {
+async function downloadLocked(
+  cache: HubCache,
+  target: HubTarget,
+  remote: RemoteFile,
+  o: FileDownloadOptions,
+  record: FileRecord,
+  finalPath: string,
+  part: string,
+): Promise<FileDownloadResult> {
   const { repo, revision } = target;
   let offset = cache.partialBytes(record);
   const resumedFrom = offset;
@@ -172,11 +210,17 @@ async function downloadLocked(cache: HubCache, target: HubTarget, remote: Remote
       });
     } catch (e) {
       if (o.signal?.aborted) throw cancelled();
-      throw new TwinLensError('DOWNLOAD_FAILED', `Downloading ${remote.path} failed: ${(e as Error).message}`, `Check ${target.endpoint} and the network`, { cause: e });
+      throw new TwinLensError('DOWNLOAD_FAILED', `Downloading ${remote.path} failed: ${(e as Error).message}`, `Check ${target.endpoint} and the network`, {
+        cause: e,
+      });
     }
     if (!blob) throw new TwinLensError('PACK_FILE_MISSING', `${repo}@${revision} has no ${remote.path}`);
     if (blob.size !== remote.size) {
-      throw new TwinLensError('PACK_HASH_MISMATCH', `${remote.path}: the Hub reports ${remote.size} bytes in the listing but ${blob.size} for the download`, 'The revision changed while pulling; run the pull again');
+      throw new TwinLensError(
+        'PACK_HASH_MISMATCH',
+        `${remote.path}: the Hub reports ${remote.size} bytes in the listing but ${blob.size} for the download`,
+        'The revision changed while pulling; run the pull again',
+      );
     }
     const fd = await fs.promises.open(part, offset > 0 ? 'a' : 'w');
     try {
@@ -191,13 +235,21 @@ async function downloadLocked(cache: HubCache, target: HubTarget, remote: Remote
             await reader.cancel().catch(() => undefined);
             throw e;
           }
-          throw new TwinLensError('DOWNLOAD_FAILED', `${remote.path}: the connection failed after ${offset} of ${remote.size} bytes (${(e as Error).message ?? String(e)})`, 'Run the same pull again: it resumes from the partial file');
+          throw new TwinLensError(
+            'DOWNLOAD_FAILED',
+            `${remote.path}: the connection failed after ${offset} of ${remote.size} bytes (${(e as Error).message ?? String(e)})`,
+            'Run the same pull again: it resumes from the partial file',
+          );
         }
         if (r.done) break;
         const chunk = r.value;
         if (offset + chunk.length > remote.size) {
           await reader.cancel().catch(() => undefined);
-          throw new TwinLensError('PACK_HASH_MISMATCH', `${remote.path}: the server sent more than ${remote.size} bytes`, 'The server may not support range requests; delete the partial file and retry');
+          throw new TwinLensError(
+            'PACK_HASH_MISMATCH',
+            `${remote.path}: the server sent more than ${remote.size} bytes`,
+            'The server may not support range requests; delete the partial file and retry',
+          );
         }
         await writeChunk(fd, chunk, remote.path, offset, remote.size);
         hashes.update(chunk);
@@ -213,14 +265,22 @@ async function downloadLocked(cache: HubCache, target: HubTarget, remote: Remote
       await fd.close();
     }
     if (offset !== remote.size) {
-      throw new TwinLensError('DOWNLOAD_FAILED', `${remote.path}: the connection closed after ${offset} of ${remote.size} bytes`, 'Run the same pull again: it resumes from the partial file');
+      throw new TwinLensError(
+        'DOWNLOAD_FAILED',
+        `${remote.path}: the connection closed after ${offset} of ${remote.size} bytes`,
+        'Run the same pull again: it resumes from the partial file',
+      );
     }
   }
 
   o.onVerify?.();
   const sha256 = hashes.sha256.digest('hex');
   const gitOid = hashes.git.digest('hex');
-  const expected = remote.sha256 ? { kind: 'sha256', want: remote.sha256, got: sha256 } : remote.gitOid ? { kind: 'git blob id', want: remote.gitOid, got: gitOid } : undefined;
+  const expected = remote.sha256
+    ? { kind: 'sha256', want: remote.sha256, got: sha256 }
+    : remote.gitOid
+      ? { kind: 'git blob id', want: remote.gitOid, got: gitOid }
+      : undefined;
   if (expected && expected.want.toLowerCase() !== expected.got) {
     cache.discardPartial(repo, revision, remote.path);
     throw new TwinLensError(

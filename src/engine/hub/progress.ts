@@ -100,6 +100,7 @@ export function formatSize(n: number): string {
 /** One progress line: "unet/weights.pb  45.2%  1.55/3.44 GB  38.1 MB/s  ETA 0:49  (2/5)". */
 export function formatProgress(e: ProgressEvent): string {
   const pct = e.total ? ((100 * e.totalDone) / e.total).toFixed(1) : '100.0';
-  const what = e.phase === 'verify' ? 'verifying' : e.phase === 'cached' ? 'cached' : e.phase === 'done' ? 'done' : `${formatSize(e.bytes)}/${formatSize(e.fileBytes)}`;
+  const what =
+    e.phase === 'verify' ? 'verifying' : e.phase === 'cached' ? 'cached' : e.phase === 'done' ? 'done' : `${formatSize(e.bytes)}/${formatSize(e.fileBytes)}`;
   return `${e.file}  ${pct}%  ${what}  ${formatRate(e.speed)}  ETA ${formatDuration(e.etaSeconds)}  (${e.fileIndex + 1}/${e.fileCount})`;
 }

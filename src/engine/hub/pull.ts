@@ -106,7 +106,13 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   if (!o.files.length) throw new TwinLensError('INVALID_ARGUMENT', 'No files to pull', 'Pass --files a,b (patterns such as unet/* are allowed)');
   const endpoint = (o.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   const revision = o.revision ?? 'main';
-  const target: HubTarget = { repo: o.repo, revision, endpoint, fetch: pullFetch(o.fetch ?? globalThis.fetch, o.signal), ...(o.accessToken ? { accessToken: o.accessToken } : {}) };
+  const target: HubTarget = {
+    repo: o.repo,
+    revision,
+    endpoint,
+    fetch: pullFetch(o.fetch ?? globalThis.fetch, o.signal),
+    ...(o.accessToken ? { accessToken: o.accessToken } : {}),
+  };
   const cache = new HubCache(o.cacheDir);
   throwIfAborted(o.signal, 'The pull');
   let remote: RemoteFile[];
@@ -127,7 +133,11 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   const reserve = o.reserveBytes ?? 256 * 2 ** 20;
   if (needed + reserve > free) {
     const gb = formatSize;
-    throw new TwinLensError('DOWNLOAD_FAILED', `Not enough disk space in ${o.cacheDir}: ${gb(needed)} to download (+${gb(reserve)} reserve), ${gb(free)} free`, 'Free some space or pass --cache on a bigger disk');
+    throw new TwinLensError(
+      'DOWNLOAD_FAILED',
+      `Not enough disk space in ${o.cacheDir}: ${gb(needed)} to download (+${gb(reserve)} reserve), ${gb(free)} free`,
+      'Free some space or pass --cache on a bigger disk',
+    );
   }
 
   const meter = new RateMeter();
@@ -137,7 +147,15 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   for (const [i, f] of remote.entries()) {
     const base = { file: f.path, fileIndex: i, fileCount: remote.length, fileBytes: f.size, total };
     if (cached.has(f.path)) {
-      results.push({ path: f.path, file: cache.filePath(o.repo, revision, f.path), bytes: f.size, resumedFrom: f.size, sha256: cache.readMeta(o.repo, revision, f.path)?.sha256 ?? '', verified: true, cached: true });
+      results.push({
+        path: f.path,
+        file: cache.filePath(o.repo, revision, f.path),
+        bytes: f.size,
+        resumedFrom: f.size,
+        sha256: cache.readMeta(o.repo, revision, f.path)?.sha256 ?? '',
+        verified: true,
+        cached: true,
+      });
       o.onProgress?.({ ...base, bytes: f.size, totalDone: done, speed: meter.bytesPerSecond, phase: 'cached' });
       continue;
     }
@@ -157,7 +175,14 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     });
     if (r.resumedFrom !== before) done += r.resumedFrom - before;
     results.push({ ...r, cached: false });
-    o.onProgress?.({ ...base, bytes: f.size, totalDone: done, speed: meter.bytesPerSecond, etaSeconds: etaSeconds(total - done, meter.bytesPerSecond), phase: 'done' });
+    o.onProgress?.({
+      ...base,
+      bytes: f.size,
+      totalDone: done,
+      speed: meter.bytesPerSecond,
+      etaSeconds: etaSeconds(total - done, meter.bytesPerSecond),
+      phase: 'done',
+    });
   }
   return { repo: o.repo, revision, endpoint, snapshot: cache.snapshotDir(o.repo, revision), files: results, downloadedBytes };
 }

@@ -69,13 +69,21 @@ function hubError(e: unknown, target: HubTarget, what: string): TwinLensError {
       : status === 404
         ? 'Check the repository id, --revision and the file paths'
         : `Check the endpoint (${target.endpoint}) and the network; mirrors are set with --endpoint or HF_ENDPOINT`;
-  return new TwinLensError(status === 404 ? 'PACK_NOT_FOUND' : 'DOWNLOAD_FAILED', `${what} failed for ${target.repo}@${target.revision}: ${msg}`, hint, { cause: e });
+  return new TwinLensError(status === 404 ? 'PACK_NOT_FOUND' : 'DOWNLOAD_FAILED', `${what} failed for ${target.repo}@${target.revision}: ${msg}`, hint, {
+    cause: e,
+  });
 }
 
 /** Expands patterns and asks the Hub for sizes and hashes of every requested file. */
 export async function resolveRemoteFiles(target: HubTarget, requested: readonly string[], checksums?: Map<string, string>): Promise<RemoteFile[]> {
   const repo = repoDesignation(target.repo);
-  const common = { repo, revision: target.revision, hubUrl: target.endpoint, fetch: target.fetch, ...(target.accessToken ? { accessToken: target.accessToken } : {}) };
+  const common = {
+    repo,
+    revision: target.revision,
+    hubUrl: target.endpoint,
+    fetch: target.fetch,
+    ...(target.accessToken ? { accessToken: target.accessToken } : {}),
+  };
   const exact = requested.filter((p) => !/[*?]/.test(p));
   const patterns = requested.filter((p) => /[*?]/.test(p)).map(globToRegExp);
   const found = new Map<string, RemoteFile>();
@@ -93,10 +101,15 @@ export async function resolveRemoteFiles(target: HubTarget, requested: readonly 
   }
   const missing = exact.filter((p) => !found.has(p));
   if (missing.length) {
-    throw new TwinLensError('PACK_FILE_MISSING', `${target.repo}@${target.revision} has no ${missing.join(', ')}`, 'Check the paths (case matters) or list the repository on the Hub');
+    throw new TwinLensError(
+      'PACK_FILE_MISSING',
+      `${target.repo}@${target.revision} has no ${missing.join(', ')}`,
+      'Check the paths (case matters) or list the repository on the Hub',
+    );
   }
   for (const re of patterns) {
-    if (![...found.keys()].some((p) => re.test(p))) throw new TwinLensError('PACK_FILE_MISSING', `No file of ${target.repo}@${target.revision} matches ${re.source}`);
+    if (![...found.keys()].some((p) => re.test(p)))
+      throw new TwinLensError('PACK_FILE_MISSING', `No file of ${target.repo}@${target.revision} matches ${re.source}`);
   }
   const files = [...found.values()].sort((a, b) => a.path.localeCompare(b.path));
   for (const f of files) {

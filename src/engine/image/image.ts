@@ -27,15 +27,26 @@ async function readImageFile(file: string): Promise<Buffer> {
     handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'it is a folder, not a file' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
+    const why =
+      code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'it is a folder, not a file' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
     throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: ${why}`, 'Check the path');
   }
   try {
     const st = await handle.stat();
-    if (st.isDirectory()) throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: it is a folder, not a file`, 'Choose an image file inside it');
-    if (!st.isFile()) throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: not a regular file (a pipe, socket or device)`, 'Save the image to a file first');
+    if (st.isDirectory())
+      throw new TwinLensError('IMAGE_DECODE_FAILED', `Cannot read image ${file}: it is a folder, not a file`, 'Choose an image file inside it');
+    if (!st.isFile())
+      throw new TwinLensError(
+        'IMAGE_DECODE_FAILED',
+        `Cannot read image ${file}: not a regular file (a pipe, socket or device)`,
+        'Save the image to a file first',
+      );
     if (st.size > MAX_IMAGE_FILE_BYTES) {
-      throw new TwinLensError('IMAGE_TOO_LARGE', `${file} is ${(st.size / 1e6).toFixed(0)} MB, above the ${MAX_IMAGE_FILE_BYTES / 1024 / 1024} MB limit for an image file`, 'Downscale or recompress the image first');
+      throw new TwinLensError(
+        'IMAGE_TOO_LARGE',
+        `${file} is ${(st.size / 1e6).toFixed(0)} MB, above the ${MAX_IMAGE_FILE_BYTES / 1024 / 1024} MB limit for an image file`,
+        'Downscale or recompress the image first',
+      );
     }
     return await handle.readFile();
   } catch (e) {
@@ -70,7 +81,11 @@ export async function loadImage(input: ImageInput, maxPixels = DEFAULT_MAX_PIXEL
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw new TwinLensError('IMAGE_DECODE_FAILED', `${name} is not a readable image: ${(e as Error).message}`, 'Open a PNG, JPEG, WebP, GIF, TIFF or AVIF image');
+    throw new TwinLensError(
+      'IMAGE_DECODE_FAILED',
+      `${name} is not a readable image: ${(e as Error).message}`,
+      'Open a PNG, JPEG, WebP, GIF, TIFF or AVIF image',
+    );
   }
   // EXIF orientations 5-8 turn the picture a quarter: every consumer (crop geometry, point mapping,
   // the decoded pixels, which go through .rotate()) works in the upright frame, so report its size.
@@ -115,14 +130,20 @@ export async function rgbResizedCropped(img: LoadedImage, shortSide: number, cro
   const rw = Math.max(crop, Math.round(w * scale));
   const rh = Math.max(crop, Math.round(h * scale));
   if (rw !== w || rh !== h) {
-    buf = await sharp(base, { raw: { width: w, height: h, channels: 3 } }).resize(rw, rh, { kernel, fit: 'fill' }).raw().toBuffer();
+    buf = await sharp(base, { raw: { width: w, height: h, channels: 3 } })
+      .resize(rw, rh, { kernel, fit: 'fill' })
+      .raw()
+      .toBuffer();
     w = rw;
     h = rh;
   }
   if (w !== crop || h !== crop) {
     const left = Math.floor((w - crop) / 2);
     const top = Math.floor((h - crop) / 2);
-    buf = await sharp(buf, { raw: { width: w, height: h, channels: 3 } }).extract({ left, top, width: crop, height: crop }).raw().toBuffer();
+    buf = await sharp(buf, { raw: { width: w, height: h, channels: 3 } })
+      .extract({ left, top, width: crop, height: crop })
+      .raw()
+      .toBuffer();
   }
   return { width: crop, height: crop, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) };
 }

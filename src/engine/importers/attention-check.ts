@@ -87,17 +87,22 @@ export function checkAttention(index: GraphIndex, crossAttentionPattern = 'attn2
     try {
       return { alias, available: true, tensorName: resolveTap(index, alias).tensorName };
     } catch {
-      const why = scopedNodeFraction < 0.05
-        ? 'the graph has no module-scoped node names'
-        : attentionFused || optimised
-          ? 'its module was folded into a fused op by the optimiser'
-          : 'its module has no nodes in this graph';
+      const why =
+        scopedNodeFraction < 0.05
+          ? 'the graph has no module-scoped node names'
+          : attentionFused || optimised
+            ? 'its module was folded into a fused op by the optimiser'
+            : 'its module has no nodes in this graph';
       return { alias, available: false, reason: `${why}; ${UNOPTIMISED_HINT}` };
     }
   });
 
   if (optimised) {
-    notes.push(`Optimised export: ${Object.entries(fusedOps).map(([op, k]) => `${k}× ${op}`).join(', ')}.`);
+    notes.push(
+      `Optimised export: ${Object.entries(fusedOps)
+        .map(([op, k]) => `${k}× ${op}`)
+        .join(', ')}.`,
+    );
   }
   if (mapsReason) notes.push(`Cross-attention maps unavailable: ${mapsReason}.`);
   else notes.push(`Cross-attention maps: ${maps.length} softmax tensors.`);

@@ -39,7 +39,12 @@ export function packCapabilities(m: PackManifest, attention: AttentionReport | u
       available: maps ? maps.available : true,
       ...(maps && !maps.available ? { reason: maps.reason } : {}),
     });
-    out.push({ id: 'correspondence', label: 'Correspondence (DIFT-style feature matching)', available: tapOk, ...(tapOk ? {} : { reason: 'no UNet tap resolves' }) });
+    out.push({
+      id: 'correspondence',
+      label: 'Correspondence (DIFT-style feature matching)',
+      available: tapOk,
+      ...(tapOk ? {} : { reason: 'no UNet tap resolves' }),
+    });
   } else {
     for (const [id, label] of [
       ['feature-maps', 'Feature maps (UNet taps, PCA)'],
@@ -54,7 +59,11 @@ export function packCapabilities(m: PackManifest, attention: AttentionReport | u
       ? {
           id: 'clip-features',
           label:
-            m.clip.layer === 'penultimate' ? "CLIP features (LLaVA's penultimate layer)" : m.clip.layer === 'last' ? 'CLIP features (last layer)' : `Vision-encoder features (${m.clip.layer})`,
+            m.clip.layer === 'penultimate'
+              ? "CLIP features (LLaVA's penultimate layer)"
+              : m.clip.layer === 'last'
+                ? 'CLIP features (last layer)'
+                : `Vision-encoder features (${m.clip.layer})`,
           available: true,
         }
       : { id: 'clip-features', label: 'CLIP features', available: false, reason: 'the pack has no CLIP vision encoder (--clip)' },
@@ -68,7 +77,12 @@ export function packCapabilities(m: PackManifest, attention: AttentionReport | u
     });
   }
   for (const mode of modes ?? []) {
-    out.push({ id: `mode:${mode.id}`, label: `Answer mode ${mode.id} (${mode.label})`, available: mode.available, ...(mode.reason ? { reason: mode.reason } : {}) });
+    out.push({
+      id: `mode:${mode.id}`,
+      label: `Answer mode ${mode.id} (${mode.label})`,
+      available: mode.available,
+      ...(mode.reason ? { reason: mode.reason } : {}),
+    });
   }
   return out;
 }

@@ -42,10 +42,18 @@ export interface TemplateChoice {
 export function compatibleTemplate(template: string | undefined): TemplateChoice {
   if (!template || !expectsContentParts(template)) return {};
   if (template.includes('<|im_start|>')) {
-    return { template: CHATML_STRING_TEMPLATE, note: 'The model ships a list-of-parts (processor) chat template; pack.json uses the equivalent ChatML string template.' };
+    return {
+      template: CHATML_STRING_TEMPLATE,
+      note: 'The model ships a list-of-parts (processor) chat template; pack.json uses the equivalent ChatML string template.',
+    };
   }
   if (/USER:/.test(template) && /ASSISTANT:/.test(template)) {
-    return { template: VICUNA_STRING_TEMPLATE, note: 'The model ships a list-of-parts (processor) chat template; pack.json uses the equivalent "USER: … ASSISTANT:" string template.' };
+    return {
+      template: VICUNA_STRING_TEMPLATE,
+      note: 'The model ships a list-of-parts (processor) chat template; pack.json uses the equivalent "USER: … ASSISTANT:" string template.',
+    };
   }
-  return { note: 'The chat template expects list-of-parts message content, which TwinLens does not pass; set llm.chatTemplate in pack.json to a string-content template.' };
+  return {
+    note: 'The chat template expects list-of-parts message content, which TwinLens does not pass; set llm.chatTemplate in pack.json to a string-content template.',
+  };
 }

@@ -139,7 +139,11 @@ export function readTextTokenizerFolder(dir: string): TextTokenizerFiles {
     const vocabFile = path.join(dir, 'vocab.json');
     const mergesFile = path.join(dir, 'merges.txt');
     if (!fs.existsSync(vocabFile) || !fs.existsSync(mergesFile)) {
-      throw new TwinLensError('PACK_FILE_MISSING', `${dir} has neither tokenizer.json nor vocab.json + merges.txt`, 'Point at the tokenizer/ folder of a Stable Diffusion export');
+      throw new TwinLensError(
+        'PACK_FILE_MISSING',
+        `${dir} has neither tokenizer.json nor vocab.json + merges.txt`,
+        'Point at the tokenizer/ folder of a Stable Diffusion export',
+      );
     }
     const raw = readJson(vocabFile);
     vocab = {};

@@ -50,7 +50,8 @@ function graphLayerCount(vision: OnnxComponent): number | undefined {
 
 export async function readClipFolder(dirIn: string, variant?: OnnxVariant): Promise<ClipFolder> {
   const dir = path.resolve(dirIn);
-  if (!fs.existsSync(dir)) throw new TwinLensError('PACK_NOT_FOUND', `CLIP folder ${dir} does not exist`, 'Pass the folder that contains onnx/vision_model.onnx');
+  if (!fs.existsSync(dir))
+    throw new TwinLensError('PACK_NOT_FOUND', `CLIP folder ${dir} does not exist`, 'Pass the folder that contains onnx/vision_model.onnx');
   const onnxDir = fs.existsSync(path.join(dir, 'onnx')) ? path.join(dir, 'onnx') : dir;
   if (!fs.existsSync(path.join(onnxDir, 'vision_model.onnx')) && !variant && fs.existsSync(path.join(onnxDir, 'model.onnx'))) {
     throw new TwinLensError(
@@ -66,7 +67,11 @@ export async function readClipFolder(dirIn: string, variant?: OnnxVariant): Prom
   }
   const preprocessor = path.join(dir, 'preprocessor_config.json');
   if (!fs.existsSync(preprocessor)) {
-    throw new TwinLensError('PACK_FILE_MISSING', `${dir} has no preprocessor_config.json`, 'Download preprocessor_config.json from the same repository (image size, mean, std)');
+    throw new TwinLensError(
+      'PACK_FILE_MISSING',
+      `${dir} has no preprocessor_config.json`,
+      'Download preprocessor_config.json from the same repository (image size, mean, std)',
+    );
   }
   const configFile = path.join(dir, 'config.json');
   let config: ClipConfigJson = {};
@@ -82,7 +87,11 @@ export async function readClipFolder(dirIn: string, variant?: OnnxVariant): Prom
   const fromGraph = graphLayerCount(vision);
   const numLayers = vc.num_hidden_layers ?? fromGraph;
   if (!numLayers) {
-    throw new TwinLensError('PACK_MANIFEST_INVALID', `${dir}: the encoder depth is unknown (no config.json and no encoder.layers.N nodes)`, 'Download config.json from the same repository');
+    throw new TwinLensError(
+      'PACK_MANIFEST_INVALID',
+      `${dir}: the encoder depth is unknown (no config.json and no encoder.layers.N nodes)`,
+      'Download config.json from the same repository',
+    );
   }
   if (fromGraph !== undefined && fromGraph !== numLayers) notes.push(`config.json says ${numLayers} layers but the graph has ${fromGraph}.`);
   let layer: ClipFolder['layer'] = 'last';
@@ -92,7 +101,11 @@ export async function readClipFolder(dirIn: string, variant?: OnnxVariant): Prom
     layer = 'penultimate';
   } catch {
     if (!outputOf(vision, 'last_hidden_state')) {
-      throw new TwinLensError('ONNX_IO_MISMATCH', `${picked.file}: neither encoder layer ${numLayers - 2} nor last_hidden_state is available`, 'Use an unoptimised CLIPVisionModel export');
+      throw new TwinLensError(
+        'ONNX_IO_MISMATCH',
+        `${picked.file}: neither encoder layer ${numLayers - 2} nor last_hidden_state is available`,
+        'Use an unoptimised CLIPVisionModel export',
+      );
     }
     notes.push(`Layer ${numLayers - 2} (LLaVA's penultimate) has no named nodes in this graph; using last_hidden_state.`);
   }

@@ -72,7 +72,11 @@ export function composePack(input: ComposeInput): ComposeResult {
   };
 
   if (sd) {
-    for (const [key, c] of [['unet', sd.unet], ['textEncoder', sd.textEncoder], ['vaeEncoder', sd.vaeEncoder]] as const) {
+    for (const [key, c] of [
+      ['unet', sd.unet],
+      ['textEncoder', sd.textEncoder],
+      ['vaeEncoder', sd.vaeEncoder],
+    ] as const) {
       placer.onnx(c.model, c.externalData, path.join('sd', sd.files[key]));
     }
     placer.file(path.join(sd.dir, sd.files.scheduler), path.join('sd', sd.files.scheduler));
@@ -116,7 +120,12 @@ export function composePack(input: ComposeInput): ComposeResult {
     placer.onnx(llm.visionEncoder.model, llm.visionEncoder.externalData, path.join('llm', path.basename(llm.files.visionEncoder!)));
     placer.file(path.join(llm.dir, llm.files.preprocessor!), 'llm/preprocessor_config.json');
     const out = llm.visionEncoder.outputs[0]?.name ?? 'image_features';
-    m.clip = { vision: ref(path.join('llm', path.basename(llm.files.visionEncoder!))), preprocessor: 'llm/preprocessor_config.json', layer: out, dropCls: false };
+    m.clip = {
+      vision: ref(path.join('llm', path.basename(llm.files.visionEncoder!))),
+      preprocessor: 'llm/preprocessor_config.json',
+      layer: out,
+      dropCls: false,
+    };
     notes.push(`The LLM's own vision encoder (${out}) serves as the "native" baseline mode; pass --clip to use a CLIP encoder instead.`);
   }
 
@@ -158,17 +167,30 @@ export function composePack(input: ComposeInput): ComposeResult {
   if (input.trained?.length) {
     const needsEncoders = input.trained.filter((t) => (t.mode !== 'diffusion' && !m.clip) || (t.mode !== 'clip' && !m.diffusion));
     if (needsEncoders.length) {
-      throw new TwinLensError('INVALID_ARGUMENT', `The trained mode ${needsEncoders[0].mode} needs ${needsEncoders[0].mode === 'clip' ? '--clip' : needsEncoders[0].mode === 'diffusion' ? '--sd' : '--sd and --clip'}`, 'Pass the encoders the projectors were trained on');
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `The trained mode ${needsEncoders[0].mode} needs ${needsEncoders[0].mode === 'clip' ? '--clip' : needsEncoders[0].mode === 'diffusion' ? '--sd' : '--sd and --clip'}`,
+        'Pass the encoders the projectors were trained on',
+      );
     }
     addTrainedModes(m, placer, input.trained, llm, notes);
   }
   const manifest = PackManifest.parse(m);
   placer.write('pack.json', `${JSON.stringify(manifest, null, 2)}\n`);
-  placer.write(IMPORT_REPORT, `${JSON.stringify({ sources: { sd: sd?.dir, clip: clip?.dir, llm: llm?.dir, projectors: projectors?.dir, trained: input.trained?.map((t) => t.dir) }, notes, placed: placer.placed }, null, 2)}\n`);
+  placer.write(
+    IMPORT_REPORT,
+    `${JSON.stringify({ sources: { sd: sd?.dir, clip: clip?.dir, llm: llm?.dir, projectors: projectors?.dir, trained: input.trained?.map((t) => t.dir) }, notes, placed: placer.placed }, null, 2)}\n`,
+  );
   return { dir: placer.packDir, manifest, placer, notes };
 }
 
-function addProjectorModes(m: PackManifestInput, placer: PackPlacer, p: ProjectorsFolder, parts: { sd?: SdFolder; clip?: ClipFolder; llm?: LlmFolder }, notes: string[]): void {
+function addProjectorModes(
+  m: PackManifestInput,
+  placer: PackPlacer,
+  p: ProjectorsFolder,
+  parts: { sd?: SdFolder; clip?: ClipFolder; llm?: LlmFolder },
+  notes: string[],
+): void {
   const rel: Partial<Record<ProjectorKind, { path: string }>> = {};
   for (const [kind, pf] of Object.entries(p.projectors) as Array<[ProjectorKind, ProjectorsFolder['projectors'][ProjectorKind]]>) {
     if (!pf) continue;

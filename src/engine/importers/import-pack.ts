@@ -70,7 +70,17 @@ export interface ImportReport {
   manifest: PackManifest;
   sd?: SdSummary;
   clip?: { dir: string; variant: string; numLayers: number; layer: string; tensor?: string };
-  llm?: { dir: string; variant: string; numLayers: number; numKvHeads: number; headDim: number; dtype: string; imageToken: string; stopTokens: string[]; visionEncoder: boolean };
+  llm?: {
+    dir: string;
+    variant: string;
+    numLayers: number;
+    numKvHeads: number;
+    headDim: number;
+    dtype: string;
+    imageToken: string;
+    stopTokens: string[];
+    visionEncoder: boolean;
+  };
   projectors?: string[];
   trained?: Array<{ mode: string; dir: string; tunedLlm: boolean }>;
   placement: ReturnType<ReturnType<typeof composePack>['placer']['summary']>;
@@ -120,7 +130,17 @@ export async function importPack(o: ImportOptions): Promise<ImportReport> {
     dir: composed.dir,
     manifest: composed.manifest,
     ...(sd ? { sd: summariseSd(sd) } : {}),
-    ...(clip ? { clip: { dir: clip.dir, variant: clip.variant, numLayers: clip.numLayers, layer: clip.layer, ...(clip.penultimateTensor ? { tensor: clip.penultimateTensor } : {}) } } : {}),
+    ...(clip
+      ? {
+          clip: {
+            dir: clip.dir,
+            variant: clip.variant,
+            numLayers: clip.numLayers,
+            layer: clip.layer,
+            ...(clip.penultimateTensor ? { tensor: clip.penultimateTensor } : {}),
+          },
+        }
+      : {}),
     ...(llm
       ? {
           llm: {

@@ -67,7 +67,10 @@ function readJson<T>(file: string): T {
   }
 }
 
-function tokenById(tokenizer: { added_tokens?: Array<{ id: number; content: string }>; model?: { vocab?: Record<string, number> | Array<[string, number]> } }, id: number): string | undefined {
+function tokenById(
+  tokenizer: { added_tokens?: Array<{ id: number; content: string }>; model?: { vocab?: Record<string, number> | Array<[string, number]> } },
+  id: number,
+): string | undefined {
   const added = tokenizer.added_tokens?.find((t) => t.id === id);
   if (added) return added.content;
   const vocab = tokenizer.model?.vocab;
@@ -94,20 +97,33 @@ export async function readLlmFolder(dirIn: string, variant?: OnnxVariant): Promi
   const onnxDir = fs.existsSync(path.join(dir, 'onnx')) ? path.join(dir, 'onnx') : dir;
   // The embedder and decoder must be the same variant; pick by the decoder.
   const dec = pickVariant(onnxDir, 'decoder_model_merged', variant, 'llm.decoder');
-  const emb = pickVariant(onnxDir, 'embed_tokens', fs.existsSync(path.join(onnxDir, path.basename(dec.file).replace('decoder_model_merged', 'embed_tokens'))) ? dec.variant : undefined, 'llm.embedTokens');
+  const emb = pickVariant(
+    onnxDir,
+    'embed_tokens',
+    fs.existsSync(path.join(onnxDir, path.basename(dec.file).replace('decoder_model_merged', 'embed_tokens'))) ? dec.variant : undefined,
+    'llm.embedTokens',
+  );
   const notes: string[] = [];
   if (emb.variant !== dec.variant) notes.push(`embed_tokens uses the ${emb.variant} variant (no ${dec.variant} file).`);
   const decoder = await readOnnxComponent(dec.file, 'llm.decoder');
   const embedTokens = await readOnnxComponent(emb.file, 'llm.embedTokens');
   if (!decoder.inputs.some((v) => v.name === 'inputs_embeds')) {
-    throw new TwinLensError('ONNX_IO_MISMATCH', `${dec.file} takes no inputs_embeds (inputs: ${decoder.inputs.map((v) => v.name).join(', ')})`, 'Visual tokens are spliced into inputs_embeds: use a transformers.js image-text-to-text export');
+    throw new TwinLensError(
+      'ONNX_IO_MISMATCH',
+      `${dec.file} takes no inputs_embeds (inputs: ${decoder.inputs.map((v) => v.name).join(', ')})`,
+      'Visual tokens are spliced into inputs_embeds: use a transformers.js image-text-to-text export',
+    );
   }
 
   const tc: TextConfig = config.text_config ?? config;
   const pastKeys = decoder.inputs.filter((v) => /^past_key_values\.\d+\.key$/.test(v.name));
   const numLayers = tc.num_hidden_layers ?? pastKeys.length;
   if (pastKeys.length && pastKeys.length !== numLayers) {
-    throw new TwinLensError('PACK_MANIFEST_INVALID', `config.json says ${numLayers} layers but the decoder has ${pastKeys.length} past_key_values inputs`, 'The config and ONNX files come from different models');
+    throw new TwinLensError(
+      'PACK_MANIFEST_INVALID',
+      `config.json says ${numLayers} layers but the decoder has ${pastKeys.length} past_key_values inputs`,
+      'The config and ONNX files come from different models',
+    );
   }
   const cacheDims = pastKeys[0]?.dims;
   const heads = tc.num_attention_heads ?? 0;
@@ -115,7 +131,11 @@ export async function readLlmFolder(dirIn: string, variant?: OnnxVariant): Promi
   const hiddenSize = tc.hidden_size ?? (typeof decoder.inputs[0]?.dims?.[2] === 'number' ? (decoder.inputs[0].dims[2] as number) : 0);
   const headDim = tc.head_dim ?? (typeof cacheDims?.[3] === 'number' ? cacheDims[3] : heads ? hiddenSize / heads : 0);
   if (!numLayers || !numKvHeads || !headDim || !hiddenSize || !Number.isInteger(headDim)) {
-    throw new TwinLensError('PACK_MANIFEST_INVALID', `${dir}/config.json lacks num_hidden_layers / num_key_value_heads / hidden_size (text_config)`, 'Download the config.json that belongs to the ONNX files');
+    throw new TwinLensError(
+      'PACK_MANIFEST_INVALID',
+      `${dir}/config.json lacks num_hidden_layers / num_key_value_heads / hidden_size (text_config)`,
+      'Download the config.json that belongs to the ONNX files',
+    );
   }
   const cacheType = pastKeys[0]?.elementType;
   const dtype: LlmFolder['dtype'] = cacheType === 'float16' ? 'float16' : 'float32';
@@ -124,7 +144,12 @@ export async function readLlmFolder(dirIn: string, variant?: OnnxVariant): Promi
   let imageToken = '<image>';
   if (imageTokenId !== undefined) {
     const t = tokenById(tokenizerJson, imageTokenId);
-    if (!t) throw new TwinLensError('PACK_MANIFEST_INVALID', `image_token_index ${imageTokenId} is not a token of ${dir}/tokenizer.json`, 'The tokenizer and config come from different models');
+    if (!t)
+      throw new TwinLensError(
+        'PACK_MANIFEST_INVALID',
+        `image_token_index ${imageTokenId} is not a token of ${dir}/tokenizer.json`,
+        'The tokenizer and config come from different models',
+      );
     imageToken = t;
   } else notes.push('config.json has no image_token_index; assuming the placeholder "<image>".');
 

@@ -61,7 +61,15 @@ function convOut(index: GraphIndex | undefined, pattern: RegExp): number | undef
 }
 
 function comp(label: string, file: string, weightsBytes: number, activationBytes: number, notes: string[] = [], kvCacheBytes?: number): ComponentEstimate {
-  return { label, path: file, weightsBytes, activationBytes, ...(kvCacheBytes !== undefined ? { kvCacheBytes } : {}), totalBytes: weightsBytes + activationBytes + (kvCacheBytes ?? 0) + SESSION_OVERHEAD, notes };
+  return {
+    label,
+    path: file,
+    weightsBytes,
+    activationBytes,
+    ...(kvCacheBytes !== undefined ? { kvCacheBytes } : {}),
+    totalBytes: weightsBytes + activationBytes + (kvCacheBytes ?? 0) + SESSION_OVERHEAD,
+    notes,
+  };
 }
 
 export async function estimatePack(dir: string, o: EstimateOptions = {}): Promise<PackEstimate> {
@@ -124,7 +132,10 @@ export async function estimatePack(dir: string, o: EstimateOptions = {}): Promis
     let crop = 336;
     try {
       const pre = pack.readJson<{ crop_size?: number | { height?: number }; size?: number | { shortest_edge?: number; height?: number } }>(m.clip.preprocessor);
-      crop = (typeof pre.crop_size === 'number' ? pre.crop_size : pre.crop_size?.height) ?? (typeof pre.size === 'number' ? pre.size : (pre.size?.shortest_edge ?? pre.size?.height)) ?? crop;
+      crop =
+        (typeof pre.crop_size === 'number' ? pre.crop_size : pre.crop_size?.height) ??
+        (typeof pre.size === 'number' ? pre.size : (pre.size?.shortest_edge ?? pre.size?.height)) ??
+        crop;
     } catch {
       // validate reports it
     }
@@ -163,7 +174,17 @@ export async function estimatePack(dir: string, o: EstimateOptions = {}): Promis
   const freeBytes = o.freeBytes ?? availableMemory();
   const fits = totalBytes <= freeBytes * (o.headroom ?? 0.9);
   notes.push('Host memory for the CPU provider. With CUDA/DirectML the weights and activations live in GPU memory instead; compare with the card.');
-  return { pack: pack.dir, ...(m.diffusion ? { imageSize: m.diffusion.imageSize } : {}), ...(tapInfo ? { tap: tapInfo } : {}), ...(m.llm ? { maxLength: o.maxLength ?? m.llm.maxLength } : {}), components, totalBytes, freeBytes, fits, notes };
+  return {
+    pack: pack.dir,
+    ...(m.diffusion ? { imageSize: m.diffusion.imageSize } : {}),
+    ...(tapInfo ? { tap: tapInfo } : {}),
+    ...(m.llm ? { maxLength: o.maxLength ?? m.llm.maxLength } : {}),
+    components,
+    totalBytes,
+    freeBytes,
+    fits,
+    notes,
+  };
 }
 
 /**
@@ -183,7 +204,10 @@ export function cgroupAvailable(root = '/sys/fs/cgroup'): number | undefined {
       return undefined;
     }
   };
-  for (const [limitFile, usageFile] of [['memory.max', 'memory.current'], ['memory/memory.limit_in_bytes', 'memory/memory.usage_in_bytes']]) {
+  for (const [limitFile, usageFile] of [
+    ['memory.max', 'memory.current'],
+    ['memory/memory.limit_in_bytes', 'memory/memory.usage_in_bytes'],
+  ]) {
     const limit = num(limitFile);
     // v1 reports "no limit" as a huge number (page-rounded 2^63): treat anything above 2^60 as none.
     if (limit === undefined || limit >= 2 ** 60) continue;

@@ -31,8 +31,25 @@ export interface OnnxComponent {
 }
 
 const ELEMENT_BYTES: Record<string, number> = {
-  float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, uint16: 2,
-  uint32: 4, uint64: 8, bool: 1, int4: 0.5, uint4: 0.5, float8e4m3fn: 1, float8e4m3fnuz: 1, float8e5m2: 1, float8e5m2fnuz: 1,
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  uint16: 2,
+  uint32: 4,
+  uint64: 8,
+  bool: 1,
+  int4: 0.5,
+  uint4: 0.5,
+  float8e4m3fn: 1,
+  float8e4m3fnuz: 1,
+  float8e5m2: 1,
+  float8e5m2fnuz: 1,
 };
 
 export function elementBytes(type: string | undefined): number {
@@ -70,7 +87,11 @@ export async function readOnnxComponent(model: string, label: string): Promise<O
   for (const rel of index.externalDataFiles) {
     const abs = path.resolve(dir, rel);
     if (path.relative(dir, abs).startsWith('..')) {
-      throw new TwinLensError('PACK_PATH_ESCAPE', `${label}: external data "${rel}" of ${model} lies outside its folder`, 'Re-export the model with its weights beside it');
+      throw new TwinLensError(
+        'PACK_PATH_ESCAPE',
+        `${label}: external data "${rel}" of ${model} lies outside its folder`,
+        'Re-export the model with its weights beside it',
+      );
     }
     const size = fileSize(abs);
     if (size < 0) missing.push(rel);
@@ -140,7 +161,11 @@ export function pickVariant(dir: string, base: string, variant: OnnxVariant | un
     );
   }
   if (!present.length) {
-    throw new TwinLensError('PACK_FILE_MISSING', `${label}: no ${base}*.onnx in ${dir}`, 'Expected the transformers.js layout (onnx/ folder); download the ONNX files too');
+    throw new TwinLensError(
+      'PACK_FILE_MISSING',
+      `${label}: no ${base}*.onnx in ${dir}`,
+      'Expected the transformers.js layout (onnx/ folder); download the ONNX files too',
+    );
   }
   return { file: path.join(dir, variantFile(base, present[0])), variant: present[0] };
 }

@@ -82,7 +82,11 @@ export async function readProjectorsFolder(dirIn: string): Promise<ProjectorsFol
     const want = kind === 'xattn' ? ['clip_features', 'diffusion_features'] : ['features'];
     for (const w of want) {
       if (!component.inputs.some((v) => v.name === w)) {
-        throw new TwinLensError('ONNX_IO_MISMATCH', `${file}: a ${kind} projector needs input "${w}" (has ${component.inputs.map((v) => v.name).join(', ')})`, 'Export projectors with inputs features (or clip_features + diffusion_features) and output embeds');
+        throw new TwinLensError(
+          'ONNX_IO_MISMATCH',
+          `${file}: a ${kind} projector needs input "${w}" (has ${component.inputs.map((v) => v.name).join(', ')})`,
+          'Export projectors with inputs features (or clip_features + diffusion_features) and output embeds',
+        );
       }
     }
     if (!component.outputs.some((v) => v.name === 'embeds')) {

@@ -74,7 +74,11 @@ function need(dir: string, rel: string, what: string): string {
 export async function readSdFolder(dirIn: string): Promise<SdFolder> {
   const dir = path.resolve(dirIn);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new TwinLensError('PACK_NOT_FOUND', `Stable Diffusion folder ${dir} does not exist`, 'Pass the folder that contains unet/, text_encoder/ and vae_encoder/');
+    throw new TwinLensError(
+      'PACK_NOT_FOUND',
+      `Stable Diffusion folder ${dir} does not exist`,
+      'Pass the folder that contains unet/, text_encoder/ and vae_encoder/',
+    );
   }
   const notes: string[] = [];
   const unet = await readOnnxComponent(need(dir, SD_COMPONENTS.unet, 'the UNet'), 'unet');
@@ -97,11 +101,16 @@ export async function readSdFolder(dirIn: string): Promise<SdFolder> {
   ] as const) {
     for (const n of names) {
       if (!inputOf(c, n)) {
-        throw new TwinLensError('ONNX_IO_MISMATCH', `${label}/model.onnx has no input "${n}" (inputs: ${c.inputs.map((v) => v.name).join(', ')})`, 'This does not look like a diffusers/Optimum Stable Diffusion export');
+        throw new TwinLensError(
+          'ONNX_IO_MISMATCH',
+          `${label}/model.onnx has no input "${n}" (inputs: ${c.inputs.map((v) => v.name).join(', ')})`,
+          'This does not look like a diffusers/Optimum Stable Diffusion export',
+        );
       }
     }
   }
-  if (textConfig === undefined && inputOf(unet, 'text_embeds')) notes.push('The UNet takes text_embeds/time_ids: this looks like SDXL, which the tap presets do not cover.');
+  if (textConfig === undefined && inputOf(unet, 'text_embeds'))
+    notes.push('The UNet takes text_embeds/time_ids: this looks like SDXL, which the tap presets do not cover.');
   const unetOutput = outputOf(unet, 'out_sample') ? 'out_sample' : unet.outputs[0]?.name;
   if (unetOutput !== 'out_sample') notes.push(`UNet output is "${unetOutput}" (ORT transformers-tool exports call it "latent").`);
   const textOutput = outputOf(textEncoder, 'last_hidden_state') ? 'last_hidden_state' : textEncoder.outputs[0]?.name;
@@ -128,7 +137,9 @@ export async function readSdFolder(dirIn: string): Promise<SdFolder> {
   else layout = 'diffusers-script';
   if (unet.externalData.length > 1) notes.push(`UNet weights are split over ${unet.externalData.length} external-data files.`);
   if (unet.externalData.length === 0 && unet.modelBytes > 1.5e9) {
-    notes.push('The UNet stores its weights inline (one large .onnx): graph surgery must parse the whole file; an export with external data is faster to edit.');
+    notes.push(
+      'The UNet stores its weights inline (one large .onnx): graph surgery must parse the whole file; an export with external data is faster to edit.',
+    );
   }
   if (ioDtype === 'float16') notes.push('float16 inputs and outputs (an fp16 export): the engine converts at the session boundary.');
   return {

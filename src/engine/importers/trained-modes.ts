@@ -57,9 +57,13 @@ export function modeSpec(mode: TrainedModeId, rel: Partial<Record<ProjectorKind,
     case 'diffusion':
       return rel.diffusion ? { label: 'Diffusion', inputs: ['diffusion'], fusion: 'none', projectors: { diffusion: rel.diffusion }, ...diff } : undefined;
     case 'fused':
-      return rel.clip && rel.diffusion ? { label: 'Fused (concat)', inputs: ['clip', 'diffusion'], fusion: 'concat', projectors: { clip: rel.clip, diffusion: rel.diffusion }, ...diff } : undefined;
+      return rel.clip && rel.diffusion
+        ? { label: 'Fused (concat)', inputs: ['clip', 'diffusion'], fusion: 'concat', projectors: { clip: rel.clip, diffusion: rel.diffusion }, ...diff }
+        : undefined;
     case 'fused-xattn':
-      return rel.xattn ? { label: 'Fused (cross-attention)', inputs: ['clip', 'diffusion'], fusion: 'cross-attention', projectors: { xattn: rel.xattn }, ...diff } : undefined;
+      return rel.xattn
+        ? { label: 'Fused (cross-attention)', inputs: ['clip', 'diffusion'], fusion: 'cross-attention', projectors: { xattn: rel.xattn }, ...diff }
+        : undefined;
   }
 }
 
@@ -82,7 +86,11 @@ export function expandTrainedDirs(dirs: string[]): string[] {
       .map((e) => path.join(dir, e.name))
       .sort();
     if (!subs.length) {
-      throw new TwinLensError('PACK_FILE_MISSING', `${dir} has no projectors/ folder, nor subfolders with one`, 'Pass the folder the training export wrote for one mode (projectors/ + llm/), or the folder holding one per mode');
+      throw new TwinLensError(
+        'PACK_FILE_MISSING',
+        `${dir} has no projectors/ folder, nor subfolders with one`,
+        'Pass the folder the training export wrote for one mode (projectors/ + llm/), or the folder holding one per mode',
+      );
     }
     out.push(...subs);
   }
@@ -93,7 +101,11 @@ export async function readTrainedFolder(dirIn: string, llmVariant?: OnnxVariant)
   const dir = path.resolve(dirIn);
   const projDir = path.join(dir, 'projectors');
   if (!fs.existsSync(projDir)) {
-    throw new TwinLensError('PACK_FILE_MISSING', `${dir} has no projectors/ folder`, 'Pass the folder the training export wrote for one mode (it holds projectors/ and, when the LLM was tuned, llm/)');
+    throw new TwinLensError(
+      'PACK_FILE_MISSING',
+      `${dir} has no projectors/ folder`,
+      'Pass the folder the training export wrote for one mode (it holds projectors/ and, when the LLM was tuned, llm/)',
+    );
   }
   const projectors = await readProjectorsFolder(projDir);
   const modes = projectors.runModes ?? [];
@@ -137,7 +149,8 @@ export function addTrainedModes(m: PackManifestInput, placer: PackPlacer, traine
   const seen = new Map<string, string>();
   for (const t of trained) {
     const before = seen.get(t.mode);
-    if (before) throw new TwinLensError('INVALID_ARGUMENT', `Two --trained folders hold the mode ${t.mode}: ${before} and ${t.dir}`, 'Pass one folder per mode');
+    if (before)
+      throw new TwinLensError('INVALID_ARGUMENT', `Two --trained folders hold the mode ${t.mode}: ${before} and ${t.dir}`, 'Pass one folder per mode');
     seen.set(t.mode, t.dir);
     const need = TRAINED_MODE_KINDS[t.mode];
     const rel: Partial<Record<ProjectorKind, Ref>> = {};
@@ -148,14 +161,28 @@ export function addTrainedModes(m: PackManifestInput, placer: PackPlacer, traine
       placer.onnx(pf.component.model, pf.component.externalData, to);
       rel[kind] = { path: to.split(path.sep).join('/') };
       if (base && pf.outDim !== undefined && pf.outDim !== base.hiddenSize) {
-        throw new TwinLensError('ONNX_IO_MISMATCH', `${t.dir}: the ${t.mode} projector outputs width ${pf.outDim}, the LLM's hidden size is ${base.hiddenSize}`, 'Train the projector for this LLM');
+        throw new TwinLensError(
+          'ONNX_IO_MISMATCH',
+          `${t.dir}: the ${t.mode} projector outputs width ${pf.outDim}, the LLM's hidden size is ${base.hiddenSize}`,
+          'Train the projector for this LLM',
+        );
       }
     }
     const spec = modeSpec(t.mode, rel, t.projectors.diffusion) as ModeInput & { llm?: ModeSection['llm'] };
     if (t.llm) {
-      if (!base) throw new TwinLensError('INVALID_ARGUMENT', `${t.dir} holds a tuned LLM but the pack has none`, 'Pass --llm, or put llm/ in the first --trained folder');
+      if (!base)
+        throw new TwinLensError(
+          'INVALID_ARGUMENT',
+          `${t.dir} holds a tuned LLM but the pack has none`,
+          'Pass --llm, or put llm/ in the first --trained folder',
+        );
       const why = llmMismatch(base, t.llm);
-      if (why) throw new TwinLensError('PACK_MANIFEST_INVALID', `The LLM tuned for ${t.mode} (${t.llm.dir}) cannot share this pack's tokenizer and KV cache: ${why}`, 'Tune every mode from the same base LLM, and pass that LLM (or one of the tuned folders) as --llm');
+      if (why)
+        throw new TwinLensError(
+          'PACK_MANIFEST_INVALID',
+          `The LLM tuned for ${t.mode} (${t.llm.dir}) cannot share this pack's tokenizer and KV cache: ${why}`,
+          'Tune every mode from the same base LLM, and pass that LLM (or one of the tuned folders) as --llm',
+        );
       const emb = path.join('llm', t.mode, path.basename(t.llm.files.embedTokens));
       const dec = path.join('llm', t.mode, path.basename(t.llm.files.decoder));
       placer.onnx(t.llm.embedTokens.model, t.llm.embedTokens.externalData, emb);

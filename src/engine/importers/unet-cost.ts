@@ -127,7 +127,8 @@ function weightDimsByInput(index: GraphIndex): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const t of index.initializers) out.set(t.name, t.dims);
   for (const n of index.nodes) {
-    if ((n.opType === 'Cast' || n.opType === 'DequantizeLinear' || n.opType === 'Transpose') && out.has(n.inputs[0])) out.set(n.outputs[0], out.get(n.inputs[0])!);
+    if ((n.opType === 'Cast' || n.opType === 'DequantizeLinear' || n.opType === 'Transpose') && out.has(n.inputs[0]))
+      out.set(n.outputs[0], out.get(n.inputs[0])!);
   }
   return out;
 }

@@ -88,10 +88,19 @@ export function detectFamily(e: FamilyEvidence): Sourced<SdFamily> & { crossAtte
   }
   const dim = candidates.find(([d]) => d !== undefined)?.[0];
   if (typeof e.config?.use_linear_projection === 'boolean') {
-    return { value: e.config.use_linear_projection ? 'sd2' : 'sd1', source: `unet/config.json use_linear_projection = ${e.config.use_linear_projection}`, crossAttentionDim: dim };
+    return {
+      value: e.config.use_linear_projection ? 'sd2' : 'sd1',
+      source: `unet/config.json use_linear_projection = ${e.config.use_linear_projection}`,
+      crossAttentionDim: dim,
+    };
   }
   const proj = e.graph ? graphProjection(e.graph) : undefined;
-  if (proj) return { value: proj === 'linear' ? 'sd2' : 'sd1', source: `proj_in is a ${proj === 'linear' ? 'MatMul (linear projection)' : '1×1 Conv'} in the UNet graph`, crossAttentionDim: dim };
+  if (proj)
+    return {
+      value: proj === 'linear' ? 'sd2' : 'sd1',
+      source: `proj_in is a ${proj === 'linear' ? 'MatMul (linear projection)' : '1×1 Conv'} in the UNet graph`,
+      crossAttentionDim: dim,
+    };
   return { value: 'sd1', source: 'no evidence; assumed SD 1.x', crossAttentionDim: dim };
 }
 
@@ -111,7 +120,11 @@ export function vaeScaleFactor(vaeConfig: { block_out_channels?: number[] } | un
 }
 
 /** Square VAE input size in pixels: config sample_size × scale, else a static UNet input, else 512. */
-export function inferImageSize(config: UnetConfigJson | undefined, sampleDims: Array<number | string | null> | undefined, scale: Sourced<number>): Sourced<number> {
+export function inferImageSize(
+  config: UnetConfigJson | undefined,
+  sampleDims: Array<number | string | null> | undefined,
+  scale: Sourced<number>,
+): Sourced<number> {
   if (config?.sample_size && config.sample_size > 0) {
     return { value: config.sample_size * scale.value, source: `unet/config.json sample_size ${config.sample_size} × ${scale.value}` };
   }

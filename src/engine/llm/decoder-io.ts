@@ -42,7 +42,10 @@ export interface DecoderStep {
 const KNOWN_DECODER_INPUTS = new Set(['inputs_embeds', 'attention_mask', 'position_ids', 'use_cache_branch', 'num_logits_to_keep', 'logits_to_keep']);
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
 
-function mismatch(message: string, hint = 'The pack’s llm section (numLayers, numKvHeads, headDim) or the ONNX export does not follow the contract'): TwinLensError {
+function mismatch(
+  message: string,
+  hint = 'The pack’s llm section (numLayers, numKvHeads, headDim) or the ONNX export does not follow the contract',
+): TwinLensError {
   return new TwinLensError('ONNX_IO_MISMATCH', message, hint);
 }
 
@@ -73,9 +76,14 @@ export class LlmIo {
     for (const required of ['inputs_embeds', 'attention_mask']) {
       if (!inputs.includes(required)) throw mismatch(`${decoder.label}: the decoder has no input "${required}" (inputs: ${inputs.join(', ')})`);
     }
-    if (!decoder.outputNames.includes('logits')) throw mismatch(`${decoder.label}: the decoder has no output "logits" (outputs: ${decoder.outputNames.join(', ')})`);
+    if (!decoder.outputNames.includes('logits'))
+      throw mismatch(`${decoder.label}: the decoder has no output "logits" (outputs: ${decoder.outputNames.join(', ')})`);
     const unknown = inputs.filter((n) => !KNOWN_DECODER_INPUTS.has(n) && !PAST_RE.test(n));
-    if (unknown.length) throw mismatch(`${decoder.label}: unsupported decoder inputs ${unknown.join(', ')}`, 'Only LLaVA-style decoders fed with inputs_embeds and a KV cache are supported');
+    if (unknown.length)
+      throw mismatch(
+        `${decoder.label}: unsupported decoder inputs ${unknown.join(', ')}`,
+        'Only LLaVA-style decoders fed with inputs_embeds and a KV cache are supported',
+      );
     this.checkCache();
     this.hasPositionIds = inputs.includes('position_ids');
     this.hasUseCacheBranch = inputs.includes('use_cache_branch');
@@ -84,7 +92,10 @@ export class LlmIo {
     const fromDecoder = decoder.inputs.get('inputs_embeds')?.shape[2];
     const fixed = [fromEmbed, fromDecoder].filter((d): d is number => typeof d === 'number' && d > 0);
     if (fixed.length === 2 && fixed[0] !== fixed[1]) {
-      throw mismatch(`embed_tokens gives hidden size ${fixed[0]} but the decoder takes ${fixed[1]}`, 'embed_tokens.onnx and decoder_model_merged.onnx come from different models');
+      throw mismatch(
+        `embed_tokens gives hidden size ${fixed[0]} but the decoder takes ${fixed[1]}`,
+        'embed_tokens.onnx and decoder_model_merged.onnx come from different models',
+      );
     }
     this.hiddenSize = fixed[0];
   }
@@ -107,7 +118,8 @@ export class LlmIo {
         if (!meta) throw mismatch(`${label}: missing decoder input past_key_values.${i}.${kind}`);
         if (!this.decoder.outputNames.includes(`present.${i}.${kind}`)) throw mismatch(`${label}: missing decoder output present.${i}.${kind}`);
         const [, heads, , dim] = meta.shape;
-        if (meta.shape.length && meta.shape.length !== 4) throw mismatch(`${label}: past_key_values.${i}.${kind} has rank ${meta.shape.length}, expected 4 [batch, kvHeads, past, headDim]`);
+        if (meta.shape.length && meta.shape.length !== 4)
+          throw mismatch(`${label}: past_key_values.${i}.${kind} has rank ${meta.shape.length}, expected 4 [batch, kvHeads, past, headDim]`);
         if (typeof heads === 'number' && heads > 0 && heads !== numKvHeads) {
           throw mismatch(`${label}: past_key_values.${i}.${kind} has ${heads} heads but the manifest says numKvHeads = ${numKvHeads}`);
         }
@@ -146,7 +158,11 @@ export class LlmIo {
       inputs_embeds: f32([1, count, hidden], embeds),
       attention_mask: i64([1, total], new Array<number>(total).fill(1)),
     };
-    if (this.hasPositionIds) feeds.position_ids = i64([1, count], Array.from({ length: count }, (_, i) => past + i));
+    if (this.hasPositionIds)
+      feeds.position_ids = i64(
+        [1, count],
+        Array.from({ length: count }, (_, i) => past + i),
+      );
     if (this.hasUseCacheBranch) feeds.use_cache_branch = { dims: [1], data: Uint8Array.of(past > 0 ? 1 : 0) };
     if (this.logitsToKeep) feeds[this.logitsToKeep] = { dims: [], data: BigInt64Array.of(1n) };
     for (let i = 0; i < this.shape.numLayers; i++) {
@@ -170,7 +186,10 @@ export class LlmIo {
     for (let i = 0; i < this.shape.numLayers; i++) {
       const k = out[`present.${i}.key`];
       const v = out[`present.${i}.value`];
-      for (const [name, t] of [[`present.${i}.key`, k], [`present.${i}.value`, v]] as const) {
+      for (const [name, t] of [
+        [`present.${i}.key`, k],
+        [`present.${i}.value`, v],
+      ] as const) {
         if (!t || t.dims.length !== 4 || t.dims[2] !== total) {
           throw mismatch(`${this.decoder.label}: expected ${name} with ${total} positions, got [${t?.dims.join(', ') ?? 'nothing'}]`);
         }

@@ -208,7 +208,10 @@ export class LlmGenerator {
       throw new TwinLensError('INVALID_ARGUMENT', `Visual tokens need positive integer tokens and hidden, got ${v.tokens} × ${v.hidden}`);
     }
     if (v.embeds.length !== v.tokens * v.hidden) {
-      throw new TwinLensError('INVALID_ARGUMENT', `Visual embeddings have ${v.embeds.length} values, expected ${v.tokens} × ${v.hidden} = ${v.tokens * v.hidden}`);
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `Visual embeddings have ${v.embeds.length} values, expected ${v.tokens} × ${v.hidden} = ${v.tokens * v.hidden}`,
+      );
     }
     const H = this.io.hiddenSize;
     if (H !== undefined && H !== v.hidden) {

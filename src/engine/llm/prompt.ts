@@ -92,14 +92,23 @@ export function buildDecoderPrompt(req: PromptRequest): DecoderPrompt {
   const { tokenizer, template, question, imageToken } = req;
   if (!question.trim()) throw new TwinLensError('INVALID_ARGUMENT', 'The question is empty');
   if (question.includes(imageToken)) {
-    throw new TwinLensError('INVALID_ARGUMENT', `The question must not contain the image placeholder "${imageToken}"`, 'Remove it; the image is inserted automatically');
+    throw new TwinLensError(
+      'INVALID_ARGUMENT',
+      `The question must not contain the image placeholder "${imageToken}"`,
+      'Remove it; the image is inserted automatically',
+    );
   }
   const placeholderId = tokenizer.requireId(imageToken, 'The image placeholder');
   const text = renderVisualQuestion(template, tokenizer, imageToken, question, req.system, req.imagePlacement);
   const ids = tokenizer.encode(text);
   const count = ids.reduce((n, id) => (id === placeholderId ? n + 1 : n), 0);
   if (count !== 1) {
-    const where = template.origin === 'manifest' ? 'pack.json (llm.chatTemplate)' : template.origin === 'tokenizer_config' ? 'tokenizer_config.json' : 'the fallback template';
+    const where =
+      template.origin === 'manifest'
+        ? 'pack.json (llm.chatTemplate)'
+        : template.origin === 'tokenizer_config'
+          ? 'tokenizer_config.json'
+          : 'the fallback template';
     throw new TwinLensError(
       'PACK_MANIFEST_INVALID',
       count === 0

@@ -20,7 +20,6 @@ import { mulberry32, uniform01 } from '../util/prng.js';
 
 export { mulberry32, uniform01 };
 
-
 export interface SamplingSettings {
   /** 0 = greedy. */
   temperature: number;
@@ -47,7 +46,12 @@ export function argmax(logits: Float32Array, offset = 0, length = logits.length 
       bestValue = v;
     }
   }
-  if (best < 0) throw new TwinLensError('ONNX_RUN_FAILED', 'The decoder returned logits that are all NaN', 'The model or its inputs are broken (check the projector and dtype)');
+  if (best < 0)
+    throw new TwinLensError(
+      'ONNX_RUN_FAILED',
+      'The decoder returned logits that are all NaN',
+      'The model or its inputs are broken (check the projector and dtype)',
+    );
   return best;
 }
 

@@ -45,7 +45,11 @@ export function specialTokenText(value: unknown): string | undefined {
 }
 
 function invalid(file: string, what: string, hint?: string): TwinLensError {
-  return new TwinLensError('PACK_MANIFEST_INVALID', `${file}: ${what}`, hint ?? 'Re-export the tokenizer with Hugging Face tokenizers / transformers (save_pretrained)');
+  return new TwinLensError(
+    'PACK_MANIFEST_INVALID',
+    `${file}: ${what}`,
+    hint ?? 'Re-export the tokenizer with Hugging Face tokenizers / transformers (save_pretrained)',
+  );
 }
 
 async function readJsonObject(path: string, label: string): Promise<Record<string, unknown>> {
@@ -150,7 +154,12 @@ export class TextTokenizer {
   readonly eosToken: string | undefined;
   readonly chatTemplate: string | undefined;
 
-  private constructor(tok: Tokenizer, config: TokenizerConfigJson, chatTemplate: string | undefined, readonly source: TokenizerSource) {
+  private constructor(
+    tok: Tokenizer,
+    config: TokenizerConfigJson,
+    chatTemplate: string | undefined,
+    readonly source: TokenizerSource,
+  ) {
     this.tok = tok;
     this.config = config;
     this.bosToken = config.bos_token as string | undefined;
@@ -166,9 +175,14 @@ export class TextTokenizer {
   }
 
   /** Builds from already-parsed objects (tests, packs that embed the tokenizer). */
-  static fromObjects(tokenizerJson: unknown, config: unknown = {}, source: TokenizerSource = { tokenizer: 'tokenizer.json', config: 'tokenizer_config.json' }): TextTokenizer {
+  static fromObjects(
+    tokenizerJson: unknown,
+    config: unknown = {},
+    source: TokenizerSource = { tokenizer: 'tokenizer.json', config: 'tokenizer_config.json' },
+  ): TextTokenizer {
     const cfgFile = source.config ?? 'tokenizer_config.json';
-    if (!tokenizerJson || typeof tokenizerJson !== 'object' || Array.isArray(tokenizerJson)) throw invalid(source.tokenizer, 'tokenizer.json must be a JSON object');
+    if (!tokenizerJson || typeof tokenizerJson !== 'object' || Array.isArray(tokenizerJson))
+      throw invalid(source.tokenizer, 'tokenizer.json must be a JSON object');
     if (!config || typeof config !== 'object' || Array.isArray(config)) throw invalid(cfgFile, 'tokenizer_config.json must be a JSON object');
     const prepared = prepareTokenizerJson(tokenizerJson as Record<string, unknown>, source.tokenizer);
     const cfg = normaliseConfig(config as TokenizerConfigJson, cfgFile);
@@ -186,7 +200,11 @@ export class TextTokenizer {
   encode(text: string): number[] {
     const ids: Array<number | undefined> = this.tok.encode(text, { add_special_tokens: false }).ids;
     if (ids.some((id) => typeof id !== 'number')) {
-      throw new TwinLensError('INVALID_ARGUMENT', 'The text contains pieces the tokenizer does not know, and it has no unknown token', `Tokenizer: ${this.source.tokenizer}`);
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        'The text contains pieces the tokenizer does not know, and it has no unknown token',
+        `Tokenizer: ${this.source.tokenizer}`,
+      );
     }
     return ids as number[];
   }
@@ -208,7 +226,11 @@ export class TextTokenizer {
   requireId(token: string, purpose: string): number {
     const id = this.idOf(token);
     if (id === undefined) {
-      throw invalid(this.source.tokenizer, `${purpose} "${token}" is not a token of this tokenizer`, 'Add it to the tokenizer (added_tokens) or fix the llm section of pack.json');
+      throw invalid(
+        this.source.tokenizer,
+        `${purpose} "${token}" is not a token of this tokenizer`,
+        'Add it to the tokenizer (added_tokens) or fix the llm section of pack.json',
+      );
     }
     return id;
   }

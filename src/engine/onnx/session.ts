@@ -131,7 +131,11 @@ export class OnnxSession {
     for (const [name, meta] of this.inputs) {
       const t = feeds[name];
       if (!t) {
-        throw new TwinLensError('ONNX_IO_MISMATCH', `${this.label}: no value for model input "${name}"`, `The model expects inputs ${this.inputNames.join(', ')}`);
+        throw new TwinLensError(
+          'ONNX_IO_MISMATCH',
+          `${this.label}: no value for model input "${name}"`,
+          `The model expects inputs ${this.inputNames.join(', ')}`,
+        );
       }
       ortFeeds[name] = toOrtTensor(t, meta, this.label);
     }

@@ -38,7 +38,13 @@ export async function describeTaps(pack: Pack, taps: GraphTaps): Promise<TapInfo
       const tensorName = await taps.resolve(alias);
       out.push({ alias, target: d.taps[alias] ?? alias, tensorName, available: true, study: (STUDY_TAPS as readonly string[]).includes(alias) });
     } catch (e) {
-      out.push({ alias, target: d.taps[alias] ?? alias, available: false, reason: toTwinLensError(e).message, study: (STUDY_TAPS as readonly string[]).includes(alias) });
+      out.push({
+        alias,
+        target: d.taps[alias] ?? alias,
+        available: false,
+        reason: toTwinLensError(e).message,
+        study: (STUDY_TAPS as readonly string[]).includes(alias),
+      });
     }
   }
   return out;

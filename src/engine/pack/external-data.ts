@@ -45,11 +45,16 @@ export async function checkExternalData(pack: Pack): Promise<void> {
       const target = path.join(path.dirname(rel), loc);
       try {
         // ONNX Runtime reports an unreadable weights file as "SystemError : 13" deep in its loader; say it here.
-        if (!readable(pack.resolve(target))) pack.missingExternal.set(rel, `${rel} stores its weights in "${loc}", which is not readable by this user (permission denied)`);
+        if (!readable(pack.resolve(target)))
+          pack.missingExternal.set(rel, `${rel} stores its weights in "${loc}", which is not readable by this user (permission denied)`);
       } catch (e) {
         const err = e as TwinLensError;
         if (err.code === 'PACK_PATH_ESCAPE') {
-          throw new TwinLensError('PACK_PATH_ESCAPE', `${rel} stores weights in "${loc}", outside the pack folder`, 'Re-export the model with its weights beside it; a pack never reads files outside its folder');
+          throw new TwinLensError(
+            'PACK_PATH_ESCAPE',
+            `${rel} stores weights in "${loc}", outside the pack folder`,
+            'Re-export the model with its weights beside it; a pack never reads files outside its folder',
+          );
         }
         pack.missingExternal.set(rel, `${rel} needs its external data "${loc}", missing from ${dir}`);
       }

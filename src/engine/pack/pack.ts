@@ -40,7 +40,11 @@ export class Pack {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch {
-      throw new TwinLensError('PACK_NOT_FOUND', `${abs} has no ${MANIFEST_FILE}`, 'Pass the folder that contains pack.json, or compose one with `twinlens packs import`');
+      throw new TwinLensError(
+        'PACK_NOT_FOUND',
+        `${abs} has no ${MANIFEST_FILE}`,
+        'Pass the folder that contains pack.json, or compose one with `twinlens packs import`',
+      );
     }
     let json: unknown;
     try {
@@ -50,7 +54,11 @@ export class Pack {
     }
     const parsed = PackManifest.safeParse(json);
     if (!parsed.success) {
-      throw new TwinLensError('PACK_MANIFEST_INVALID', `${file} does not match the pack format: ${formatIssues(parsed.error.issues)}`, 'See "Pack format" in the README');
+      throw new TwinLensError(
+        'PACK_MANIFEST_INVALID',
+        `${file} does not match the pack format: ${formatIssues(parsed.error.issues)}`,
+        'See "Pack format" in the README',
+      );
     }
     const pack = new Pack(real, parsed.data);
     // Fail early on escaping paths, before anything is opened.
@@ -71,7 +79,9 @@ export class Pack {
       throw new TwinLensError(
         'PACK_FILE_MISSING',
         ext,
-        unreadable ? 'Make the pack files readable by this user (chmod -R a+rX <pack>) or run as their owner' : 'Download the weights file next to the model (weights.pb or model.onnx_data)',
+        unreadable
+          ? 'Make the pack files readable by this user (chmod -R a+rX <pack>) or run as their owner'
+          : 'Download the weights file next to the model (weights.pb or model.onnx_data)',
       );
     }
     return abs;
@@ -95,7 +105,11 @@ export class Pack {
       return abs;
     }
     if (!isInside(this.dir, real)) {
-      throw new TwinLensError('PACK_PATH_ESCAPE', `pack.json path "${rel}" resolves (through a link) outside the pack folder`, 'Copy the file into the pack folder');
+      throw new TwinLensError(
+        'PACK_PATH_ESCAPE',
+        `pack.json path "${rel}" resolves (through a link) outside the pack folder`,
+        'Copy the file into the pack folder',
+      );
     }
     return real;
   }
@@ -114,7 +128,11 @@ export class Pack {
     try {
       return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
     } catch (e) {
-      throw new TwinLensError('PACK_MANIFEST_INVALID', `${rel} in pack ${this.name} is not valid JSON: ${(e as Error).message}`, 'Re-export or re-download the file');
+      throw new TwinLensError(
+        'PACK_MANIFEST_INVALID',
+        `${rel} in pack ${this.name} is not valid JSON: ${(e as Error).message}`,
+        'Re-export or re-download the file',
+      );
     }
   }
 
@@ -159,7 +177,13 @@ export class Pack {
     if (mode.inputs.includes('clip') && m.clip) need.push(['CLIP vision encoder', m.clip.vision.path], ['CLIP preprocessor config', m.clip.preprocessor]);
     if (mode.inputs.includes('diffusion') && m.diffusion) {
       const d = m.diffusion;
-      need.push(['VAE encoder', d.vaeEncoder.path], ['text encoder', d.textEncoder.path], ['UNet', d.unet.path], ['diffusion tokenizer', d.tokenizer], ['scheduler config', d.scheduler]);
+      need.push(
+        ['VAE encoder', d.vaeEncoder.path],
+        ['text encoder', d.textEncoder.path],
+        ['UNet', d.unet.path],
+        ['diffusion tokenizer', d.tokenizer],
+        ['scheduler config', d.scheduler],
+      );
     }
     for (const [what, rel] of need) {
       if (!rel) return `the ${what} is not listed in pack.json`;

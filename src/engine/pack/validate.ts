@@ -92,7 +92,8 @@ export async function validatePack(dir: string, opts: { provider?: ProviderChoic
           continue;
         }
         if (m.type !== 'unknown' && !rule.dtypes.includes(m.type)) problems.push(`${kind} "${rule.name}" is ${m.type}, expected ${rule.dtypes.join(' or ')}`);
-        if (m.shape.length && rule.ranks.length && !rule.ranks.includes(m.shape.length)) problems.push(`${kind} "${rule.name}" has rank ${m.shape.length}, expected ${rule.ranks.join(' or ')}`);
+        if (m.shape.length && rule.ranks.length && !rule.ranks.includes(m.shape.length))
+          problems.push(`${kind} "${rule.name}" has rank ${m.shape.length}, expected ${rule.ranks.join(' or ')}`);
       }
     }
     s.dispose();

@@ -32,13 +32,15 @@ export function wordTokens(x: CrossAttentionMaps): number[] {
 
 function checkMaps(x: CrossAttentionMaps): void {
   const n = x.height * x.width;
-  if (x.maps.length !== x.tokens.length * n) throw new TwinLensError('INVALID_ARGUMENT', `cross-attention: ${x.maps.length} values for ${x.tokens.length} tokens × ${x.height}×${x.width}`);
+  if (x.maps.length !== x.tokens.length * n)
+    throw new TwinLensError('INVALID_ARGUMENT', `cross-attention: ${x.maps.length} values for ${x.tokens.length} tokens × ${x.height}×${x.width}`);
 }
 
 /** One token's attention map. */
 export function attentionMap(x: CrossAttentionMaps, index: number): ScalarMap {
   checkMaps(x);
-  if (!Number.isInteger(index) || index < 0 || index >= x.tokens.length) throw new TwinLensError('INVALID_ARGUMENT', `token ${index} is outside 0…${x.tokens.length - 1}`);
+  if (!Number.isInteger(index) || index < 0 || index >= x.tokens.length)
+    throw new TwinLensError('INVALID_ARGUMENT', `token ${index} is outside 0…${x.tokens.length - 1}`);
   const n = x.height * x.width;
   return { height: x.height, width: x.width, data: x.maps.slice(index * n, (index + 1) * n) };
 }

@@ -89,7 +89,8 @@ export function normMap(f: FeatureGrid): ScalarMap {
 
 export function channelMap(f: FeatureGrid, channel: number): ScalarMap {
   checkGrid(f);
-  if (!Number.isInteger(channel) || channel < 0 || channel >= f.channels) throw new TwinLensError('INVALID_ARGUMENT', `channel ${channel} is outside 0…${f.channels - 1}`);
+  if (!Number.isInteger(channel) || channel < 0 || channel >= f.channels)
+    throw new TwinLensError('INVALID_ARGUMENT', `channel ${channel} is outside 0…${f.channels - 1}`);
   const n = f.height * f.width;
   const data = new Float32Array(n);
   for (let t = 0; t < n; t++) data[t] = f.data[t * f.channels + channel];

@@ -17,7 +17,6 @@ import { resizeRgb } from './resample.js';
 import { correspondence, type Match } from './similarity.js';
 import type { UnitPoint } from './view.js';
 
-
 /** A panel before encoding: the contract's VisualPanel with its picture as pixels, not PNG bytes. */
 export interface Panel extends Pick<VisualPanel, 'id' | 'kind' | 'source' | 'label' | 'grid' | 'values' | 'valueNames' | 'meta'> {
   image: RgbImage;
@@ -45,7 +44,10 @@ export function imagePanel(id: string, label: string, base: RgbImage): Panel {
 /** PCA→RGB panels fitted jointly over all items (same tap ⇒ same channels). */
 export function pcaPanels(items: PcaItem[], size: number, opts: PcaOptions = {}): Panel[] {
   if (!items.length) return [];
-  const res = pcaRgb(items.map((i) => i.grid), opts);
+  const res = pcaRgb(
+    items.map((i) => i.grid),
+    opts,
+  );
   return items.map((item, k) => ({
     id: item.id,
     kind: 'pca',
@@ -78,7 +80,16 @@ export function differencePanel(id: string, label: string, difference: FeatureGr
 }
 
 /** The k strongest channels as a grid of tiles (each scaled to its own range). */
-export function channelsPanel(id: string, label: string, source: PanelSource, grid: FeatureGrid, size: number, k = 9, by: ChannelRanking = 'variance', style: StyleOptions = {}): Panel {
+export function channelsPanel(
+  id: string,
+  label: string,
+  source: PanelSource,
+  grid: FeatureGrid,
+  size: number,
+  k = 9,
+  by: ChannelRanking = 'variance',
+  style: StyleOptions = {},
+): Panel {
   const top = strongestChannels(grid, k, by);
   const cols = Math.ceil(Math.sqrt(top.channels.length));
   const gap = 2;
@@ -119,7 +130,10 @@ export function attentionPanels(x: CrossAttentionMaps, base: RgbImage, idPrefix:
     meta: { token: o.token, index: o.index, range: o.range, layers: x.layers.length },
   }));
   if (strip.length > 1) {
-    const mean = meanAttention(x, strip.map((o) => o.index));
+    const mean = meanAttention(
+      x,
+      strip.map((o) => o.index),
+    );
     panels.push({
       id: `${idPrefix}mean`,
       kind: 'attention',
@@ -163,8 +177,26 @@ export function correspondencePanels(
   const src = drawMarker(baseA, point.u * baseA.width, point.v * baseA.height);
   const meta = { point, sourceToken: c.source, best: c.best };
   return {
-    source: { id: `${id}-source`, kind: 'correspondence', source: 'image', label: `${label}: point`, image: src, grid: { height: a.height, width: a.width }, meta },
-    target: { id, kind: 'correspondence', source, label, image: marked, grid: { height: b.height, width: b.width }, values: c.map.data, valueNames: ['cosine'], meta },
+    source: {
+      id: `${id}-source`,
+      kind: 'correspondence',
+      source: 'image',
+      label: `${label}: point`,
+      image: src,
+      grid: { height: a.height, width: a.width },
+      meta,
+    },
+    target: {
+      id,
+      kind: 'correspondence',
+      source,
+      label,
+      image: marked,
+      grid: { height: b.height, width: b.width },
+      values: c.map.data,
+      valueNames: ['cosine'],
+      meta,
+    },
     best: c.best,
   };
 }

@@ -78,7 +78,8 @@ export function fitPca(maps: FeatureGrid[], opts: PcaOptions = {}): PcaFit {
   const C = maps[0].channels;
   for (const [i, m] of maps.entries()) {
     checkGrid(m, `PCA map ${i}`);
-    if (m.channels !== C) throw new TwinLensError('INVALID_ARGUMENT', `PCA: map ${i} has ${m.channels} channels, map 0 has ${C}`, 'Fit jointly only maps of the same tap');
+    if (m.channels !== C)
+      throw new TwinLensError('INVALID_ARGUMENT', `PCA: map ${i} has ${m.channels} channels, map 0 has ${C}`, 'Fit jointly only maps of the same tap');
   }
   const counts = maps.map((m) => m.height * m.width);
   const total = counts.reduce((a, b) => a + b, 0);

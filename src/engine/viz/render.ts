@@ -57,7 +57,13 @@ export function overlay(base: RgbImage, map: ScalarMap, opts: OverlayOptions = {
 }
 
 /** A ring with a cross hair at (x, y), drawn in a copy of the image. */
-export function drawMarker(img: RgbImage, x: number, y: number, color: Rgb = [255, 40, 40], radius = Math.max(3, Math.round(Math.min(img.width, img.height) / 24))): RgbImage {
+export function drawMarker(
+  img: RgbImage,
+  x: number,
+  y: number,
+  color: Rgb = [255, 40, 40],
+  radius = Math.max(3, Math.round(Math.min(img.width, img.height) / 24)),
+): RgbImage {
   const data = Uint8Array.from(img.data);
   const put = (px: number, py: number, c: Rgb) => {
     if (px < 0 || py < 0 || px >= img.width || py >= img.height) return;

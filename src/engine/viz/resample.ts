@@ -17,7 +17,15 @@ export type UpsampleKernel = 'nearest' | 'bilinear';
  * Nearest: source cell floor((y + 0.5)·H/outH). Bilinear: sample at
  * ((y + 0.5)·H/outH − 0.5), edges clamped.
  */
-export function resizeChannels(src: ArrayLike<number>, height: number, width: number, ch: number, outH: number, outW: number, kernel: UpsampleKernel): Float32Array {
+export function resizeChannels(
+  src: ArrayLike<number>,
+  height: number,
+  width: number,
+  ch: number,
+  outH: number,
+  outW: number,
+  kernel: UpsampleKernel,
+): Float32Array {
   if (src.length !== height * width * ch) throw new Error(`resize: ${src.length} values for ${height}×${width}×${ch}`);
   if (!(outH > 0 && outW > 0)) throw new Error(`resize: bad output size ${outW}×${outH}`);
   const out = new Float32Array(outH * outW * ch);

@@ -59,7 +59,11 @@ export interface Correspondence {
 export function correspondence(source: FeatureGrid, point: UnitPoint, target: FeatureGrid): Correspondence {
   checkGrid(source, 'source');
   if (source.channels !== target.channels) {
-    throw new TwinLensError('INVALID_ARGUMENT', `correspondence: ${source.channels} vs ${target.channels} channels`, 'Compare features of the same tap (or CLIP with CLIP)');
+    throw new TwinLensError(
+      'INVALID_ARGUMENT',
+      `correspondence: ${source.channels} vs ${target.channels} channels`,
+      'Compare features of the same tap (or CLIP with CLIP)',
+    );
   }
   const cell = unitToCell(point, source.height, source.width);
   const C = source.channels;

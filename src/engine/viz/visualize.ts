@@ -9,7 +9,16 @@
  * files (tensors with sidecars, panels, a figure sheet) as bytes to save.
  */
 import * as path from 'node:path';
-import type { FeaturesParamsParsed, FeaturesResult, PackInfo, VisualFile, VisualizeParamsParsed, VisualizeResult, VisualMatch, VisualPanel } from '../../shared/contract.js';
+import type {
+  FeaturesParamsParsed,
+  FeaturesResult,
+  PackInfo,
+  VisualFile,
+  VisualizeParamsParsed,
+  VisualizeResult,
+  VisualMatch,
+  VisualPanel,
+} from '../../shared/contract.js';
 import { TwinLensError } from '../../shared/errors.js';
 import type { RequestContext } from '../engine.js';
 import { type ImageFeatures, imageSheet, pairSheet } from '../export/figures.js';
@@ -17,7 +26,18 @@ import { EXPORT_MIME, type ExportFileKind, type ExportFormat } from '../../share
 import { type ImageContext, writeClipGroup, writeCrossAttentionGroup, writeTapGroup } from '../export/groups.js';
 import { loadImage, type LoadedImage } from '../image/image.js';
 import { tapBranches } from './maps.js';
-import { attentionPanels, channelsPanel, correspondencePanels, differencePanel, imagePanel, normPanel, type Panel, type PcaItem, pcaPanels, safeId } from './panels.js';
+import {
+  attentionPanels,
+  channelsPanel,
+  correspondencePanels,
+  differencePanel,
+  imagePanel,
+  normPanel,
+  type Panel,
+  type PcaItem,
+  pcaPanels,
+  safeId,
+} from './panels.js';
 import { encodePng } from './render.js';
 import { pairSimilarity } from './similarity.js';
 import { cropGeometry, encoderView, imageToUnit, unitToImage } from './view.js';
@@ -27,7 +47,6 @@ export interface FeatureProvider {
   features(params: FeaturesParamsParsed, ctx?: RequestContext): Promise<FeaturesResult>;
   packInfo(): PackInfo;
 }
-
 
 interface Input {
   loaded: LoadedImage;
@@ -79,10 +98,34 @@ export async function visualize(engine: FeatureProvider, params: VisualizeParams
       const items: Array<PcaItem & { image: number; show: boolean }> = [];
       inputs.forEach((x, i) => {
         const b = tapBranches(x.res.taps[k]);
-        items.push({ id: `pca-${sid}-${i}`, label: `${alias} PCA`, source: 'diffusion', grid: b.guided, meta: { branch: 'guided', channels: b.guided.channels }, image: i, show: want.has('pca') });
+        items.push({
+          id: `pca-${sid}-${i}`,
+          label: `${alias} PCA`,
+          source: 'diffusion',
+          grid: b.guided,
+          meta: { branch: 'guided', channels: b.guided.channels },
+          image: i,
+          show: want.has('pca'),
+        });
         if (want.has('branches') && b.cond && b.uncond) {
-          items.push({ id: `cond-pca-${sid}-${i}`, label: `${alias} cond PCA`, source: 'diffusion', grid: b.cond, meta: { branch: 'cond' }, image: i, show: true });
-          items.push({ id: `uncond-pca-${sid}-${i}`, label: `${alias} uncond PCA`, source: 'diffusion', grid: b.uncond, meta: { branch: 'uncond' }, image: i, show: true });
+          items.push({
+            id: `cond-pca-${sid}-${i}`,
+            label: `${alias} cond PCA`,
+            source: 'diffusion',
+            grid: b.cond,
+            meta: { branch: 'cond' },
+            image: i,
+            show: true,
+          });
+          items.push({
+            id: `uncond-pca-${sid}-${i}`,
+            label: `${alias} uncond PCA`,
+            source: 'diffusion',
+            grid: b.uncond,
+            meta: { branch: 'uncond' },
+            image: i,
+            show: true,
+          });
         }
       });
       // One fit over every branch and image shown together, so their colours compare.
@@ -92,26 +135,43 @@ export async function visualize(engine: FeatureProvider, params: VisualizeParams
       const b = tapBranches(x.res.taps[k]);
       if (want.has('difference') && b.difference) add(differencePanel(`difference-${sid}-${i}`, `${alias} cond − uncond`, b.difference, x.base), i, alias);
       if (want.has('norm')) add(normPanel(`norm-${sid}-${i}`, `${alias} norm`, 'diffusion', b.guided, params.size, x.base), i, alias);
-      if (want.has('channels')) add(channelsPanel(`channels-${sid}-${i}`, `${alias} strongest channels`, 'diffusion', b.guided, params.size, params.channels, params.channelRanking), i, alias);
+      if (want.has('channels'))
+        add(
+          channelsPanel(`channels-${sid}-${i}`, `${alias} strongest channels`, 'diffusion', b.guided, params.size, params.channels, params.channelRanking),
+          i,
+          alias,
+        );
     });
   }
-  if (want.has('attention')) inputs.forEach((x, i) => x.res.crossAttention && attentionPanels(x.res.crossAttention, x.base, `attention-${i}-`, { tokens: params.tokens }).forEach((p) => add(p, i)));
+  if (want.has('attention'))
+    inputs.forEach(
+      (x, i) => x.res.crossAttention && attentionPanels(x.res.crossAttention, x.base, `attention-${i}-`, { tokens: params.tokens }).forEach((p) => add(p, i)),
+    );
   const clips = inputs.map((x) => x.res.clip);
   if (want.has('clip') && clips.every(Boolean)) {
-    pcaPanels(clips.map((c, i) => ({ id: `clip-pca-${i}`, label: 'CLIP PCA', source: 'clip' as const, grid: c! })), params.size).forEach((p, i) => add(p, i));
+    pcaPanels(
+      clips.map((c, i) => ({ id: `clip-pca-${i}`, label: 'CLIP PCA', source: 'clip' as const, grid: c! })),
+      params.size,
+    ).forEach((p, i) => add(p, i));
     inputs.forEach((x, i) => add(normPanel(`clip-norm-${i}`, 'CLIP norm', 'clip', x.res.clip!, params.size, x.base), i));
   }
 
   let correspondence: VisualMatch[] | undefined;
   if (want.has('correspondence')) {
-    if (!params.point) throw new TwinLensError('INVALID_ARGUMENT', 'visualize: correspondence needs a point', 'Pass point: {x, y} in image 0 pixel coordinates');
+    if (!params.point)
+      throw new TwinLensError('INVALID_ARGUMENT', 'visualize: correspondence needs a point', 'Pass point: {x, y} in image 0 pixel coordinates');
     const a = inputs[0];
     const b = inputs[pair ? 1 : 0];
     const target = pair ? 1 : 0;
     const gA = cropGeometry(a.loaded.width, a.loaded.height, params.size);
     const gB = cropGeometry(b.loaded.width, b.loaded.height, params.size);
     const unit = imageToUnit(gA, params.point);
-    if (!unit.inside) throw new TwinLensError('INVALID_ARGUMENT', `visualize: point (${params.point.x}, ${params.point.y}) is outside the square the encoders see`, 'Pick a point inside the centre crop');
+    if (!unit.inside)
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `visualize: point (${params.point.x}, ${params.point.y}) is outside the square the encoders see`,
+        'Pick a point inside the centre crop',
+      );
     const sources: Array<{ name: string; src: 'clip' | 'diffusion'; A: NonNullable<FeaturesResult['clip']>; B: NonNullable<FeaturesResult['clip']> }> = [];
     if (a.res.clip && b.res.clip) sources.push({ name: 'clip', src: 'clip', A: a.res.clip, B: b.res.clip });
     taps.forEach((alias, k) => sources.push({ name: alias, src: 'diffusion', A: a.res.taps[k], B: b.res.taps[k] }));
@@ -171,7 +231,11 @@ async function exportFiles(
   const files: VisualFile[] = [];
   const sink = (file: string, data: Buffer | string) => {
     const ext = path.extname(file).slice(1);
-    files.push({ name: file.split(path.sep).join('/'), mime: EXPORT_MIME[ext as ExportFileKind] ?? 'application/octet-stream', bytes: typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data) });
+    files.push({
+      name: file.split(path.sep).join('/'),
+      mime: EXPORT_MIME[ext as ExportFileKind] ?? 'application/octet-stream',
+      bytes: typeof data === 'string' ? new TextEncoder().encode(data) : new Uint8Array(data),
+    });
   };
   const formats = new Set<ExportFormat>([...f.tensors, ...(f.panels ? (['png'] as const) : [])]);
   const s = inputs[0].res.settings;

@@ -70,7 +70,10 @@ export interface PickPathRequest {
 export type PreloadEnvelope<T> = { ok: true; result: T } | { ok: false; error: SerializedError };
 
 export type TwinLensWindowApi = {
-  [M in ContractMethod]: (params: ContractParams[M], opts?: { requestId?: string; onEvent?: (e: EngineEvent) => void }) => Promise<PreloadEnvelope<ContractResults[M]>>;
+  [M in ContractMethod]: (
+    params: ContractParams[M],
+    opts?: { requestId?: string; onEvent?: (e: EngineEvent) => void },
+  ) => Promise<PreloadEnvelope<ContractResults[M]>>;
 } & {
   cancel(requestId: string): void;
   subscribe(cb: (event: unknown) => void): () => void;

@@ -106,11 +106,7 @@ function Column({ mode, run, onStop, onRetry }: { mode: ModeInfo; run: ColumnRun
           </>
         )}
       </div>
-      {status === 'done' && run && (
-        <footer className="muted small">
-          {answerSpeed(run)}
-        </footer>
-      )}
+      {status === 'done' && run && <footer className="muted small">{answerSpeed(run)}</footer>}
     </section>
   );
 }
@@ -139,4 +135,3 @@ export function AnswerColumns({ modes, columns, onStop, onRetry, packError }: Pr
     </div>
   );
 }
-

@@ -20,7 +20,13 @@ function Tile({ image, maps, word, active, onClick }: { image: LoadedImage; maps
     paintOverlay(ref.current, image.element, heat);
   }, [image, maps, word]);
   return (
-    <button type="button" className={`attn-tile${active ? ' active' : ''}`} onClick={onClick} title={`Cross-attention for “${word.label}”`} aria-pressed={active}>
+    <button
+      type="button"
+      className={`attn-tile${active ? ' active' : ''}`}
+      onClick={onClick}
+      title={`Cross-attention for “${word.label}”`}
+      aria-pressed={active}
+    >
       <canvas ref={ref} width={TILE_PX} height={TILE_PX} />
       <span>{word.label}</span>
     </button>
@@ -33,7 +39,11 @@ export function AttentionStrip({ image, attention }: { image: LoadedImage; atten
     <section className="attention" aria-label="Cross-attention per word" data-testid="attention-strip">
       <header>
         <h3>What the diffusion model looked at</h3>
-        {maps && <span className="muted">{maps.height}×{maps.width} · {maps.layers.length} layer{maps.layers.length === 1 ? '' : 's'}</span>}
+        {maps && (
+          <span className="muted">
+            {maps.height}×{maps.width} · {maps.layers.length} layer{maps.layers.length === 1 ? '' : 's'}
+          </span>
+        )}
       </header>
       {status === 'idle' && <p className="muted">Ask a question to see a map per word.</p>}
       {status === 'loading' && <p className="muted">Computing cross-attention…</p>}
@@ -44,7 +54,14 @@ export function AttentionStrip({ image, attention }: { image: LoadedImage; atten
       {status === 'done' && maps && words.length > 0 && (
         <div className="attn-tiles">
           {words.map((w) => (
-            <Tile key={w.index} image={image} maps={maps} word={w} active={selected === w.index} onClick={() => select(selected === w.index ? undefined : w.index)} />
+            <Tile
+              key={w.index}
+              image={image}
+              maps={maps}
+              word={w}
+              active={selected === w.index}
+              onClick={() => select(selected === w.index ? undefined : w.index)}
+            />
           ))}
         </div>
       )}

@@ -22,7 +22,10 @@ export function BrowseButton({ bridge, onPick, testId, ...req }: Props) {
       title={req.title}
       data-testid={testId}
       onClick={() => {
-        void pick(req).then((p) => p && onPick(p), () => undefined);
+        void pick(req).then(
+          (p) => p && onPick(p),
+          () => undefined,
+        );
       }}
     >
       Browse…

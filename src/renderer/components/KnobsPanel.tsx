@@ -85,10 +85,7 @@ export function KnobsPanel({ knobs, pack, autoRerun, onKnobs, onAutoRerun, onRes
         <span>tap</span>
         <select value={k.tap} data-testid="knob-tap" aria-label="tap layer" onChange={(e) => onKnobs({ tap: e.currentTarget.value })}>
           {!taps.some((t) => t.alias === k.tap) && <option value={k.tap}>{k.tap}</option>}
-          {[
-            ['The study’s layers', taps.filter((t) => t.study)] as const,
-            ['Every tap', taps.filter((t) => !t.study)] as const,
-          ].map(([label, group]) =>
+          {[['The study’s layers', taps.filter((t) => t.study)] as const, ['Every tap', taps.filter((t) => !t.study)] as const].map(([label, group]) =>
             group.length === 0 ? null : (
               <optgroup key={label} label={label}>
                 {group.map((t) => (
@@ -128,11 +125,61 @@ export function KnobsPanel({ knobs, pack, autoRerun, onKnobs, onAutoRerun, onRes
           onChange={(e) => onKnobs({ customPrompt: e.currentTarget.value })}
         />
       )}
-      <NumberKnob label="seed" aria="seed" testId="knob-seed" title="Seed of the noise added at timestep t" min={0} max={2 ** 32 - 1} value={k.seed} onValue={(v) => onKnobs({ seed: v === null ? null : Math.round(v) })} />
-      <NumberKnob label="max" aria="max tokens" testId="knob-max-tokens" title="Longest answer, in tokens (empty = the pack's default)" min={1} max={4096} value={knobs.maxTokens} placeholder="auto" onValue={(v) => onKnobs({ maxTokens: v === null ? null : Math.round(v) })} />
-      <NumberKnob label="ensemble" aria="ensemble" testId="knob-ensemble" title="Noise draws averaged per diffusion feature (the study used 1; more is smoother and slower)" min={1} max={8} value={k.ensemble} onValue={(v) => onKnobs({ ensemble: v === null ? null : Math.round(v) })} />
-      <NumberKnob label="temp" aria="temperature" testId="knob-temperature" title="Sampling temperature: 0 = greedy (the same answer every time)" min={0} max={2} step={0.1} value={knobs.temperature ?? null} placeholder="0" onValue={(v) => onKnobs({ temperature: v })} />
-      <NumberKnob label="top-p" aria="top-p" testId="knob-top-p" title="Nucleus sampling: keep the most likely tokens up to this total probability (1 = all; only with temperature > 0)" min={0.05} max={1} step={0.05} value={knobs.topP ?? null} placeholder="1" onValue={(v) => onKnobs({ topP: v })} />
+      <NumberKnob
+        label="seed"
+        aria="seed"
+        testId="knob-seed"
+        title="Seed of the noise added at timestep t"
+        min={0}
+        max={2 ** 32 - 1}
+        value={k.seed}
+        onValue={(v) => onKnobs({ seed: v === null ? null : Math.round(v) })}
+      />
+      <NumberKnob
+        label="max"
+        aria="max tokens"
+        testId="knob-max-tokens"
+        title="Longest answer, in tokens (empty = the pack's default)"
+        min={1}
+        max={4096}
+        value={knobs.maxTokens}
+        placeholder="auto"
+        onValue={(v) => onKnobs({ maxTokens: v === null ? null : Math.round(v) })}
+      />
+      <NumberKnob
+        label="ensemble"
+        aria="ensemble"
+        testId="knob-ensemble"
+        title="Noise draws averaged per diffusion feature (the study used 1; more is smoother and slower)"
+        min={1}
+        max={8}
+        value={k.ensemble}
+        onValue={(v) => onKnobs({ ensemble: v === null ? null : Math.round(v) })}
+      />
+      <NumberKnob
+        label="temp"
+        aria="temperature"
+        testId="knob-temperature"
+        title="Sampling temperature: 0 = greedy (the same answer every time)"
+        min={0}
+        max={2}
+        step={0.1}
+        value={knobs.temperature ?? null}
+        placeholder="0"
+        onValue={(v) => onKnobs({ temperature: v })}
+      />
+      <NumberKnob
+        label="top-p"
+        aria="top-p"
+        testId="knob-top-p"
+        title="Nucleus sampling: keep the most likely tokens up to this total probability (1 = all; only with temperature > 0)"
+        min={0.05}
+        max={1}
+        step={0.05}
+        value={knobs.topP ?? null}
+        placeholder="1"
+        onValue={(v) => onKnobs({ topP: v })}
+      />
       <label className="knob toggle" title="Re-run the diffusion-based columns when a diffusion knob changes">
         <input type="checkbox" checked={autoRerun} onChange={(e) => onAutoRerun(e.currentTarget.checked)} data-testid="auto-rerun" />
         <span>auto re-run</span>

@@ -33,7 +33,13 @@ export function StatusBar({ engine, connected, pack, status, progress, busy, onR
   const providers = Object.entries(status?.providers ?? {});
   const showProgress = progress && (busy || engine.state === 'starting') && progress.total > 0 && progress.done < progress.total;
   return (
-    <footer className="status-bar" data-testid="status-bar" data-engine-state={engine.state} data-engine-pid={status?.pid ?? engine.pid ?? ''} data-restarts={engine.restarts}>
+    <footer
+      className="status-bar"
+      data-testid="status-bar"
+      data-engine-state={engine.state}
+      data-engine-pid={status?.pid ?? engine.pid ?? ''}
+      data-restarts={engine.restarts}
+    >
       <span className={`dot dot-${connected ? engine.state : 'crashed'}`} aria-hidden="true" />
       <span data-testid="engine-state">
         {connected ? STATE_TEXT[engine.state] : 'disconnected from server'}
@@ -45,7 +51,12 @@ export function StatusBar({ engine, connected, pack, status, progress, busy, onR
       </span>
       {onProvider && (
         <label className="small" title="Execution provider to ask for: the engine restarts on it, and falls back to CPU for what it cannot run">
-          <select value={provider ?? 'auto'} aria-label="execution provider" data-testid="provider-select" onChange={(e) => onProvider(e.currentTarget.value as ProviderChoiceName)}>
+          <select
+            value={provider ?? 'auto'}
+            aria-label="execution provider"
+            data-testid="provider-select"
+            onChange={(e) => onProvider(e.currentTarget.value as ProviderChoiceName)}
+          >
             {PROVIDER_CHOICES.map((p) => (
               <option key={p} value={p}>
                 {p}

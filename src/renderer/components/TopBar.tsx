@@ -73,7 +73,13 @@ export function TopBar(p: Props) {
         Export
       </button>
       {p.onExportMarkdown && (
-        <button type="button" onClick={p.onExportMarkdown} disabled={!p.canExport} title="Save this question's answers side by side, with their settings, as Markdown" data-testid="export-md">
+        <button
+          type="button"
+          onClick={p.onExportMarkdown}
+          disabled={!p.canExport}
+          title="Save this question's answers side by side, with their settings, as Markdown"
+          data-testid="export-md"
+        >
           MD
         </button>
       )}

@@ -19,7 +19,16 @@ export function ViewTabs({ view, onView }: { view: ViewName; onView(v: ViewName)
   return (
     <nav className="view-tabs" role="tablist" aria-label="Views">
       {VIEWS.map((v) => (
-        <button key={v.id} type="button" role="tab" aria-selected={view === v.id} className={view === v.id ? 'tab active' : 'tab'} title={v.title} data-testid={`tab-${v.id}`} onClick={() => onView(v.id)}>
+        <button
+          key={v.id}
+          type="button"
+          role="tab"
+          aria-selected={view === v.id}
+          className={view === v.id ? 'tab active' : 'tab'}
+          title={v.title}
+          data-testid={`tab-${v.id}`}
+          onClick={() => onView(v.id)}
+        >
           {v.label}
         </button>
       ))}

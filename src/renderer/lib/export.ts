@@ -39,7 +39,11 @@ export function buildExport(x: ExportInput): object {
 
 /** The current question's answers side by side, with the settings that produced them, as Markdown. */
 export function buildMarkdown(x: ExportInput): string {
-  const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ').trim();
+  const cell = (s: string) =>
+    s
+      .replace(/\|/g, '\\|')
+      .replace(/\s*\n\s*/g, ' ')
+      .trim();
   const lines = [`# ${cell(x.question ?? '(no question)')}`, ''];
   lines.push(`- image: ${x.image.name} (${x.image.width}×${x.image.height}, sha256 ${x.image.hash.slice(0, 12)}…)`);
   if (x.pack) lines.push(`- pack: ${x.pack.name}`);
@@ -70,7 +74,9 @@ export function buildMarkdown(x: ExportInput): string {
 
 export function downloadExport(x: ExportInput, format: 'json' | 'md' = 'json'): void {
   const blob =
-    format === 'md' ? new Blob([buildMarkdown(x)], { type: 'text/markdown' }) : new Blob([JSON.stringify(buildExport(x), null, 2)], { type: 'application/json' });
+    format === 'md'
+      ? new Blob([buildMarkdown(x)], { type: 'text/markdown' })
+      : new Blob([JSON.stringify(buildExport(x), null, 2)], { type: 'application/json' });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;

@@ -50,7 +50,12 @@ export function isSpecialToken(t: string): boolean {
 
 /** "cube</w>" → "cube", "Ġcube" / "▁cube" → "cube". */
 export function displayToken(t: string): string {
-  return t.replace(/<\/w>$/, '').replace(/^[Ġ▁]/, '').trim() || t;
+  return (
+    t
+      .replace(/<\/w>$/, '')
+      .replace(/^[Ġ▁]/, '')
+      .trim() || t
+  );
 }
 
 /**

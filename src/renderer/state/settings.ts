@@ -38,7 +38,18 @@ export interface Preferences {
   theme: ThemeName;
 }
 
-export const EMPTY_KNOBS: Knobs = { t: null, guidance: null, tap: null, promptSource: null, customPrompt: '', seed: null, maxTokens: null, ensemble: null, temperature: null, topP: null };
+export const EMPTY_KNOBS: Knobs = {
+  t: null,
+  guidance: null,
+  tap: null,
+  promptSource: null,
+  customPrompt: '',
+  seed: null,
+  maxTokens: null,
+  ensemble: null,
+  temperature: null,
+  topP: null,
+};
 
 /** Values shown when neither the user nor the pack says otherwise: the study's defaults. */
 export const STUDY_DEFAULTS = { t: 50, guidance: 4, tap: 'U-L1-R1-B0-Cross-Q', promptSource: 'question' as PromptSourceName, seed: 0 };

@@ -74,12 +74,23 @@ export function useAsk(bridge: Bridge, onEvent?: (e: EngineEvent) => void): AskA
       controllers.current.set(mode, controller);
       const gen = (generation.current.get(mode) ?? 0) + 1;
       generation.current.set(mode, gen);
-      patch(mode, gen, (c) => ({ status: 'queued', text: '', tokens: 0, ms: undefined, startedAt: undefined, stop: undefined, error: undefined, question: req.question, runs: (c.runs ?? 0) + 1 }));
+      patch(mode, gen, (c) => ({
+        status: 'queued',
+        text: '',
+        tokens: 0,
+        ms: undefined,
+        startedAt: undefined,
+        stop: undefined,
+        error: undefined,
+        question: req.question,
+        runs: (c.runs ?? 0) + 1,
+      }));
       setInFlight((n) => n + 1);
       const onEv = (e: EngineEvent) => {
         eventSink.current?.(e);
         if (e.type === 'mode-start') patch(mode, gen, { status: 'running', startedAt: Date.now() });
-        else if (e.type === 'token') patch(mode, gen, (c) => ({ status: 'running', startedAt: c.startedAt ?? Date.now(), text: c.text + e.text, tokens: c.tokens + 1 }));
+        else if (e.type === 'token')
+          patch(mode, gen, (c) => ({ status: 'running', startedAt: c.startedAt ?? Date.now(), text: c.text + e.text, tokens: c.tokens + 1 }));
         else if (e.type === 'mode-done') patch(mode, gen, finalPatch(e.answer));
       };
       try {

@@ -57,7 +57,8 @@ export function useVisualize(bridge: Bridge): VisualizeView {
         .call('visualize', params, {
           signal: c.signal,
           onEvent: (e) => {
-            if (e.type === 'progress' && controller.current === c) setState((s) => ({ ...s, progress: { stage: e.stage, done: e.done, total: e.total, message: e.message } }));
+            if (e.type === 'progress' && controller.current === c)
+              setState((s) => ({ ...s, progress: { stage: e.stage, done: e.done, total: e.total, message: e.message } }));
           },
         })
         .then(
@@ -71,7 +72,12 @@ export function useVisualize(bridge: Bridge): VisualizeView {
           (e: unknown) => {
             if (controller.current !== c) return;
             const err = toTwinLensError(e);
-            setState((s) => ({ ...s, status: err.code === 'CANCELLED' ? (s.result ? 'done' : 'idle') : 'error', error: err.code === 'CANCELLED' ? undefined : err.oneLine(), progress: undefined }));
+            setState((s) => ({
+              ...s,
+              status: err.code === 'CANCELLED' ? (s.result ? 'done' : 'idle') : 'error',
+              error: err.code === 'CANCELLED' ? undefined : err.oneLine(),
+              progress: undefined,
+            }));
           },
         );
     },

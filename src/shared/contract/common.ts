@@ -6,10 +6,7 @@ import { z } from 'zod';
 import { PromptSource } from '../manifest.js';
 
 /** An image is sent by content (drag and drop, paste, web mode) or by path (CLI, dialogs). */
-export const ImageInput = z.union([
-  z.object({ bytes: z.instanceof(Uint8Array), name: z.string().optional() }),
-  z.object({ path: z.string().min(1) }),
-]);
+export const ImageInput = z.union([z.object({ bytes: z.instanceof(Uint8Array), name: z.string().optional() }), z.object({ path: z.string().min(1) })]);
 export type ImageInput = z.infer<typeof ImageInput>;
 
 export const DiffusionSettings = z.object({
@@ -18,7 +15,12 @@ export const DiffusionSettings = z.object({
   tap: z.string().min(1).optional(),
   promptSource: PromptSource.optional(),
   customPrompt: z.string().max(2000).optional(),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .optional(),
   ensemble: z.number().int().min(1).max(16).optional(),
 });
 export type DiffusionSettings = z.infer<typeof DiffusionSettings>;
@@ -28,7 +30,12 @@ export const GenerationSettings = z.object({
   /** 0 = greedy. */
   temperature: z.number().min(0).max(5).optional(),
   topP: z.number().gt(0).max(1).optional(),
-  sampleSeed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  sampleSeed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .optional(),
 });
 export type GenerationSettings = z.infer<typeof GenerationSettings>;
 

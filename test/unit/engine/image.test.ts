@@ -12,7 +12,9 @@ async function png(w: number, h: number, rgba = false): Promise<Buffer> {
     raw[i * channels + 2] = 30;
     if (rgba) raw[i * channels + 3] = 0;
   }
-  return sharp(raw, { raw: { width: w, height: h, channels } }).png().toBuffer();
+  return sharp(raw, { raw: { width: w, height: h, channels } })
+    .png()
+    .toBuffer();
 }
 
 async function code(p: Promise<unknown>): Promise<string | undefined> {
@@ -46,7 +48,10 @@ describe('loadImage', () => {
   });
 
   it('applies EXIF orientation and flattens alpha onto white', async () => {
-    const raw = await sharp(await png(8, 4)).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const raw = await sharp(await png(8, 4))
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     const img = await loadImage({ bytes: raw });
     const rgb = await rgbResizedCropped(img, 4, 4, 'cubic');
     expect([rgb.width, rgb.height]).toEqual([4, 4]);
@@ -56,7 +61,13 @@ describe('loadImage', () => {
   });
 
   it('normalises CHW with the CLIP config', async () => {
-    const spec = clipInputSpec({ size: { shortest_edge: 4 }, crop_size: { height: 4, width: 4 }, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], rescale_factor: 1 / 255 });
+    const spec = clipInputSpec({
+      size: { shortest_edge: 4 },
+      crop_size: { height: 4, width: 4 },
+      image_mean: [0.5, 0.5, 0.5],
+      image_std: [0.5, 0.5, 0.5],
+      rescale_factor: 1 / 255,
+    });
     expect(spec.crop).toBe(4);
     expect(spec.kernel).toBe('cubic');
     const chw = toChw({ width: 1, height: 1, data: Uint8Array.of(255, 0, 51) }, spec.scale, spec.mean, spec.std);
@@ -66,7 +77,9 @@ describe('loadImage', () => {
 
 describe('EXIF orientation', () => {
   it('reports the upright size for quarter-turn orientations 5-8, as the decoded pixels have it', async () => {
-    const raw = await sharp({ create: { width: 40, height: 20, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
+    const raw = await sharp({ create: { width: 40, height: 20, channels: 3, background: '#3366cc' } })
+      .jpeg()
+      .toBuffer();
     for (const orientation of [1, 3, 5, 6, 7, 8]) {
       const bytes = await sharp(raw).withMetadata({ orientation }).jpeg().toBuffer();
       const img = await loadImage({ bytes });

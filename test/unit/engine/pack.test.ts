@@ -21,7 +21,14 @@ function manifest(over: Partial<PackManifestInput> = {}): PackManifestInput {
     version: 1,
     name: 'unit',
     clip: { vision: { path: 'clip/vision.onnx' }, preprocessor: 'clip/pre.json', numLayers: 3 },
-    llm: { embedTokens: { path: 'llm/embed.onnx' }, decoder: { path: 'llm/dec.onnx' }, tokenizer: 'llm/tokenizer.json', numLayers: 1, numKvHeads: 1, headDim: 4 },
+    llm: {
+      embedTokens: { path: 'llm/embed.onnx' },
+      decoder: { path: 'llm/dec.onnx' },
+      tokenizer: 'llm/tokenizer.json',
+      numLayers: 1,
+      numKvHeads: 1,
+      headDim: 4,
+    },
     modes: {
       clip: { inputs: ['clip'], projectors: { clip: { path: 'p/clip.onnx' } } },
       diffusion: { inputs: ['diffusion'], projectors: { diffusion: { path: 'p/diff.onnx' } } },

@@ -10,7 +10,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AskParams, AskResult, ModeAnswer } from '../../../src/shared/contract.js';
-import { type AskFn, comparable, leakageReport, loadSuite, mergeResults, mismatchPartners, readResults, runEval, runLeakage, summarize } from '../../../src/engine/eval/index.js';
+import {
+  type AskFn,
+  comparable,
+  leakageReport,
+  loadSuite,
+  mergeResults,
+  mismatchPartners,
+  readResults,
+  runEval,
+  runLeakage,
+  summarize,
+} from '../../../src/engine/eval/index.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
 
 const suite = loadSuite(path.join(FIXTURES, 'suites', 'tiny-shapes.jsonl'));
@@ -36,10 +47,29 @@ function scripted(): { ask: AskFn; calls: AskParams[] } {
     const prompt = p.diffusion?.promptSource === 'empty' ? '' : p.diffusion?.promptSource === 'custom' ? p.diffusion.customPrompt! : p.question;
     const answers: Record<string, ModeAnswer> = {};
     for (const m of p.modes as string[]) {
-      const text = m === 'clip' ? (item.image.endsWith('sample.png') ? item.answer : 'purple') : m === 'echo' ? prompt || 'nothing' : t <= 50 ? item.answer : 'unsure';
+      const text =
+        m === 'clip' ? (item.image.endsWith('sample.png') ? item.answer : 'purple') : m === 'echo' ? prompt || 'nothing' : t <= 50 ? item.answer : 'unsure';
       answers[m] = { mode: m, text, tokens: 3, ms: 1, stop: signal?.aborted ? 'cancelled' : 'eos' };
     }
-    return { imageHash: `hash-${path.basename(item.image)}`, question: p.question, answers, settings: { t, guidance: p.diffusion?.guidance ?? 4, tap: 'T', promptSource: 'question', prompt, seed: 0, ensemble: 1, maxTokens: 8, temperature: 0, topP: 1, sampleSeed: 0 }, providers: {} } satisfies AskResult;
+    return {
+      imageHash: `hash-${path.basename(item.image)}`,
+      question: p.question,
+      answers,
+      settings: {
+        t,
+        guidance: p.diffusion?.guidance ?? 4,
+        tap: 'T',
+        promptSource: 'question',
+        prompt,
+        seed: 0,
+        ensemble: 1,
+        maxTokens: 8,
+        temperature: 0,
+        topP: 1,
+        sampleSeed: 0,
+      },
+      providers: {},
+    } satisfies AskResult;
   };
   return { ask, calls };
 }
@@ -60,7 +90,9 @@ describe('runEval', () => {
     expect(Object.keys(s.results[0].modes.clip.categories)).toEqual(['colour', 'count', 'existence', 'position']);
     const run = await runEval(scripted().ask, suite, { modes: MODES, pack: PACK });
     // targets: items 0, 3, 6 small (colour-a, count-b, exists-a: clip right on 0 and 6)
-    expect(summarize(run.header, run.records, { by: ['target'] }).results[0].modes.clip.by).toMatchObject({ target: { small: { n: 3, correct: 2 }, large: { n: 5, correct: 2 } } });
+    expect(summarize(run.header, run.records, { by: ['target'] }).results[0].modes.clip.by).toMatchObject({
+      target: { small: { n: 3, correct: 2 }, large: { n: 5, correct: 2 } },
+    });
     expect(s.results[0].modes.clip.by).toBeUndefined();
     expect(s.items![0]).toMatchObject({ id: 'colour-a', image: '../images/sample.png', answers: { clip: { text: 'red', correct: true, rule: 'exact' } } });
   });
@@ -70,7 +102,13 @@ describe('runEval', () => {
     const ac = new AbortController();
     const first = scripted();
     let n = 0;
-    const stopped = await runEval(first.ask, suite, { modes: MODES, pack: PACK, resultsFile: file, signal: ac.signal, onRecord: () => ++n === 3 && ac.abort() });
+    const stopped = await runEval(first.ask, suite, {
+      modes: MODES,
+      pack: PACK,
+      resultsFile: file,
+      signal: ac.signal,
+      onRecord: () => ++n === 3 && ac.abort(),
+    });
     expect(stopped.complete).toBe(false);
     expect(readResults(file).records).toHaveLength(3);
     fs.appendFileSync(file, '{"type":"item","setting":"def'); // killed mid-write
@@ -88,7 +126,9 @@ describe('runEval', () => {
   it('refuses to resume a results file of a different run', async () => {
     const file = path.join(tmp(), 'r.jsonl');
     await runEval(scripted().ask, suite, { modes: MODES, pack: PACK, resultsFile: file, limit: 2 });
-    await expect(runEval(scripted().ask, suite, { modes: MODES, pack: PACK, resultsFile: file, limit: 2, diffusion: { t: 10 } })).rejects.toThrow(/holds results of a different run \(diffusion: \{\} vs \{"t":10\}\)/);
+    await expect(runEval(scripted().ask, suite, { modes: MODES, pack: PACK, resultsFile: file, limit: 2, diffusion: { t: 10 } })).rejects.toThrow(
+      /holds results of a different run \(diffusion: \{\} vs \{"t":10\}\)/,
+    );
     const again = await runEval(scripted().ask, suite, { modes: MODES, pack: PACK, resultsFile: file, limit: 2, diffusion: { t: 10 }, fresh: true });
     expect(again.records).toHaveLength(2);
   });
@@ -151,7 +191,14 @@ describe('leakage probe', () => {
       ['question', 4],
       ['custom', 4],
     ]);
-    const r = leakageReport({ run, suite: { name: suite.name, hash: suite.hash, items: 8 }, pack: PACK, modes: ['echo', 'diffusion'], guidance: [1, 4], mismatchFrom: 'question' });
+    const r = leakageReport({
+      run,
+      suite: { name: suite.name, hash: suite.hash, items: 8 },
+      pack: PACK,
+      modes: ['echo', 'diffusion'],
+      guidance: [1, 4],
+      mismatchFrom: 'question',
+    });
     expect(r.rows.map((x) => x.guidance)).toEqual([1, 4]);
     const echo = r.rows[1].modes.echo;
     expect(echo.leakage.f1).toBe(1);

@@ -20,7 +20,9 @@ function rec(id: string, correct: Record<string, boolean>, extra: Partial<ItemRe
     answer: 'a',
     image: 'x.png',
     imageHash: 'h',
-    answers: Object.fromEntries(Object.entries(correct).map(([m, c]) => [m, { text: c ? 'a' : 'b', correct: c, rule: c ? 'exact' : 'none', ms: 10, tokens: 2, stop: 'eos' }])),
+    answers: Object.fromEntries(
+      Object.entries(correct).map(([m, c]) => [m, { text: c ? 'a' : 'b', correct: c, rule: c ? 'exact' : 'none', ms: 10, tokens: 2, stop: 'eos' }]),
+    ),
     ...extra,
   } as ItemRecord;
 }
@@ -57,7 +59,10 @@ describe('accuracy, categories and pairs', () => {
     expect(s.modes.clip).toMatchObject({ n: 6, correct: 4, errors: 0 });
     expect(s.modes.clip.accuracy).toBeCloseTo(4 / 6, 12);
     expect(s.modes.clip.ci95).toEqual(wilson(4, 6));
-    expect(s.modes.clip.categories).toEqual({ colour: { n: 2, correct: 2, accuracy: 1, ci95: wilson(2, 2) }, count: { n: 3, correct: 2, accuracy: 2 / 3, ci95: wilson(2, 3) } });
+    expect(s.modes.clip.categories).toEqual({
+      colour: { n: 2, correct: 2, accuracy: 1, ci95: wilson(2, 2) },
+      count: { n: 3, correct: 2, accuracy: 2 / 3, ci95: wilson(2, 3) },
+    });
     // clip: p1 both right, p2 one wrong → 1/2; diffusion: p1 one wrong, p2 both right → 1/2
     expect(s.modes.clip.pairs).toMatchObject({ n: 2, correct: 1, accuracy: 0.5 });
     expect(s.modes.diffusion.pairs).toMatchObject({ n: 2, correct: 1 });

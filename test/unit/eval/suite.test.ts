@@ -36,7 +36,16 @@ describe('JSONL suites', () => {
     expect(s).toMatchObject({ name: 'tiny-shapes', format: 'jsonl', warnings: [] });
     expect(s.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(s.items).toHaveLength(8);
-    expect(s.items[0]).toMatchObject({ id: 'colour-a', index: 0, image: SAMPLE, answer: 'red', pair: 'colour', category: 'colour', caption: 'a red circle and two squares', tags: { target: 'small' } });
+    expect(s.items[0]).toMatchObject({
+      id: 'colour-a',
+      index: 0,
+      image: SAMPLE,
+      answer: 'red',
+      pair: 'colour',
+      category: 'colour',
+      caption: 'a red circle and two squares',
+      tags: { target: 'small' },
+    });
     expect(s.items[4].options).toEqual([
       { letter: 'a', text: 'left' },
       { letter: 'b', text: 'right' },
@@ -77,7 +86,10 @@ describe('JSONL suites', () => {
     const d = tmp();
     const file = path.join(d, 's.jsonl');
     fs.copyFileSync(SAMPLE, path.join(d, 'x.png'));
-    fs.writeFileSync(file, '{"id": "a", "image": "x.png", "question": "q", "answer": "1", "pair": 7}\n{"id": "b", "image": "x.png", "question": "q", "answer": "2"}\n');
+    fs.writeFileSync(
+      file,
+      '{"id": "a", "image": "x.png", "question": "q", "answer": "1", "pair": 7}\n{"id": "b", "image": "x.png", "question": "q", "answer": "2"}\n',
+    );
     expect(loadSuite(file).warnings).toEqual(['s.jsonl: pair "7" has a single item; it is left out of pair accuracy']);
   });
 });
@@ -100,7 +112,9 @@ describe('MMVP layout', () => {
   });
 
   it('reads Index/Question/Options/Correct Answer with consecutive pairs', () => {
-    const d = mmvp('lndex,Question,Options,Correct Answer\n1,"Is the door open, or closed?",(a) Open (b) Closed,(a)\n2,"Is the door open, or closed?",(a) Open (b) Closed,(b)\n3,Which way?,(a) left (b) right,(b)\n4,Which way?,(a) left (b) right,(a)\n');
+    const d = mmvp(
+      'lndex,Question,Options,Correct Answer\n1,"Is the door open, or closed?",(a) Open (b) Closed,(a)\n2,"Is the door open, or closed?",(a) Open (b) Closed,(b)\n3,Which way?,(a) left (b) right,(b)\n4,Which way?,(a) left (b) right,(a)\n',
+    );
     const s = loadSuite(d);
     expect(s).toMatchObject({ name: path.basename(d), format: 'mmvp' });
     expect(s.items.map((i) => [i.id, i.pair, i.answer])).toEqual([
@@ -109,7 +123,14 @@ describe('MMVP layout', () => {
       ['3', 'pair-2', '(b)'],
       ['4', 'pair-2', '(a)'],
     ]);
-    expect(s.items[0]).toMatchObject({ question: 'Is the door open, or closed?', image: path.join(d, 'MMVP Images', '1.png'), options: [{ letter: 'a', text: 'Open' }, { letter: 'b', text: 'Closed' }] });
+    expect(s.items[0]).toMatchObject({
+      question: 'Is the door open, or closed?',
+      image: path.join(d, 'MMVP Images', '1.png'),
+      options: [
+        { letter: 'a', text: 'Open' },
+        { letter: 'b', text: 'Closed' },
+      ],
+    });
   });
 
   it('reports a bad header, bad options, a wrong answer letter and a missing image by line', () => {

@@ -29,7 +29,16 @@ class FakeSource implements FeatureSource {
     return {
       imageHash: 'x',
       settings: { t, guidance: 4, tap: 'A', promptSource: 'custom', prompt: 'q', seed: 0, ensemble: 1 },
-      taps: ['A', 'B'].map((alias, k) => ({ alias, tensorName: `/t/${alias}`, height: 2, width: 2, channels: 5, data: grid(s + k, 20), cond: grid(s + k + 0.1, 20), uncond: grid(s + k + 0.2, 20) })),
+      taps: ['A', 'B'].map((alias, k) => ({
+        alias,
+        tensorName: `/t/${alias}`,
+        height: 2,
+        width: 2,
+        channels: 5,
+        data: grid(s + k, 20),
+        cond: grid(s + k + 0.1, 20),
+        uncond: grid(s + k + 0.2, 20),
+      })),
       crossAttention: { tokens: ['<|startoftext|>', 'red', '<|endoftext|>'], height: 2, width: 2, maps: grid(s, 12).map(Math.abs), layers: ['l'] },
       clip: want.clip ? { alias: 'clip', tensorName: 'c', height: 2, width: 2, channels: 4, data: grid(s + 9, 16) } : undefined,
       ms: 1,

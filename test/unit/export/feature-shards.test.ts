@@ -10,7 +10,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type FeatureSettings, FeatureShardWriter, finalizeManifest, finishedShard, parseShardSpec, sha256File } from '../../../src/engine/export/feature-shards.js';
+import {
+  type FeatureSettings,
+  FeatureShardWriter,
+  finalizeManifest,
+  finishedShard,
+  parseShardSpec,
+  sha256File,
+} from '../../../src/engine/export/feature-shards.js';
 import { decodeSafetensors } from '../../../src/engine/export/safetensors.js';
 import { readTrainingRows } from '../../../src/engine/export/training-rows.js';
 
@@ -32,7 +39,11 @@ describe('feature shards', () => {
   it('writes shards and merges the manifest once every part exists', () => {
     const out = path.join(dir, 'a');
     const w0 = new FeatureShardWriter(out, [0, 2]);
-    w0.addRow('r0', { clip: { shape: [2, 3], data: vals(6, 0) }, diffusion_uncond: { shape: [1, 2], data: vals(2, 10) }, diffusion_cond: { shape: [1, 2], data: vals(2, 20) } });
+    w0.addRow('r0', {
+      clip: { shape: [2, 3], data: vals(6, 0) },
+      diffusion_uncond: { shape: [1, 2], data: vals(2, 10) },
+      diffusion_cond: { shape: [1, 2], data: vals(2, 20) },
+    });
     w0.addRow('r2', { clip: { shape: [2, 3], data: vals(6, 1) }, diffusion_uncond: { shape: [1, 2], data: vals(2, 11) } });
     w0.skip('r4', 'image_undecodable');
     const p0 = w0.finish(settings());
@@ -65,7 +76,9 @@ describe('feature shards', () => {
     new FeatureShardWriter(out, [1, 2]).finish(settings({ t: 100 }));
     expect(() => finalizeManifest(out, 2)).toThrow(/other settings/);
     const w = new FeatureShardWriter(out, [0, 1]);
-    expect(() => w.addRow('a/b', { clip: { shape: [2, 3], data: vals(6, 0) }, diffusion_uncond: { shape: [1, 2], data: vals(2, 0) } })).toThrow(/contains "\/"/);
+    expect(() => w.addRow('a/b', { clip: { shape: [2, 3], data: vals(6, 0) }, diffusion_uncond: { shape: [1, 2], data: vals(2, 0) } })).toThrow(
+      /contains "\/"/,
+    );
     expect(() => w.addRow('c', { clip: { shape: [2, 3], data: vals(6, 0) } })).toThrow(/required/);
     w.close();
     expect(parseShardSpec('1/3')).toEqual([1, 3]);
@@ -74,7 +87,10 @@ describe('feature shards', () => {
 
   it('resumes an interrupted shard after its last journalled row, and starts over for other settings', () => {
     const out = path.join(dir, 'c');
-    const row = (k: number) => ({ clip: { shape: [2, 3] as [number, number], data: vals(6, k) }, diffusion_uncond: { shape: [1, 2] as [number, number], data: vals(2, 10 + k) } });
+    const row = (k: number) => ({
+      clip: { shape: [2, 3] as [number, number], data: vals(6, k) },
+      diffusion_uncond: { shape: [1, 2] as [number, number], data: vals(2, 10 + k) },
+    });
     const whole = new FeatureShardWriter(path.join(dir, 'c-whole'), [0, 1], 'float32', 'k1');
     for (const k of [0, 1, 2]) whole.addRow(`r${k}`, row(k));
     whole.skip('r3', 'bad image');
@@ -93,7 +109,9 @@ describe('feature shards', () => {
     b.addRow('r2', row(2));
     b.skip('r3', 'bad image');
     b.finish(settings());
-    expect(fs.readFileSync(path.join(out, 'shard-00000-of-00001.safetensors'))).toEqual(fs.readFileSync(path.join(dir, 'c-whole', 'shard-00000-of-00001.safetensors')));
+    expect(fs.readFileSync(path.join(out, 'shard-00000-of-00001.safetensors'))).toEqual(
+      fs.readFileSync(path.join(dir, 'c-whole', 'shard-00000-of-00001.safetensors')),
+    );
     expect(fs.readdirSync(out).filter((f) => f.includes('.tmp'))).toEqual([]);
 
     const c = new FeatureShardWriter(path.join(dir, 'd'), [0, 1], 'float32', 'k1');
@@ -109,7 +127,10 @@ describe('feature shards', () => {
     const d = path.join(dir, 'data');
     fs.mkdirSync(path.join(d, 'img'), { recursive: true });
     fs.writeFileSync(path.join(d, 'img', 'a.png'), 'x');
-    const conv = (q: string) => [{ from: 'human', value: q }, { from: 'gpt', value: 'ok' }];
+    const conv = (q: string) => [
+      { from: 'human', value: q },
+      { from: 'gpt', value: 'ok' },
+    ];
     fs.writeFileSync(
       path.join(d, 'train.json'),
       JSON.stringify([
@@ -120,7 +141,10 @@ describe('feature shards', () => {
         { id: 'one', image: 'img/a.png', conversations: conv('<image>\nagain') },
       ]),
     );
-    fs.writeFileSync(path.join(d, 'suite.jsonl'), `${JSON.stringify({ id: 's1', image: 'img/a.png', question: 'how many?', answer: 'two' })}\n\n${JSON.stringify({ id: 's2', image: 'img/a.png', question: 'q', answer: true })}\n`);
+    fs.writeFileSync(
+      path.join(d, 'suite.jsonl'),
+      `${JSON.stringify({ id: 's1', image: 'img/a.png', question: 'how many?', answer: 'two' })}\n\n${JSON.stringify({ id: 's2', image: 'img/a.png', question: 'q', answer: true })}\n`,
+    );
     const r = readTrainingRows([path.join(d, 'train.json'), path.join(d, 'suite.jsonl')]);
     expect(r.rows.map((x) => [x.id, x.question])).toEqual([
       ['one', 'What colour is it?'],

@@ -64,7 +64,12 @@ describe('atomic files and complete groups', () => {
 
 describe('figure sheet', async () => {
   const S = 48;
-  const grad = colorize(Float32Array.from({ length: S * S }, (_, i) => (i % S) / (S - 1)), S, S, 'viridis');
+  const grad = colorize(
+    Float32Array.from({ length: S * S }, (_, i) => (i % S) / (S - 1)),
+    S,
+    S,
+    'viridis',
+  );
   const red = solidImage(S, S, [220, 30, 30]);
   const out = await renderSheet({
     title: 'sample.png — layers × timesteps',

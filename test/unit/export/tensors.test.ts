@@ -31,7 +31,10 @@ function tricky(n: number): Float32Array {
   return a;
 }
 
-const bits = (a: Float32Array) => createHash('sha256').update(Buffer.from(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+const bits = (a: Float32Array) =>
+  createHash('sha256')
+    .update(Buffer.from(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 
 describe('safetensors', () => {
   const a = tricky(6 * 5);
@@ -64,7 +67,12 @@ describe('safetensors', () => {
 
   it('refuses bad input when writing and malformed files when reading', () => {
     expect(() => encodeSafetensors([{ name: 'x', shape: [2, 2], data: new Float32Array(3) }])).toThrow(/shape/);
-    expect(() => encodeSafetensors([{ name: 'x', shape: [1], data: new Float32Array(1) }, { name: 'x', shape: [1], data: new Float32Array(1) }])).toThrow(/duplicate/);
+    expect(() =>
+      encodeSafetensors([
+        { name: 'x', shape: [1], data: new Float32Array(1) },
+        { name: 'x', shape: [1], data: new Float32Array(1) },
+      ]),
+    ).toThrow(/duplicate/);
     expect(() => encodeSafetensors([{ name: '__metadata__', shape: [1], data: new Float32Array(1) }])).toThrow(/invalid tensor name/);
     expect(() => decodeSafetensors(Buffer.alloc(4))).toThrow(/shorter/);
     expect(() => decodeSafetensors(file.subarray(0, file.length - 4))).toThrow(/outside|fit/);
@@ -130,7 +138,15 @@ describe('npy', () => {
       fs.writeFileSync(f, encodeNpy(data, shape));
       return f;
     });
-    const r = spawnSync(PY, ['-c', 'import sys, json, hashlib, numpy as np\nprint(json.dumps([[str(a.dtype), list(a.shape), hashlib.sha256(a.tobytes()).hexdigest()] for a in map(np.load, sys.argv[1:])]))', ...files], { encoding: 'utf8' });
+    const r = spawnSync(
+      PY,
+      [
+        '-c',
+        'import sys, json, hashlib, numpy as np\nprint(json.dumps([[str(a.dtype), list(a.shape), hashlib.sha256(a.tobytes()).hexdigest()] for a in map(np.load, sys.argv[1:])]))',
+        ...files,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(cases.map(([shape, data]) => ['float32', shape, bits(data)]));
   });

@@ -41,7 +41,10 @@ async function run(path: string): Promise<Outputs> {
 
 /** The TwinLensError a promise rejects with (fails the test when it resolves). */
 async function failure(p: Promise<unknown>): Promise<TwinLensError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(TwinLensError);
   return e as TwinLensError;
 }
@@ -88,11 +91,12 @@ describe('editGraph: add outputs', () => {
     const b = model.floats.get('down_blocks.2.resnets.0.conv1.bias') as Float32Array;
     const temb = 50 * (model.floats.get('time_proj.scale') as Float32Array)[0];
     const res = new Float32Array(16);
-    for (let o = 0; o < 4; o++) for (let p = 0; p < 4; p++) {
-      let acc = b[o];
-      for (let i = 0; i < 4; i++) acc += w[o * 4 + i] * sample[i * 4 + p];
-      res[o * 4 + p] = acc + temb + sample[o * 4 + p];
-    }
+    for (let o = 0; o < 4; o++)
+      for (let p = 0; p < 4; p++) {
+        let acc = b[o];
+        for (let i = 0; i < 4; i++) acc += w[o * 4 + i] * sample[i * 4 + p];
+        res[o * 4 + p] = acc + temb + sample[o * 4 + p];
+      }
     close(out[tap.res], res);
     const wq = model.floats.get('down_blocks.2.attentions.0.transformer_blocks.0.attn2.to_q.weight') as Float32Array;
     const t1 = out[tap.t1];
@@ -114,10 +118,18 @@ describe('editGraph: prune', () => {
     expect(early).toMatchObject({ outputs: [tap.res], inputs: ['sample', 'timestep'], nodeCount: 5, removedNodes: model.nodeCount - 5 });
     const idx = await readGraphIndex(early.path);
     expect(idx.nodes.map((n) => n.name)).toEqual([
-      '/time_proj/Cast', '/time_proj/Mul', '/down_blocks.2/resnets.0/conv1/Conv', '/down_blocks.2/resnets.0/Add', '/down_blocks.2/resnets.0/Add_1',
+      '/time_proj/Cast',
+      '/time_proj/Mul',
+      '/down_blocks.2/resnets.0/conv1/Conv',
+      '/down_blocks.2/resnets.0/Add',
+      '/down_blocks.2/resnets.0/Add_1',
     ]);
     expect(idx.inputs.map((i) => i.name)).toEqual(['sample', 'timestep']);
-    expect(idx.initializers.map((i) => i.name).sort()).toEqual(['down_blocks.2.resnets.0.conv1.bias', 'down_blocks.2.resnets.0.conv1.weight', 'time_proj.scale']);
+    expect(idx.initializers.map((i) => i.name).sort()).toEqual([
+      'down_blocks.2.resnets.0.conv1.bias',
+      'down_blocks.2.resnets.0.conv1.weight',
+      'time_proj.scale',
+    ]);
     expect(idx.valueInfo.map((v) => v.name)).toEqual([tap.res]);
     expect(idx.outputs).toEqual([{ name: tap.res }]);
     const got = await run(early.path);

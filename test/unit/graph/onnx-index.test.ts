@@ -17,7 +17,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function loadError(bytes: Uint8Array, name: string): Promise<TwinLensError> {
   const path = join(dir, name);
   writeFileSync(path, bytes);
-  const err = await readGraphIndex(path).then(() => undefined, (e: unknown) => e);
+  const err = await readGraphIndex(path).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(TwinLensError);
   return err as TwinLensError;
 }
@@ -62,7 +65,12 @@ describe('readGraphIndex', () => {
     const ext = await readGraphIndex(writeTinyUnet(join(dir, 'ext'), { external: true }).path);
     expect(ext.usesExternalData).toBe(true);
     expect(ext.externalDataFiles).toEqual(['weights.pb']);
-    expect(ext.initializers.find((t) => t.name === 'conv_out.weight')).toMatchObject({ external: true, location: 'weights.pb', inlineBytes: 0, dims: [4, 4, 1, 1] });
+    expect(ext.initializers.find((t) => t.name === 'conv_out.weight')).toMatchObject({
+      external: true,
+      location: 'weights.pb',
+      inlineBytes: 0,
+      dims: [4, 4, 1, 1],
+    });
     expect(ext.initializers.map((t) => t.name)).toEqual(inline.initializers.map((t) => t.name));
   });
 
@@ -102,8 +110,14 @@ describe('readGraphIndex', () => {
         node: [
           { name: '/Identity', opType: 'Identity', input: ['x'], output: ['outer'] },
           {
-            name: '/If', opType: 'If', input: ['cond'], output: ['y'],
-            attribute: [{ name: 'then_branch', type: 5, g: branch('t') }, { name: 'else_branch', type: 5, g: branch('e') }],
+            name: '/If',
+            opType: 'If',
+            input: ['cond'],
+            output: ['y'],
+            attribute: [
+              { name: 'then_branch', type: 5, g: branch('t') },
+              { name: 'else_branch', type: 5, g: branch('e') },
+            ],
           },
         ],
         input: [{ name: 'x' }, { name: 'cond' }],
@@ -142,7 +156,10 @@ describe('readGraphIndex on unreadable files', () => {
     const noGraph = await loadError(onnx.ModelProto.encode({ irVersion: 8, producerName: 'x' }).finish(), 'nograph.onnx');
     expect(noGraph.message).toMatch(/has no graph/);
 
-    const missing = (await readGraphIndex(join(dir, 'nope.onnx')).then(() => undefined, (e: unknown) => e)) as TwinLensError;
+    const missing = (await readGraphIndex(join(dir, 'nope.onnx')).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as TwinLensError;
     expect(missing).toBeInstanceOf(TwinLensError);
     expect(missing.code).toBe('ONNX_LOAD_FAILED');
     expect(missing.message).toMatch(/does not exist/);

@@ -8,11 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TwinLensError } from '../../../src/shared/errors.js';
 import { readGraphIndex } from '../../../src/engine/graph/onnx-index.js';
-import {
-  STUDY_TAPS,
-  listGraphTaps,
-  parseTapAlias,
-} from '../../../src/engine/graph/tap-alias.js';
+import { STUDY_TAPS, listGraphTaps, parseTapAlias } from '../../../src/engine/graph/tap-alias.js';
 import { writeTinyUnet } from './tiny-unet.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'twinlens-alias-'));
@@ -91,13 +87,28 @@ describe('listGraphTaps', () => {
     const block = aliases.filter((a) => a.startsWith('D-L2-R0'));
     expect(block).toEqual([
       'D-L2-R0-Res-Out',
-      'D-L2-R0-B0-Self-Q', 'D-L2-R0-B0-Self-K', 'D-L2-R0-B0-Self-V', 'D-L2-R0-B0-Self-Out',
-      'D-L2-R0-B0-Cross-Q', 'D-L2-R0-B0-Cross-K', 'D-L2-R0-B0-Cross-V', 'D-L2-R0-B0-Cross-Out',
+      'D-L2-R0-B0-Self-Q',
+      'D-L2-R0-B0-Self-K',
+      'D-L2-R0-B0-Self-V',
+      'D-L2-R0-B0-Self-Out',
+      'D-L2-R0-B0-Cross-Q',
+      'D-L2-R0-B0-Cross-K',
+      'D-L2-R0-B0-Cross-V',
+      'D-L2-R0-B0-Cross-Out',
       'D-L2-R0-B0-Out',
       'D-L2-R0-Attn-Out',
     ]);
     // Down before mid before up; levels ascending.
-    const heads = [...new Set(aliases.map((a) => a.split('-').slice(0, a.startsWith('M') ? 1 : 2).join('-')))];
+    const heads = [
+      ...new Set(
+        aliases.map((a) =>
+          a
+            .split('-')
+            .slice(0, a.startsWith('M') ? 1 : 2)
+            .join('-'),
+        ),
+      ),
+    ];
     expect(heads).toEqual(['D-L2', 'M', 'U-L1', 'U-L2']);
     expect(aliases).toContain('M-R1-Res-Out');
     expect(aliases).not.toContain('U-L0-R0-Res-Out');

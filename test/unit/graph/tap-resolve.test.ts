@@ -68,7 +68,12 @@ describe('resolveTap', () => {
       tensorName: '/up_blocks.1/attentions.1/transformer_blocks.0/attn2/Softmax_output_0',
       source: 'node',
     });
-    expect(resolveTap(index, '/time_proj/Mul_output_0')).toMatchObject({ tensorName: '/time_proj/Mul_output_0', source: 'tensor', opType: 'Mul', modulePath: 'time_proj' });
+    expect(resolveTap(index, '/time_proj/Mul_output_0')).toMatchObject({
+      tensorName: '/time_proj/Mul_output_0',
+      source: 'tensor',
+      opType: 'Mul',
+      modulePath: 'time_proj',
+    });
     expect(resolveTap(index, 'out_sample')).toMatchObject({ tensorName: 'out_sample', source: 'tensor', modulePath: 'conv_out' });
   });
 
@@ -129,7 +134,9 @@ describe('TAP_NOT_FOUND', () => {
 
   it('explains an alias whose module is absent and suggests ones that exist', () => {
     const err = tapError(() => resolveTap(index, 'U-L3-R1-B0-Cross-Q'));
-    expect(err.message).toMatch(/alias U-L3-R1-B0-Cross-Q means module up_blocks\.3\.attentions\.1\.transformer_blocks\.0\.attn2\.to_q, which has no nodes in this graph/);
+    expect(err.message).toMatch(
+      /alias U-L3-R1-B0-Cross-Q means module up_blocks\.3\.attentions\.1\.transformer_blocks\.0\.attn2\.to_q, which has no nodes in this graph/,
+    );
     expect(err.message).toMatch(/Nearest: .*U-L\d-R1-B0-Cross-Q/);
   });
 

@@ -38,7 +38,11 @@ function readNpy(path: string): { data: Float32Array; shape: number[] } {
   const start = (major === 1 ? 10 : 12) + headerLen;
   const header = buf.subarray(major === 1 ? 10 : 12, start).toString('latin1');
   if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) throw new Error(`${path}: only C-order float32 is supported`);
-  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + buf.length));
   return { data, shape };
 }
@@ -94,14 +98,18 @@ for (const fx of [fixture('tiny'), fixture('tiny-fp16')]) {
         expect(r.tensorName.startsWith(scope), `${alias} → ${r.tensorName}`).toBe(true);
         if (golden.taps?.[alias]?.onnx_tensor) expect(r.tensorName).toBe(golden.taps[alias].onnx_tensor);
       }
-      const listed = listGraphTaps(index).filter((t) => t.study).map((t) => t.alias);
+      const listed = listGraphTaps(index)
+        .filter((t) => t.study)
+        .map((t) => t.alias);
       expect(listed.sort()).toEqual([...STUDY_TAPS].sort());
     });
 
     it('finds one cross-attention Softmax per attn2 module with the pack pattern', () => {
       const pack = JSON.parse(readFileSync(join(fx.pack, 'pack.json'), 'utf8'));
       const found = findTensors(index, pack.diffusion.crossAttention?.pattern ?? 'attn2/Softmax_output_0$');
-      const crossModules = listGraphTaps(index).filter((t) => t.kind === 'cross-q').map((t) => t.modulePath.replace(/\.to_q$/, ''));
+      const crossModules = listGraphTaps(index)
+        .filter((t) => t.kind === 'cross-q')
+        .map((t) => t.modulePath.replace(/\.to_q$/, ''));
       expect(found.map((f) => f.modulePath)).toEqual(crossModules);
       expect(found.every((f) => f.opType === 'Softmax')).toBe(true);
       if (golden.cross_attention?.onnx_tensor) expect(found.map((f) => f.tensorName)).toContain(golden.cross_attention.onnx_tensor);
@@ -109,8 +117,17 @@ for (const fx of [fixture('tiny'), fixture('tiny-fp16')]) {
 
     it('runs edited copies in onnxruntime-node and reproduces the golden taps', async (ctx) => {
       const xattnFile = golden.cross_attention ? `xattn_${golden.cross_attention.layer}.npy` : undefined;
-      const needed = ['noisy_latent.npy', 'text_hidden.npy', 'out_sample.npy', 'tap_U-L1-R1-B0-Cross-Q.npy', 'tap_U-L1-R1-B0-Cross-Q_cond.npy',
-        'tap_U-L1-R1-B0-Cross-Q_uncond.npy', 'tap_D-L2-R0-B0-Cross-Q.npy', 'tap_U-L2-R2-Res-Out.npy', ...(xattnFile ? [xattnFile] : [])];
+      const needed = [
+        'noisy_latent.npy',
+        'text_hidden.npy',
+        'out_sample.npy',
+        'tap_U-L1-R1-B0-Cross-Q.npy',
+        'tap_U-L1-R1-B0-Cross-Q_cond.npy',
+        'tap_U-L1-R1-B0-Cross-Q_uncond.npy',
+        'tap_D-L2-R0-B0-Cross-Q.npy',
+        'tap_U-L2-R2-Res-Out.npy',
+        ...(xattnFile ? [xattnFile] : []),
+      ];
       const missing = needed.filter((f) => !existsSync(join(fx.golden, f)));
       if (missing.length > 0) ctx.skip(`golden files missing in ${fx.golden}: ${missing.join(', ')}`);
       const npy = (f: string) => readNpy(join(fx.golden, f));
@@ -160,9 +177,11 @@ for (const fx of [fixture('tiny'), fixture('tiny-fp16')]) {
         const heads = golden.cross_attention.heads;
         expect(bh).toBe(2 * heads);
         const map = new Float32Array(tokens * hw);
-        for (let h = 0; h < heads; h++) for (let p = 0; p < hw; p++) for (let k = 0; k < tokens; k++) {
-          map[k * hw + p] += probs.data[((heads + h) * hw + p) * tokens + k] / heads;
-        }
+        for (let h = 0; h < heads; h++)
+          for (let p = 0; p < hw; p++)
+            for (let k = 0; k < tokens; k++) {
+              map[k * hw + p] += probs.data[((heads + h) * hw + p) * tokens + k] / heads;
+            }
         const xt = golden.tolerances?.cross_attention ?? { atol: 1e-5, rtol: 1e-4 };
         expectClose(map, npy(xattnFile).data, xt.atol, xt.rtol);
       }

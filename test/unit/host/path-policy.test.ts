@@ -30,12 +30,17 @@ describe('PathPolicy', () => {
     expect(policy.allows(path.join(root, 'link', 'new-file'))).toBe(false);
   });
 
-  it('finds every path a call names, and treats bare suite names as the pack\'s own', () => {
+  it("finds every path a call names, and treats bare suite names as the pack's own", () => {
     expect(pathsOf('evaluate', { suite: 'mini-world-test' })).toEqual([]);
     expect(pathsOf('evaluate', { suite: 's.jsonl', imagesDir: '/x' }).map((r) => r.field)).toEqual(['suite', 'imagesDir']);
     expect(pathsOf('visualize', { images: [{ path: '/a' }, { bytes: new Uint8Array(1) }] }).map((r) => r.field)).toEqual(['images.0.path']);
     expect(pathsOf('composePack', { sd: '/s', out: '/o' }).map((r) => r.field)).toEqual(['sd', 'out']);
-    expect(pathsOf('composePack', { sd: '/s', out: '/o', trained: ['/t1', '/t2'] }).map((r) => `${r.field}=${r.value}`)).toEqual(['sd=/s', 'out=/o', 'trained=/t1', 'trained=/t2']);
+    expect(pathsOf('composePack', { sd: '/s', out: '/o', trained: ['/t1', '/t2'] }).map((r) => `${r.field}=${r.value}`)).toEqual([
+      'sd=/s',
+      'out=/o',
+      'trained=/t1',
+      'trained=/t2',
+    ]);
     expect(pathsOf('status', {})).toEqual([]);
   });
 

@@ -139,7 +139,11 @@ export async function startFakeHub(repo: string, files: Record<string, RepoFile>
       body[corrupt] ^= 0xff;
     }
     const size = body.length;
-    const headers: Record<string, string> = { ETag: `"${f.lfs ? sha256(f.content) : gitBlobId(f.content)}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
+    const headers: Record<string, string> = {
+      ETag: `"${f.lfs ? sha256(f.content) : gitBlobId(f.content)}"`,
+      'Accept-Ranges': 'bytes',
+      'Content-Type': 'application/octet-stream',
+    };
     const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const probe = req.headers.range === 'bytes=0-0';
     let start = 0;
@@ -225,14 +229,22 @@ export async function startFakeHub(repo: string, files: Record<string, RepoFile>
             return;
           }
           if (f?.lfs) {
-            res.writeHead(302, { Location: `/cdn/${repo}/${revision}/${path}`, 'X-Linked-ETag': `"${sha256(f.content)}"`, 'X-Linked-Size': String(f.content.length) }).end();
+            res
+              .writeHead(302, {
+                Location: `/cdn/${repo}/${revision}/${path}`,
+                'X-Linked-ETag': `"${sha256(f.content)}"`,
+                'X-Linked-Size': String(f.content.length),
+              })
+              .end();
             return;
           }
           await serveFile(req, res, path);
           return;
         }
         if (req.method === 'GET' && url.pathname === `${api}/xet-read-token/${revision}`) {
-          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ accessToken: 'xet-read', casUrl: `${hub.url}/cas`, exp: Math.floor(Date.now() / 1000) + 3600 }));
+          res
+            .writeHead(200, { 'Content-Type': 'application/json' })
+            .end(JSON.stringify({ accessToken: 'xet-read', casUrl: `${hub.url}/cas`, exp: Math.floor(Date.now() / 1000) + 3600 }));
           return;
         }
         const xetFile = (hash: string) => [...hub.files.entries()].find(([, f]) => f.xet && xetHash(f.content) === hash);
@@ -257,8 +269,17 @@ export async function startFakeHub(repo: string, files: Record<string, RepoFile>
             const base = (k * XORB_CHUNKS + lo) * XET_CHUNK;
             const { offsets } = xorbOf(content, k);
             const termHash = `${hash.slice(0, 56)}${k.toString(16).padStart(8, '0')}`;
-            terms.push({ hash: termHash, unpacked_length: Math.min(content.length, (k * XORB_CHUNKS + hi + 1) * XET_CHUNK) - base, range: { start: lo, end: hi + 1 } });
-            xorbs[termHash] = [{ url: `${hub.url}/xorbs/${hash}/${k}?X-Xet-Signed-Range=${lo}-${hi}`, ranges: [{ chunks: { start: lo, end: hi + 1 }, bytes: { start: offsets[lo], end: offsets[hi + 1] - 1 } }] }];
+            terms.push({
+              hash: termHash,
+              unpacked_length: Math.min(content.length, (k * XORB_CHUNKS + hi + 1) * XET_CHUNK) - base,
+              range: { start: lo, end: hi + 1 },
+            });
+            xorbs[termHash] = [
+              {
+                url: `${hub.url}/xorbs/${hash}/${k}?X-Xet-Signed-Range=${lo}-${hi}`,
+                ranges: [{ chunks: { start: lo, end: hi + 1 }, bytes: { start: offsets[lo], end: offsets[hi + 1] - 1 } }],
+              },
+            ];
           }
           res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ offset_into_first_range: start - first * XET_CHUNK, terms, xorbs }));
           return;

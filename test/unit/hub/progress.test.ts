@@ -41,7 +41,18 @@ describe('formatting', () => {
     expect(formatDuration(undefined)).toBe('--:--');
     expect(etaSeconds(100e6, 0)).toBeUndefined();
     expect(etaSeconds(100e6, 10e6)).toBe(10);
-    const line = formatProgress({ file: 'unet/weights.pb', fileIndex: 1, fileCount: 5, bytes: 1.55e9, fileBytes: 3.44e9, totalDone: 2e9, total: 4e9, speed: 38.1e6, etaSeconds: 52, phase: 'download' });
+    const line = formatProgress({
+      file: 'unet/weights.pb',
+      fileIndex: 1,
+      fileCount: 5,
+      bytes: 1.55e9,
+      fileBytes: 3.44e9,
+      totalDone: 2e9,
+      total: 4e9,
+      speed: 38.1e6,
+      etaSeconds: 52,
+      phase: 'download',
+    });
     expect(line).toBe('unet/weights.pb  50.0%  1.55 GB/3.44 GB  38.1 MB/s  ETA 0:52  (2/5)');
   });
 });

@@ -51,7 +51,8 @@ function freshCache(): string {
 const base = () => ({ repo: REPO, endpoint: hub.url, cacheDir, xet: false });
 const fileAt = (p: string) => new HubCache(cacheDir).filePath(REPO, 'main', p);
 const partAt = (p: string) => new HubCache(cacheDir).partPath(REPO, 'main', p);
-const resolveGets = () => hub.requests.filter((r) => r.method === 'GET' && (r.url.includes('/resolve/') || r.url.startsWith('/cdn/')) && r.range !== 'bytes=0-0');
+const resolveGets = () =>
+  hub.requests.filter((r) => r.method === 'GET' && (r.url.includes('/resolve/') || r.url.startsWith('/cdn/')) && r.range !== 'bytes=0-0');
 
 describe('pull', () => {
   it('downloads, verifies (LFS sha256 and git blob id), reports speed and ETA, then serves from the cache', async () => {
@@ -126,7 +127,9 @@ describe('pull', () => {
 
   it('refuses to start when the disk is full, before fetching any byte', async () => {
     freshCache();
-    await expect(pull({ ...base(), files: ['unet/weights.pb', 'unet/model.onnx'], freeSpace: async () => 200_000, reserveBytes: 0 })).rejects.toThrow(/Not enough disk space.*: 340 kB to download \(\+0 B reserve\), 200 kB free/);
+    await expect(pull({ ...base(), files: ['unet/weights.pb', 'unet/model.onnx'], freeSpace: async () => 200_000, reserveBytes: 0 })).rejects.toThrow(
+      /Not enough disk space.*: 340 kB to download \(\+0 B reserve\), 200 kB free/,
+    );
     expect(resolveGets()).toEqual([]);
     expect(fs.existsSync(partAt('unet/weights.pb'))).toBe(false);
     // Bytes already cached or partial do not count against the space.
@@ -157,7 +160,10 @@ describe('pull', () => {
   it('gives up on a stalled connection with a clear error, and the next pull resumes', async () => {
     freshCache();
     hub.faults = { stallAfter: { 'unet/weights.pb': 64 * 1024 } };
-    await expect(pull({ ...base(), files: ['unet/weights.pb'], stallTimeoutMs: 500 })).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringMatching(/no data for 1 s, the connection stalled/) });
+    await expect(pull({ ...base(), files: ['unet/weights.pb'], stallTimeoutMs: 500 })).rejects.toMatchObject({
+      code: 'DOWNLOAD_FAILED',
+      message: expect.stringMatching(/no data for 1 s, the connection stalled/),
+    });
     expect(fs.existsSync(fileAt('unet/weights.pb'))).toBe(false);
     hub.faults = {};
     const r = await pull({ ...base(), files: ['unet/weights.pb'] });
@@ -194,7 +200,10 @@ describe('pull', () => {
       cacheDir = mnt;
       // The up-front space check is told there is room, so the write itself hits ENOSPC.
       const err = await pull({ ...base(), files: ['unet/weights.pb'], freeSpace: async () => 1e12, reserveBytes: 0 }).catch((e) => e);
-      expect(err).toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringMatching(/The disk is full: unet\/weights\.pb stopped after \d+ of 300000 bytes/) });
+      expect(err).toMatchObject({
+        code: 'DOWNLOAD_FAILED',
+        message: expect.stringMatching(/The disk is full: unet\/weights\.pb stopped after \d+ of 300000 bytes/),
+      });
       expect(fs.existsSync(fileAt('unet/weights.pb'))).toBe(false);
       expect(fs.statSync(partAt('unet/weights.pb')).size).toBeGreaterThan(0);
     } finally {
@@ -277,7 +286,10 @@ describe('pull over Xet (a Xet-backed repo, as most Hub repos are now)', () => {
   it('gives up on a stalled xorb transfer with a clear error', async () => {
     freshCache();
     xhub.faults = { stallAfter: { 'xorb:unet/weights.pb#1': 40_000 } };
-    await expect(pull({ ...xbase(), files: ['unet/weights.pb'], stallTimeoutMs: 1_000 })).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringMatching(/no data for/i) });
+    await expect(pull({ ...xbase(), files: ['unet/weights.pb'], stallTimeoutMs: 1_000 })).rejects.toMatchObject({
+      code: 'DOWNLOAD_FAILED',
+      message: expect.stringMatching(/no data for/i),
+    });
   });
 
   it('--no-xet fetches the same file over plain HTTP', async () => {

@@ -20,7 +20,8 @@ afterAll(() => fs.rmSync(WORK, { recursive: true, force: true }));
 const PARTS_CHATML =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'}}{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\\n' }}{% endfor %}" +
   "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] + '<|im_end|>\\n' }}{% endfor %}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-const PARTS_VICUNA = "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\\n{% endif %}{% endfor %}{% endif %}{% endfor %}ASSISTANT:";
+const PARTS_VICUNA =
+  "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% for c in message['content'] %}{% if c['type'] == 'image' %}<image>\\n{% endif %}{% endfor %}{% endif %}{% endfor %}ASSISTANT:";
 
 describe('list-of-parts chat templates', () => {
   it('recognises them and picks the string-content equivalent', () => {
@@ -29,7 +30,9 @@ describe('list-of-parts chat templates', () => {
     expect(expectsContentParts(CHATML_STRING_TEMPLATE)).toBe(false);
     expect(compatibleTemplate(PARTS_CHATML).template).toBe(CHATML_STRING_TEMPLATE);
     expect(compatibleTemplate(PARTS_VICUNA).template).toBe(VICUNA_STRING_TEMPLATE);
-    expect(compatibleTemplate("{% for p in message['content'] %}{{ p['text'] }}{% endfor %}")).toEqual({ note: expect.stringMatching(/set llm\.chatTemplate/) });
+    expect(compatibleTemplate("{% for p in message['content'] %}{{ p['text'] }}{% endfor %}")).toEqual({
+      note: expect.stringMatching(/set llm\.chatTemplate/),
+    });
     expect(compatibleTemplate(undefined)).toEqual({});
   });
 

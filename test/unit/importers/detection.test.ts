@@ -16,9 +16,20 @@ import { detectFamily, inferImageSize, vaeScaleFactor } from '../../../src/engin
 
 function graph(nodes: Array<Partial<GraphNode> & { name: string }>): GraphIndex {
   return {
-    modelPath: '/x/unet/model.onnx', fileBytes: 0, irVersion: 8, producer: 'test', opsets: [], graphName: 'g',
+    modelPath: '/x/unet/model.onnx',
+    fileBytes: 0,
+    irVersion: 8,
+    producer: 'test',
+    opsets: [],
+    graphName: 'g',
     nodes: nodes.map((n) => ({ opType: 'MatMul', domain: '', inputs: [], outputs: [`${n.name}_output_0`], ...n })),
-    inputs: [], outputs: [], valueInfo: [], initializers: [], sparseInitializers: [], usesExternalData: false, externalDataFiles: [],
+    inputs: [],
+    outputs: [],
+    valueInfo: [],
+    initializers: [],
+    sparseInitializers: [],
+    usesExternalData: false,
+    externalDataFiles: [],
   };
 }
 
@@ -36,7 +47,10 @@ describe('family, VAE scale and image size', () => {
     expect(detectFamily({ config: { cross_attention_dim: 768 } })).toMatchObject({ value: 'sd1', source: 'unet/config.json cross_attention_dim = 768' });
     expect(detectFamily({ config: { cross_attention_dim: 1024, use_linear_projection: true } })).toMatchObject({ value: 'sd2' });
     expect(detectFamily({ textHiddenSize: 1024 })).toMatchObject({ value: 'sd2', source: 'the text encoder width = 1024' });
-    expect(detectFamily({ config: { cross_attention_dim: 32, use_linear_projection: true } })).toMatchObject({ value: 'sd2', source: expect.stringMatching(/use_linear_projection/) });
+    expect(detectFamily({ config: { cross_attention_dim: 32, use_linear_projection: true } })).toMatchObject({
+      value: 'sd2',
+      source: expect.stringMatching(/use_linear_projection/),
+    });
     const conv = graph([{ name: '/down_blocks.0/attentions.0/proj_in/Conv', opType: 'Conv' }]);
     expect(detectFamily({ graph: conv })).toMatchObject({ value: 'sd1', source: expect.stringMatching(/1×1 Conv/) });
     expect(detectFamily({})).toMatchObject({ value: 'sd1', source: expect.stringMatching(/assumed/) });

@@ -70,7 +70,15 @@ describe('memory estimate', () => {
   it('lists weights, activations and the KV cache per component', async () => {
     const e = await estimatePack(PACK, { maxLength: 1000, freeBytes: 64e9 });
     const by = Object.fromEntries(e.components.map((c) => [c.label, c]));
-    expect(Object.keys(by)).toEqual(['diffusion.vaeEncoder', 'diffusion.textEncoder', 'diffusion.unet', 'clip.vision', 'llm.embedTokens', 'llm.decoder', 'modes.native.projectors.clip']);
+    expect(Object.keys(by)).toEqual([
+      'diffusion.vaeEncoder',
+      'diffusion.textEncoder',
+      'diffusion.unet',
+      'clip.vision',
+      'llm.embedTokens',
+      'llm.decoder',
+      'modes.native.projectors.clip',
+    ]);
     // 2 (K,V) × 2 layers × 2 KV heads × head 8 × 1000 tokens × 4 bytes.
     expect(by['llm.decoder'].kvCacheBytes).toBe(2 * 2 * 2 * 8 * 1000 * 4);
     const unetFiles = ['model.onnx', 'weights.pb'].reduce((a, f) => a + fs.statSync(path.join(PACK, 'sd/unet', f)).size, 0);
@@ -85,7 +93,10 @@ describe('memory estimate', () => {
 
   it('refuses a pack that cannot fit, with the numbers, unless forced', async () => {
     expect((await estimatePack(PACK, { freeBytes: 1e6 })).fits).toBe(false);
-    await expect(assertPackFits(PACK, { freeBytes: 1e6 })).rejects.toMatchObject({ code: 'INSUFFICIENT_MEMORY', message: expect.stringMatching(/needs about .* GiB of memory but 0\.0 GiB is available \(largest: /) });
+    await expect(assertPackFits(PACK, { freeBytes: 1e6 })).rejects.toMatchObject({
+      code: 'INSUFFICIENT_MEMORY',
+      message: expect.stringMatching(/needs about .* GiB of memory but 0\.0 GiB is available \(largest: /),
+    });
     await expect(assertPackFits(PACK, { freeBytes: 1e6, force: true })).resolves.toBeUndefined();
     process.env.TWINLENS_FORCE_LOAD = '1';
     await expect(assertPackFits(PACK, { freeBytes: 1e6 })).resolves.toBeUndefined();

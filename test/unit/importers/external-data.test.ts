@@ -24,7 +24,16 @@ function writePerTensorModel(dir: string): { w: Float32Array; b: Float32Array } 
   const b = Float32Array.from([1, 2, 3]);
   const ext = (name: string, dims: number[], data: Float32Array) => {
     fs.writeFileSync(path.join(dir, 'weights', `${name}.bin`), Buffer.from(data.buffer));
-    return { name, dims, dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: `weights/${name}.bin` }, { key: 'length', value: String(data.byteLength) }] };
+    return {
+      name,
+      dims,
+      dataType: 1,
+      dataLocation: 1,
+      externalData: [
+        { key: 'location', value: `weights/${name}.bin` },
+        { key: 'length', value: String(data.byteLength) },
+      ],
+    };
   };
   const vi = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
   const bytes = onnx.ModelProto.encode({

@@ -70,7 +70,10 @@ describe('template errors', () => {
   it('reports raise_exception() as a render failure', () => {
     const t = new ChatTemplate("{% if messages[0]['role'] != 'system' %}{{ raise_exception('System message required') }}{% endif %}", 'manifest');
     expect(() => t.render(visualQuestionMessages('<image>', 'q'))).toThrow(
-      expect.objectContaining({ code: 'PACK_MANIFEST_INVALID', message: expect.stringMatching(/pack\.json \(llm\.chatTemplate\) failed to render: .*System message required/) }),
+      expect.objectContaining({
+        code: 'PACK_MANIFEST_INVALID',
+        message: expect.stringMatching(/pack\.json \(llm\.chatTemplate\) failed to render: .*System message required/),
+      }),
     );
   });
 });

@@ -57,7 +57,9 @@ function readNpyF32(path: string): { shape: number[]; data: Float32Array } {
   return { shape, data };
 }
 
-const title = missing.length ? `LlmGenerator on the tiny fixture pack — skipped: missing fixture ${missing.join(', ')}` : 'LlmGenerator on the tiny fixture pack';
+const title = missing.length
+  ? `LlmGenerator on the tiny fixture pack — skipped: missing fixture ${missing.join(', ')}`
+  : 'LlmGenerator on the tiny fixture pack';
 
 describe.skipIf(missing.length > 0)(title, () => {
   let embedTokens: OnnxSession;
@@ -77,7 +79,10 @@ describe.skipIf(missing.length > 0)(title, () => {
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
     const noEos = TextTokenizer.fromObjects(JSON.parse(readFileSync(tokPath, 'utf8')), { ...cfg, eos_token: null });
     const hidden = embedTokens.outputs.get('inputs_embeds')?.shape[2];
-    const probe = hidden === undefined || typeof hidden !== 'number' ? (await embedTokens.run({ input_ids: { dims: [1, 1], data: BigInt64Array.of(0n) } })).inputs_embeds.dims[2] : hidden;
+    const probe =
+      hidden === undefined || typeof hidden !== 'number'
+        ? (await embedTokens.run({ input_ids: { dims: [1, 1], data: BigInt64Array.of(0n) } })).inputs_embeds.dims[2]
+        : hidden;
     ctx = { embedTokens, decoder, tokenizer: noEos, section: { ...section, stopTokens: [] }, hidden: probe, question: 'what colour is the circle' };
   });
   afterAll(() => {
@@ -108,7 +113,11 @@ describe.skipIf(missing.length > 0)(title, () => {
         const npy = readNpyF32(join(dirname(GOLDEN), g.visual_embeds));
         const [tokens, hidden] = npy.shape.slice(-2);
         expect(tokens).toBe(g.num_visual_tokens);
-        const r = await gen.generate({ question: g.question, visual: { embeds: npy.data, tokens, hidden }, settings: { maxTokens: g.generated_ids.length, temperature: 0 } });
+        const r = await gen.generate({
+          question: g.question,
+          visual: { embeds: npy.data, tokens, hidden },
+          settings: { maxTokens: g.generated_ids.length, temperature: 0 },
+        });
         // The reference generated a fixed number of tokens; ours stops at eos / a stop token, so compare up to there.
         const stopAt = g.generated_ids.findIndex((id) => gen.eosIds.has(id) || gen.stopIds.has(id));
         const expected = stopAt < 0 ? g.generated_ids : g.generated_ids.slice(0, stopAt);

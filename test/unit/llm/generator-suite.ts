@@ -55,7 +55,10 @@ export async function greedyByRecomputation(ctx: LlmContext, gen: LlmGenerator, 
     const feeds: Record<string, HostTensor> = {
       inputs_embeds: f32([1, ids.length, H], data),
       attention_mask: i64([1, ids.length], new Array<number>(ids.length).fill(1)),
-      position_ids: i64([1, ids.length], ids.map((_, i) => i)),
+      position_ids: i64(
+        [1, ids.length],
+        ids.map((_, i) => i),
+      ),
       use_cache_branch: { dims: [1], data: Uint8Array.of(0) },
       num_logits_to_keep: { dims: [], data: BigInt64Array.of(1n) },
     };

@@ -38,7 +38,16 @@ interface Built {
 }
 
 async function build(useCacheBranch: boolean, fp16Io = false): Promise<Built> {
-  const files = writeTinyLlm({ vocab: SPECIALS.length + WORDS.length, hidden: HIDDEN, heads: HEADS, layers: LAYERS, maxPositions: 64, seed: 2, useCacheBranch, fp16Io });
+  const files = writeTinyLlm({
+    vocab: SPECIALS.length + WORDS.length,
+    hidden: HIDDEN,
+    heads: HEADS,
+    layers: LAYERS,
+    maxPositions: 64,
+    seed: 2,
+    useCacheBranch,
+    fp16Io,
+  });
   const embedTokens = await OnnxSession.open(files.embedTokens, { provider: 'cpu', label: 'tiny embed_tokens', threads: 1 });
   const decoder = await OnnxSession.open(files.decoder, { provider: 'cpu', label: 'tiny decoder', threads: 1 });
   return { files, embedTokens, decoder };
@@ -65,7 +74,14 @@ for (const variant of VARIANTS) {
     let ctx: LlmContext;
     beforeAll(async () => {
       built = await build(variant.useCacheBranch, variant.fp16Io);
-      ctx = { embedTokens: built.embedTokens, decoder: built.decoder, tokenizer: noEos(), section: SECTION, hidden: HIDDEN, question: 'What color is the circle?' };
+      ctx = {
+        embedTokens: built.embedTokens,
+        decoder: built.decoder,
+        tokenizer: noEos(),
+        section: SECTION,
+        hidden: HIDDEN,
+        question: 'What color is the circle?',
+      };
     });
     afterAll(() => release(built));
     generatorSuite(() => ctx);
@@ -82,13 +98,17 @@ describe('LlmGenerator checks and stops', () => {
     new LlmGenerator({ embedTokens: built.embedTokens, decoder: built.decoder, tokenizer, section: { ...SECTION, ...section } });
 
   it('refuses a manifest whose numLayers, numKvHeads or headDim disagree with the decoder', () => {
-    expect(() => make({ numLayers: 3 })).toThrow(expect.objectContaining({ code: 'ONNX_IO_MISMATCH', message: expect.stringContaining('2 past_key_values layers but the manifest says numLayers = 3') }));
+    expect(() => make({ numLayers: 3 })).toThrow(
+      expect.objectContaining({ code: 'ONNX_IO_MISMATCH', message: expect.stringContaining('2 past_key_values layers but the manifest says numLayers = 3') }),
+    );
     expect(() => make({ numKvHeads: 4 })).toThrow(expect.objectContaining({ code: 'ONNX_IO_MISMATCH', message: expect.stringContaining('numKvHeads = 4') }));
     expect(() => make({ headDim: 4 })).toThrow(expect.objectContaining({ code: 'ONNX_IO_MISMATCH', message: expect.stringContaining('headDim = 4') }));
   });
 
   it('refuses an image token the tokenizer does not have', () => {
-    expect(() => make({ imageToken: '<img>' })).toThrow(expect.objectContaining({ code: 'PACK_MANIFEST_INVALID', message: expect.stringContaining('"<img>"') }));
+    expect(() => make({ imageToken: '<img>' })).toThrow(
+      expect.objectContaining({ code: 'PACK_MANIFEST_INVALID', message: expect.stringContaining('"<img>"') }),
+    );
   });
 
   it('exposes the decoder contract it found', () => {
@@ -129,9 +149,13 @@ describe('LlmGenerator checks and stops', () => {
 
   it('rejects malformed visual tokens and settings before running anything', async () => {
     const gen = make();
-    await expect(gen.generate({ question: 'q', visual: { embeds: new Float32Array(10), tokens: 2, hidden: HIDDEN } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(gen.generate({ question: 'q', visual: { embeds: new Float32Array(10), tokens: 2, hidden: HIDDEN } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     await expect(gen.generate({ question: 'q', visual: visualTokens(2, HIDDEN), settings: { topP: 0 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(gen.generate({ question: 'q', visual: visualTokens(2, HIDDEN), settings: { maxTokens: 0 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(gen.generate({ question: 'q', visual: visualTokens(2, HIDDEN), settings: { maxTokens: 0 } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('refuses to run after dispose', async () => {

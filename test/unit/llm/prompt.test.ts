@@ -31,7 +31,9 @@ describe('expandImagePlaceholder', () => {
   });
 
   it('refuses no placeholder, too many, or a non-positive token count', () => {
-    expect(() => expandImagePlaceholder([1, 2, 3], IMG, 4)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('no image placeholder') }));
+    expect(() => expandImagePlaceholder([1, 2, 3], IMG, 4)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('no image placeholder') }),
+    );
     expect(() => expandImagePlaceholder([IMG, 2, IMG], IMG, 4)).toThrow(expect.objectContaining({ message: expect.stringContaining('2 image placeholders') }));
     expect(() => expandImagePlaceholder([IMG], IMG, 0)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => expandImagePlaceholder([IMG], IMG, 1.5)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
@@ -70,7 +72,9 @@ describe('buildDecoderPrompt', () => {
   });
 
   it('refuses a question that contains the placeholder (the user’s fault)', () => {
-    expect(() => buildDecoderPrompt({ ...base, question: 'Is <image> red?', visualTokens: 2 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('must not contain') }));
+    expect(() => buildDecoderPrompt({ ...base, question: 'Is <image> red?', visualTokens: 2 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('must not contain') }),
+    );
     expect(() => buildDecoderPrompt({ ...base, question: '   ', visualTokens: 2 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
@@ -95,6 +99,8 @@ describe('buildDecoderPrompt', () => {
     const q = { ...base, question: 'Is it red?', visualTokens: 10 };
     const n = buildDecoderPrompt(q).inputIds.length;
     expect(() => buildDecoderPrompt({ ...q, maxLength: n + 1 })).not.toThrow();
-    expect(() => buildDecoderPrompt({ ...q, maxLength: n })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`needs ${n} tokens`) }));
+    expect(() => buildDecoderPrompt({ ...q, maxLength: n })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`needs ${n} tokens`) }),
+    );
   });
 });

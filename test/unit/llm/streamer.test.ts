@@ -15,7 +15,7 @@ const words = TextTokenizer.fromObjects(wordPieceTokenizerJson(), tokenizerConfi
  * two tokens ("Ã" = 0xC3, "©" = 0xA9 in the GPT-2 byte alphabet).
  */
 function byteLevel(): TextTokenizer {
-  const vocab: Record<string, number> = { 'Ã': 0, '©': 1, a: 2, b: 3, 'Ġ': 4, '<eos>': 5 };
+  const vocab: Record<string, number> = { Ã: 0, '©': 1, a: 2, b: 3, Ġ: 4, '<eos>': 5 };
   return TextTokenizer.fromObjects(
     {
       model: { type: 'BPE', vocab, merges: [] },

@@ -43,7 +43,9 @@ describe('TextTokenizer on a WordPiece vocabulary', () => {
     expect(t.tokensOf([0, 3])).toEqual(['<pad>', '</s>']);
     expect(t.vocabSize).toBe(SPECIALS.length + WORDS.length);
     expect(t.requireId('</s>', 'Stop token')).toBe(3);
-    expect(() => t.requireId('<nope>', 'Stop token')).toThrow(expect.objectContaining({ code: 'PACK_MANIFEST_INVALID', message: expect.stringContaining('Stop token "<nope>"') }));
+    expect(() => t.requireId('<nope>', 'Stop token')).toThrow(
+      expect.objectContaining({ code: 'PACK_MANIFEST_INVALID', message: expect.stringContaining('Stop token "<nope>"') }),
+    );
   });
 
   it('reads bos/eos from strings or {content} objects', () => {
@@ -109,13 +111,29 @@ describe('TextTokenizer.load errors name the file and the fault', () => {
 
   const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
     ['a missing tokenizer.json', () => TextTokenizer.load(join(dir, 'absent.json')), /absent\.json: tokenizer\.json file not found/],
-    ['a folder instead of a file', () => TextTokenizer.load((mkdirSync(join(dir, 'sub'), { recursive: true }), join(dir, 'sub'))), /tokenizer\.json is a directory/],
+    [
+      'a folder instead of a file',
+      () => TextTokenizer.load((mkdirSync(join(dir, 'sub'), { recursive: true }), join(dir, 'sub'))),
+      /tokenizer\.json is a directory/,
+    ],
     ['broken JSON', () => TextTokenizer.load(write('broken.json', '{"model": ')), /broken\.json: tokenizer\.json is not valid JSON/],
     ['a JSON array', () => TextTokenizer.load(write('array.json', '[1,2]')), /must contain a JSON object, found an array/],
     ['no model', () => TextTokenizer.load(write('nomodel.json', '{"added_tokens": []}')), /has no "model" object/],
-    ['an unsupported model type', () => TextTokenizer.load(write('type.json', JSON.stringify({ model: { type: 'CharLevel', vocab: {} } }))), /model type "CharLevel" is not supported/],
-    ['a model without vocab', () => TextTokenizer.load(write('novocab.json', JSON.stringify({ model: { type: 'WordPiece' } }))), /\(WordPiece\) has no "vocab"/],
-    ['BPE without merges', () => TextTokenizer.load(write('bpe.json', JSON.stringify({ model: { type: 'BPE', vocab: { a: 0 } } }))), /BPE tokenizer model has no "merges"/],
+    [
+      'an unsupported model type',
+      () => TextTokenizer.load(write('type.json', JSON.stringify({ model: { type: 'CharLevel', vocab: {} } }))),
+      /model type "CharLevel" is not supported/,
+    ],
+    [
+      'a model without vocab',
+      () => TextTokenizer.load(write('novocab.json', JSON.stringify({ model: { type: 'WordPiece' } }))),
+      /\(WordPiece\) has no "vocab"/,
+    ],
+    [
+      'BPE without merges',
+      () => TextTokenizer.load(write('bpe.json', JSON.stringify({ model: { type: 'BPE', vocab: { a: 0 } } }))),
+      /BPE tokenizer model has no "merges"/,
+    ],
     [
       'a malformed added token',
       () => TextTokenizer.load(write('added.json', JSON.stringify({ ...wordPieceTokenizerJson(), added_tokens: [{ id: 'x', content: '<s>' }] }))),

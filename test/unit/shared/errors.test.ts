@@ -21,9 +21,16 @@ describe('toTwinLensError', () => {
   });
 
   it('turns EACCES, EPERM and EROFS into PERMISSION_DENIED with the path and the action', () => {
-    expect(toTwinLensError(errno('EACCES', 'mkdir', '/srv/out')).toJSON()).toMatchObject({ code: 'PERMISSION_DENIED', message: 'Permission denied: cannot create the folder /srv/out' });
+    expect(toTwinLensError(errno('EACCES', 'mkdir', '/srv/out')).toJSON()).toMatchObject({
+      code: 'PERMISSION_DENIED',
+      message: 'Permission denied: cannot create the folder /srv/out',
+    });
     expect(toTwinLensError(errno('EPERM', 'open', '/srv/a.npy')).message).toBe('Permission denied: cannot open /srv/a.npy');
-    expect(toTwinLensError(errno('EROFS', 'rename', '/mnt/ro/x')).toJSON()).toMatchObject({ code: 'PERMISSION_DENIED', message: 'Read-only file system: cannot write /mnt/ro/x', hint: expect.stringContaining('writable') });
+    expect(toTwinLensError(errno('EROFS', 'rename', '/mnt/ro/x')).toJSON()).toMatchObject({
+      code: 'PERMISSION_DENIED',
+      message: 'Read-only file system: cannot write /mnt/ro/x',
+      hint: expect.stringContaining('writable'),
+    });
     expect(toTwinLensError(errno('EACCES', 'futimes', '/x')).message).toBe('Permission denied: cannot use /x');
   });
 

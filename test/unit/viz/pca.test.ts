@@ -127,7 +127,12 @@ describe('fitPca', () => {
     const fit = fitPca([{ height: 2, width: 2, channels: 5, data }]);
     expect(fit.explained[0]).toBeCloseTo(1, 6);
     expect(fit.explained[1]).toBeCloseTo(0, 6);
-    expect(() => fitPca([{ height: 2, width: 2, channels: 5, data }, { height: 1, width: 1, channels: 4, data: new Float32Array(4) }])).toThrow(/channels/);
+    expect(() =>
+      fitPca([
+        { height: 2, width: 2, channels: 5, data },
+        { height: 1, width: 1, channels: 4, data: new Float32Array(4) },
+      ]),
+    ).toThrow(/channels/);
   });
 });
 

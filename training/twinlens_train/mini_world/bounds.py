@@ -306,7 +306,9 @@ def main():
     ap.add_argument("--llm-width", type=int, default=None, help="reader LLM width (default: the recipe's)")
     ap.add_argument("--llm-layers", type=int, default=None, help="reader LLM layers (default: the recipe's)")
     ap.add_argument("--lr", type=float, default=recipe.TUNE_LR, help="reader learning rate (default: the recipe's)")
-    ap.add_argument("--image-last", action="store_true", help="put the image after the question in the prompt")
+    ap.add_argument("--image-last", action=argparse.BooleanOptionalAction, default=None,
+                    help="put the image after (--image-last) or before (--no-image-last) the question; "
+                         "default: as the recipe (FULL/QUICK image_last), so the bounds read the modes' prompt")
     ap.add_argument("--tag", default="", help="suffix for the reader names in the report (variants)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -323,7 +325,7 @@ def main():
             raise SystemExit(f"unknown reader '{r}' (choose from {', '.join(READERS)})")
     src = Sources(c, feats) if readers else None
     rc = variant_ctx(c, args.llm_width or c.mc["llm"].hidden_size, args.llm_layers or c.mc["llm"].num_hidden_layers,
-                     args.image_last)
+                     bool(c.cfg.get("image_last")) if args.image_last is None else args.image_last)
     shape = f"width {rc.mc['llm'].hidden_size}, {rc.mc['llm'].num_hidden_layers} layers" + \
         (", image after the question" if rc.cfg.get("image_last") else "")
     for k, r in enumerate(readers):

@@ -9,7 +9,8 @@ import type { TensorFormat } from './types.js';
 
 export const npyFormat: TensorFormat = {
   id: 'npy',
-  encode: (name, tensors, _metadata, main) => tensors.map((t) => ({ name: t.name === main ? `${name}.npy` : `${name}_${t.name}.npy`, data: encodeNpy(t.data, t.shape) })),
+  encode: (name, tensors, _metadata, main) =>
+    tensors.map((t) => ({ name: t.name === main ? `${name}.npy` : `${name}_${t.name}.npy`, data: encodeNpy(t.data, t.shape) })),
   decode(dir, name, files, main) {
     const npys = files.filter((f) => f.format === 'npy');
     if (!npys.length) return undefined;

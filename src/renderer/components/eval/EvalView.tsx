@@ -87,7 +87,11 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
   const summary = r?.summary;
   const setting = summary?.results[Math.min(settingIdx, (summary?.results.length ?? 1) - 1)];
   const items = (summary?.items ?? []).filter((it) => it.setting === setting?.setting && (!onlyDisagree || disagree(it)));
-  const thumbUrls = useMemo(() => Object.fromEntries(Object.entries(r?.thumbnails ?? {}).map(([k, png]) => [k, URL.createObjectURL(new Blob([png as BlobPart], { type: 'image/png' }))])), [r]);
+  const thumbUrls = useMemo(
+    () =>
+      Object.fromEntries(Object.entries(r?.thumbnails ?? {}).map(([k, png]) => [k, URL.createObjectURL(new Blob([png as BlobPart], { type: 'image/png' }))])),
+    [r],
+  );
   useEffect(() => () => Object.values(thumbUrls).forEach((u) => URL.revokeObjectURL(u)), [thumbUrls]);
   const base = summary ? `${summary.suite.name}_${summary.pack.name}` : 'eval';
 
@@ -106,7 +110,11 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
       <aside className="eval-side">
         <label className="field small">
           Suite
-          <select value={form.suite || (suites?.builtIn.length ? suites.builtIn[0].name : '__path__')} onChange={(e) => update({ suite: e.currentTarget.value })} data-testid="eval-suite">
+          <select
+            value={form.suite || (suites?.builtIn.length ? suites.builtIn[0].name : '__path__')}
+            onChange={(e) => update({ suite: e.currentTarget.value })}
+            data-testid="eval-suite"
+          >
             {suites?.builtIn.map((s) => (
               <option key={s.name} value={s.name} title={s.path}>
                 {s.name}
@@ -119,7 +127,13 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
           <label className="field small">
             Suite path (.jsonl, MMVP Questions.csv or its folder)
             <span className="row-2">
-              <input type="text" value={form.path} onChange={(e) => update({ path: e.currentTarget.value })} placeholder="/data/mmvp/Questions.csv" data-testid="eval-suite-path" />
+              <input
+                type="text"
+                value={form.path}
+                onChange={(e) => update({ path: e.currentTarget.value })}
+                placeholder="/data/mmvp/Questions.csv"
+                data-testid="eval-suite-path"
+              />
               <BrowseButton
                 bridge={bridge}
                 kind="file"
@@ -151,7 +165,11 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
         </fieldset>
         <label className="field small" title="One diffusion setting over several values, as `twinlens eval --sweep`">
           Sweep
-          <select value={SWEEPS.includes(form.sweep) ? form.sweep : '__custom__'} onChange={(e) => update({ sweep: e.currentTarget.value === '__custom__' ? 'tap=' : e.currentTarget.value })} data-testid="eval-sweep">
+          <select
+            value={SWEEPS.includes(form.sweep) ? form.sweep : '__custom__'}
+            onChange={(e) => update({ sweep: e.currentTarget.value === '__custom__' ? 'tap=' : e.currentTarget.value })}
+            data-testid="eval-sweep"
+          >
             {SWEEPS.map((s) => (
               <option key={s} value={s}>
                 {s || 'none'}
@@ -160,15 +178,37 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
             <option value="__custom__">custom…</option>
           </select>
         </label>
-        {!SWEEPS.includes(form.sweep) && <input type="text" value={form.sweep} onChange={(e) => update({ sweep: e.currentTarget.value })} placeholder="key=v1,v2 (t, guidance, tap, seed, ensemble, prompt)" data-testid="eval-sweep-custom" />}
+        {!SWEEPS.includes(form.sweep) && (
+          <input
+            type="text"
+            value={form.sweep}
+            onChange={(e) => update({ sweep: e.currentTarget.value })}
+            placeholder="key=v1,v2 (t, guidance, tap, seed, ensemble, prompt)"
+            data-testid="eval-sweep-custom"
+          />
+        )}
         <div className="row-2">
           <label className="field small">
             Limit
-            <input type="number" min={1} value={form.limit} placeholder="all" onChange={(e) => update({ limit: e.currentTarget.value })} data-testid="eval-limit" />
+            <input
+              type="number"
+              min={1}
+              value={form.limit}
+              placeholder="all"
+              onChange={(e) => update({ limit: e.currentTarget.value })}
+              data-testid="eval-limit"
+            />
           </label>
           <label className="field small" title="Answer length limit: short answers need 8–16 tokens">
             Max tokens
-            <input type="number" min={1} value={form.maxTokens} placeholder="auto" onChange={(e) => update({ maxTokens: e.currentTarget.value })} data-testid="eval-max-tokens" />
+            <input
+              type="number"
+              min={1}
+              value={form.maxTokens}
+              placeholder="auto"
+              onChange={(e) => update({ maxTokens: e.currentTarget.value })}
+              data-testid="eval-max-tokens"
+            />
           </label>
         </div>
         <div className="row-2">
@@ -203,12 +243,17 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
         )}
       </aside>
       <section className="eval-main">
-        {!summary && !running && <p className="muted">Pick a suite and run it: accuracy per mode and category (95 % CI), pair accuracy, sweeps, and the items where the modes disagree.</p>}
+        {!summary && !running && (
+          <p className="muted">
+            Pick a suite and run it: accuracy per mode and category (95 % CI), pair accuracy, sweeps, and the items where the modes disagree.
+          </p>
+        )}
         {summary && setting && (
           <>
             <div className="features-toolbar">
               <span className="small" data-testid="eval-summary">
-                {summary.suite.name} · {summary.pack.name} · {summary.evaluated} items{summary.complete ? '' : ` · incomplete (${summary.missing} missing)`} · {formatMs(r!.ms)}
+                {summary.suite.name} · {summary.pack.name} · {summary.evaluated} items{summary.complete ? '' : ` · incomplete (${summary.missing} missing)`} ·{' '}
+                {formatMs(r!.ms)}
               </span>
               {summary.results.length > 1 && (
                 <select value={settingIdx} onChange={(e) => setSettingIdx(Number(e.currentTarget.value))} aria-label="setting" data-testid="eval-setting">
@@ -226,7 +271,11 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
               <button type="button" onClick={() => downloadBytes(`${base}_items.csv`, itemsCsv(summary), 'text/csv')} data-testid="eval-export-items">
                 Items CSV
               </button>
-              <button type="button" onClick={() => downloadBytes(`${base}.json`, JSON.stringify(summary, null, 2), 'application/json')} data-testid="eval-export-json">
+              <button
+                type="button"
+                onClick={() => downloadBytes(`${base}.json`, JSON.stringify(summary, null, 2), 'application/json')}
+                data-testid="eval-export-json"
+              >
                 JSON
               </button>
               <button type="button" onClick={() => void exportPng()} data-testid="eval-export-png">
@@ -260,7 +309,13 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
                 <tbody>
                   {items.map((it) => (
                     <tr key={`${it.setting}/${it.id}`} data-testid="eval-item">
-                      <td>{thumbUrls[it.image] ? <img className="thumb" src={thumbUrls[it.image]} alt={it.image} title={it.image} /> : <span className="muted small">{it.image}</span>}</td>
+                      <td>
+                        {thumbUrls[it.image] ? (
+                          <img className="thumb" src={thumbUrls[it.image]} alt={it.image} title={it.image} />
+                        ) : (
+                          <span className="muted small">{it.image}</span>
+                        )}
+                      </td>
                       <td>
                         {it.question}
                         <div className="muted small">

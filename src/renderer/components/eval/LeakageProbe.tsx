@@ -40,7 +40,10 @@ const DEFAULTS: Form = { task: 'qa', guidance: '1, 1.5, 4', limit: '' };
 
 /** "1, 1.5, 4" → [1, 1.5, 4]; undefined when empty or not numbers in [-20, 50]. */
 export function parseGuidance(text: string): number[] | undefined {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!parts.length) return undefined;
   const xs = parts.map(Number);
   if (xs.some((x) => !Number.isFinite(x) || x < -20 || x > 50)) return undefined;
@@ -95,10 +98,15 @@ export function LeakageProbe({ bridge, suite, maxTokens, enabled, onEvent, notif
     <section className="leakage-probe" data-testid="leakage-probe" data-status={lk.status}>
       <h3>Leakage probe</h3>
       <p className="muted small">
-        Does an answer come from the image or from the SD prompt leaking through the diffusion features? Each mode that reads them answers with the matched prompt, an empty prompt and another item’s prompt, per guidance s; leak CIDEr-D scores the mismatched-prompt answers against that prompt, the dashed control scores the empty-prompt answers against it.
+        Does an answer come from the image or from the SD prompt leaking through the diffusion features? Each mode that reads them answers with the matched
+        prompt, an empty prompt and another item’s prompt, per guidance s; leak CIDEr-D scores the mismatched-prompt answers against that prompt, the dashed
+        control scores the empty-prompt answers against it.
       </p>
       <div className="leakage-controls">
-        <label className="field small" title="qa: ask the item's question, prompts = questions; caption: ask for a caption, prompts = the items' captions (the study's test)">
+        <label
+          className="field small"
+          title="qa: ask the item's question, prompts = questions; caption: ask for a caption, prompts = the items' captions (the study's test)"
+        >
           Task
           <select value={form.task} onChange={(e) => update({ task: e.currentTarget.value as Form['task'] })} data-testid="leakage-task">
             <option value="qa">qa</option>
@@ -107,11 +115,25 @@ export function LeakageProbe({ bridge, suite, maxTokens, enabled, onEvent, notif
         </label>
         <label className="field small" title="Guidance scales s, comma-separated">
           Guidance s
-          <input type="text" value={form.guidance} onChange={(e) => update({ guidance: e.currentTarget.value })} aria-invalid={!guidance} data-testid="leakage-guidance" />
+          <input
+            type="text"
+            value={form.guidance}
+            onChange={(e) => update({ guidance: e.currentTarget.value })}
+            aria-invalid={!guidance}
+            data-testid="leakage-guidance"
+          />
         </label>
         <label className="field small" title="Only the first N items (at least 2)">
           Limit
-          <input type="number" min={2} value={form.limit} placeholder="all" onChange={(e) => update({ limit: e.currentTarget.value })} aria-invalid={!limitOk} data-testid="leakage-limit" />
+          <input
+            type="number"
+            min={2}
+            value={form.limit}
+            placeholder="all"
+            onChange={(e) => update({ limit: e.currentTarget.value })}
+            aria-invalid={!limitOk}
+            data-testid="leakage-limit"
+          />
         </label>
         <button type="button" className="primary" disabled={!canRun} onClick={start} data-testid="leakage-run">
           Run probe
@@ -121,7 +143,11 @@ export function LeakageProbe({ bridge, suite, maxTokens, enabled, onEvent, notif
         </button>
         {r && (
           <>
-            <button type="button" onClick={() => downloadBytes(`${base}.json`, JSON.stringify(r, null, 2), 'application/json')} data-testid="leakage-export-json">
+            <button
+              type="button"
+              onClick={() => downloadBytes(`${base}.json`, JSON.stringify(r, null, 2), 'application/json')}
+              data-testid="leakage-export-json"
+            >
               JSON
             </button>
             <button type="button" onClick={() => void exportPng()} data-testid="leakage-export-png">

@@ -130,7 +130,15 @@ export function SweepLines({ results, modes, sweepKey, values }: LineProps) {
   const xAt = (i: number) => left + 30 + i * step;
   const yAt = (v: number) => top + 6 + h * (1 - v);
   return (
-    <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} fontFamily={FONT} role="img" aria-label={`accuracy over ${sweepKey}`} data-testid="sweep-chart">
+    <svg
+      viewBox={`0 0 ${width} ${height}`}
+      width={width}
+      height={height}
+      fontFamily={FONT}
+      role="img"
+      aria-label={`accuracy over ${sweepKey}`}
+      data-testid="sweep-chart"
+    >
       <rect width={width} height={height} fill="#ffffff" />
       <text x={left} y={16} fontSize={13} fontWeight={600} fill="#222">
         Accuracy over {sweepKey}

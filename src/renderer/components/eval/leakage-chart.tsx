@@ -42,7 +42,15 @@ export function LeakageLines({ report }: { report: LeakageReport }) {
       return v === undefined ? [] : [{ s: r.guidance, v }];
     });
   return (
-    <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} fontFamily={FONT} role="img" aria-label="leak CIDEr-D over guidance s" data-testid="leakage-chart">
+    <svg
+      viewBox={`0 0 ${width} ${height}`}
+      width={width}
+      height={height}
+      fontFamily={FONT}
+      role="img"
+      aria-label="leak CIDEr-D over guidance s"
+      data-testid="leakage-chart"
+    >
       <rect width={width} height={height} fill="#ffffff" />
       <text x={left} y={16} fontSize={13} fontWeight={600} fill="#222">
         Leakage · {report.suite.name} · {report.task} · leak CIDEr-D vs s
@@ -89,7 +97,19 @@ export function LeakageLines({ report }: { report: LeakageReport }) {
             {ctrl.length > 1 ? (
               <polyline className="control" points={line(ctrl)} fill="none" stroke={colour} strokeWidth={1.5} strokeDasharray="5 4" opacity={0.8} />
             ) : (
-              ctrl.map((p) => <line key={p.s} className="control" x1={xAt(p.s) - 14} x2={xAt(p.s) + 14} y1={yAt(p.v)} y2={yAt(p.v)} stroke={colour} strokeWidth={1.5} strokeDasharray="5 4" />)
+              ctrl.map((p) => (
+                <line
+                  key={p.s}
+                  className="control"
+                  x1={xAt(p.s) - 14}
+                  x2={xAt(p.s) + 14}
+                  y1={yAt(p.v)}
+                  y2={yAt(p.v)}
+                  stroke={colour}
+                  strokeWidth={1.5}
+                  strokeDasharray="5 4"
+                />
+              ))
             )}
             {leak.length > 1 && <polyline className="leak" points={line(leak)} fill="none" stroke={colour} strokeWidth={2} />}
             {leak.map((p) => (

@@ -83,7 +83,15 @@ export function FeaturesView({ bridge, pack, image, question, onImage, notify }:
       prompt,
       taps: [tap],
       diffusion: { t, guidance },
-      panels: ['image', 'pca', 'branches', 'difference', 'attention', ...(pack?.hasClip ? (['clip'] as const) : []), ...(point ? (['correspondence'] as const) : [])],
+      panels: [
+        'image',
+        'pca',
+        'branches',
+        'difference',
+        'attention',
+        ...(pack?.hasClip ? (['clip'] as const) : []),
+        ...(point ? (['correspondence'] as const) : []),
+      ],
       size: SIZE,
       ...(point ? { point: unitToImagePoint(image.width, image.height, point, SIZE) } : {}),
     };
@@ -102,7 +110,8 @@ export function FeaturesView({ bridge, pack, image, question, onImage, notify }:
     if (!r) return;
     const found: Record<string, TapShape> = {};
     for (const p of r.panels) {
-      if (p.kind === 'pca' && p.source === 'diffusion' && p.tap && p.grid && p.meta?.branch === 'guided') found[p.tap] = { ...p.grid, channels: typeof p.meta?.channels === 'number' ? p.meta.channels : undefined };
+      if (p.kind === 'pca' && p.source === 'diffusion' && p.tap && p.grid && p.meta?.branch === 'guided')
+        found[p.tap] = { ...p.grid, channels: typeof p.meta?.channels === 'number' ? p.meta.channels : undefined };
       if (p.source === 'clip' && p.grid) found.CLIP = { ...p.grid };
     }
     setShapes((s) => ({ ...s, ...found }));
@@ -171,13 +180,29 @@ export function FeaturesView({ bridge, pack, image, question, onImage, notify }:
         </section>
         <label className="features-prompt small">
           SD prompt (the question; empty = unconditional)
-          <input type="text" value={prompt} maxLength={2000} onChange={(e) => setPrompt(e.currentTarget.value)} data-testid="features-prompt" placeholder="e.g. what colour is the circle" />
+          <input
+            type="text"
+            value={prompt}
+            maxLength={2000}
+            onChange={(e) => setPrompt(e.currentTarget.value)}
+            data-testid="features-prompt"
+            placeholder="e.g. what colour is the circle"
+          />
         </label>
         <div className="scrubber" title="Timestep of the single UNet pass (study: 50 best, 10–100 good, 500 collapses)">
           <span className="small">
             t = <b data-testid="features-t-value">{t}</b>
           </span>
-          <input type="range" min={10} max={500} step={1} value={t} aria-label="timestep scrubber" data-testid="features-t" onChange={(e) => setT(Number(e.currentTarget.value))} />
+          <input
+            type="range"
+            min={10}
+            max={500}
+            step={1}
+            value={t}
+            aria-label="timestep scrubber"
+            data-testid="features-t"
+            onChange={(e) => setT(Number(e.currentTarget.value))}
+          />
           <span className="presets">
             {T_PRESETS.map((p) => (
               <button type="button" key={p} className={p === t ? 'chip active' : 'chip'} onClick={() => setT(p)} data-testid={`features-t-${p}`}>
@@ -190,7 +215,16 @@ export function FeaturesView({ bridge, pack, image, question, onImage, notify }:
           <span className="small">
             s = <b data-testid="features-s-value">{guidance}</b>
           </span>
-          <input type="range" min={0} max={8} step={0.5} value={guidance} aria-label="guidance slider" data-testid="features-s" onChange={(e) => setGuidance(Number(e.currentTarget.value))} />
+          <input
+            type="range"
+            min={0}
+            max={8}
+            step={0.5}
+            value={guidance}
+            aria-label="guidance slider"
+            data-testid="features-s"
+            onChange={(e) => setGuidance(Number(e.currentTarget.value))}
+          />
         </div>
         <LayerBrowser taps={pack?.taps ?? []} selected={tap} onSelect={setTap} shapes={shapes} />
       </aside>
@@ -211,10 +245,22 @@ export function FeaturesView({ bridge, pack, image, question, onImage, notify }:
             </span>
           ) : null}
           <span className="grow" />
-          <button type="button" disabled={!params || !!exporting} onClick={() => void exportFiles('sheet')} data-testid="export-sheet" title={pair && imageB ? 'Pair sheet: A and B × encoders, PNG and SVG' : 'Layers × timesteps sheet (t = 10, 50, 250 and the current t), PNG and SVG'}>
+          <button
+            type="button"
+            disabled={!params || !!exporting}
+            onClick={() => void exportFiles('sheet')}
+            data-testid="export-sheet"
+            title={pair && imageB ? 'Pair sheet: A and B × encoders, PNG and SVG' : 'Layers × timesteps sheet (t = 10, 50, 250 and the current t), PNG and SVG'}
+          >
             {exporting === 'sheet' ? 'Exporting…' : 'Figure sheet (PNG + SVG)'}
           </button>
-          <button type="button" disabled={!params || !!exporting} onClick={() => void exportFiles('tensors')} data-testid="export-tensors" title="Raw tensors as .npy and .safetensors, each with a JSON sidecar (image hash, pack, tap, t, s, prompt, seed)">
+          <button
+            type="button"
+            disabled={!params || !!exporting}
+            onClick={() => void exportFiles('tensors')}
+            data-testid="export-tensors"
+            title="Raw tensors as .npy and .safetensors, each with a JSON sidecar (image hash, pack, tap, t, s, prompt, seed)"
+          >
             {exporting === 'tensors' ? 'Exporting…' : 'Tensors'}
           </button>
         </div>
@@ -225,7 +271,9 @@ export function FeaturesView({ bridge, pack, image, question, onImage, notify }:
             {viz.error}
           </p>
         )}
-        {r && image && <Panels r={r} urls={viz.urls} name={name} point={point} onPick={pick} pair={images.length === 2} tap={tap} onClearPoint={() => setPoint(undefined)} />}
+        {r && image && (
+          <Panels r={r} urls={viz.urls} name={name} point={point} onPick={pick} pair={images.length === 2} tap={tap} onClearPoint={() => setPoint(undefined)} />
+        )}
       </section>
     </main>
   );
@@ -246,7 +294,8 @@ function Panels({ r, urls, name, point, onPick, onClearPoint, pair, tap }: Panel
   const of = (pred: (p: VisualPanel) => boolean) => r.panels.filter(pred);
   const count = Math.max(1, ...r.panels.map((p) => p.image + 1));
   const rows = Array.from({ length: count }, (_, i) => i);
-  const show = (p: VisualPanel | undefined, extra: Partial<Parameters<typeof PanelImage>[0]> = {}) => p && <PanelImage key={p.id} panel={p} url={urls[p.id]} exportName={name} {...extra} />;
+  const show = (p: VisualPanel | undefined, extra: Partial<Parameters<typeof PanelImage>[0]> = {}) =>
+    p && <PanelImage key={p.id} panel={p} url={urls[p.id]} exportName={name} {...extra} />;
   const matchFor = (source: string) => r.correspondence?.find((c) => c.source === source);
   return (
     <div className="panels" data-testid="panels">
@@ -279,7 +328,11 @@ function Panels({ r, urls, name, point, onPick, onClearPoint, pair, tap }: Panel
           const strip = of((p) => p.kind === 'attention' && p.image === i);
           return (
             <div className="panel-row strip" key={i} data-testid={`attention-row-${i}`}>
-              {strip.length ? strip.map((p) => show(p, { size: 120 })) : <span className="muted small">No words in the prompt: type one to see where the UNet attends.</span>}
+              {strip.length ? (
+                strip.map((p) => show(p, { size: 120 }))
+              ) : (
+                <span className="muted small">No words in the prompt: type one to see where the UNet attends.</span>
+              )}
             </div>
           );
         })}
@@ -293,13 +346,17 @@ function Panels({ r, urls, name, point, onPick, onClearPoint, pair, tap }: Panel
             </button>
           )}
         </h3>
-        {!point && <p className="muted small">Click a point on image A above: its cosine-similarity map over {pair ? 'image B' : 'the image'} is shown for CLIP and for {tap}, best match marked.</p>}
+        {!point && (
+          <p className="muted small">
+            Click a point on image A above: its cosine-similarity map over {pair ? 'image B' : 'the image'} is shown for CLIP and for {tap}, best match marked.
+          </p>
+        )}
         {point && (
           <div className="panel-row">
             {of((p) => p.kind === 'correspondence' && p.source !== 'image').map((p) => {
               const src = p.source === 'clip' ? 'clip' : (p.tap ?? tap);
               const m = matchFor(src);
-              return show(p, { caption: m ? `best (${m.row}, ${m.col}) · cosine ${m.score.toFixed(3)}` : undefined});
+              return show(p, { caption: m ? `best (${m.row}, ${m.col}) · cosine ${m.score.toFixed(3)}` : undefined });
             })}
           </div>
         )}

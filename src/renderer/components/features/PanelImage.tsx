@@ -46,7 +46,12 @@ export function PanelImage({ panel, url, exportName, size = 200, onPick, marker,
     return { u: Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)), v: Math.min(1, Math.max(0, (e.clientY - r.top) / r.height)) };
   };
   return (
-    <figure className={`panel panel-${panel.kind}${onPick ? ' pickable' : ''}`} data-testid={`panel-${panel.id}`} data-kind={panel.kind} data-source={panel.source}>
+    <figure
+      className={`panel panel-${panel.kind}${onPick ? ' pickable' : ''}`}
+      data-testid={`panel-${panel.id}`}
+      data-kind={panel.kind}
+      data-source={panel.source}
+    >
       <div
         className="panel-img"
         style={{ width: size, height: (size * panel.height) / panel.width }}
