@@ -172,3 +172,38 @@ class EmbedTokens(torch.nn.Module):
 
     def forward(self, input_ids):
         return self.embed_tokens(input_ids)
+
+
+EMBED_TOKENS_AXES = {"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}}
+
+
+def export_embed_tokens(embed: torch.nn.Module, path: str, dummy_ids: Sequence[int] = (2, 5, 6)) -> None:
+    """transformers.js embed_tokens.onnx of an embedding table (input_ids -> inputs_embeds)."""
+    export_onnx(EmbedTokens(embed), (torch.tensor([list(dummy_ids)]),), path, ["input_ids"], ["inputs_embeds"],
+                EMBED_TOKENS_AXES)
+
+
+def kv_decoder_io(cfg, past: int = 2, s: int = 3, use_cache_branch: bool = False):
+    """Dummy inputs, input/output names and dynamic axes of a transformers.js decoder_model_merged export with
+    a KV cache: (inputs_embeds, attention_mask, position_ids, past_key_values.{i}.key/value[, use_cache_branch])
+    -> (logits, present.{i}.key/value). `cfg` gives num_hidden_layers, num_key_value_heads, head_dim and
+    hidden_size. One definition for every exporter, so the engine meets one signature."""
+    in_names = ["inputs_embeds", "attention_mask", "position_ids"]
+    out_names = ["logits"]
+    axes = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
+            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+            "position_ids": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size", 1: "sequence_length"}}
+    past_t = []
+    for i in range(cfg.num_hidden_layers):
+        for kind in ("key", "value"):
+            past_t.append(torch.zeros(1, cfg.num_key_value_heads, past, cfg.head_dim))
+            in_names.append(f"past_key_values.{i}.{kind}")
+            out_names.append(f"present.{i}.{kind}")
+            axes[in_names[-1]] = {0: "batch_size", 2: "past_sequence_length"}
+            axes[out_names[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    args = (torch.zeros(1, s, cfg.hidden_size), torch.ones(1, past + s, dtype=torch.int64),
+            torch.arange(past, past + s)[None], *past_t)
+    if use_cache_branch:
+        in_names.append("use_cache_branch")
+        args = (*args, torch.tensor([True]))
+    return args, in_names, out_names, axes

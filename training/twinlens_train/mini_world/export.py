@@ -8,7 +8,7 @@ import shutil
 
 import torch
 
-from twinlens_train.export import EmbedTokens, MergedDecoder, export_onnx, sha256_file
+from twinlens_train.export import MergedDecoder, export_embed_tokens, export_onnx, kv_decoder_io, sha256_file
 from twinlens_train.mini_world import eval_reference
 from twinlens_train.mw_models import IMAGE_SIZE, TAP, T_FEAT, GUIDANCE, TEXT_MAX_LENGTH, build_projectors
 from twinlens_train.models import LlamaForCausalLM
@@ -82,9 +82,7 @@ def stage_export(c) -> None:
     lc = c.mc["llm"]
     base = LlamaForCausalLM(lc)
     base.load_state_dict(torch.load(c.path("llm0.pt"))["llm"])
-    export_onnx(EmbedTokens(base.model.embed_tokens), (torch.tensor([[2, 5, 6]]),), f"{pack}/llm/embed_tokens.onnx",
-                ["input_ids"], ["inputs_embeds"], {"input_ids": {0: "batch_size", 1: "sequence_length"},
-                                                   "inputs_embeds": {0: "batch_size", 1: "sequence_length"}})
+    export_embed_tokens(base.model.embed_tokens, f"{pack}/llm/embed_tokens.onnx", (2, 5, 6))
     write_json(f"{pack}/llm/tokenizer.json", c.ltok_json)
     write_json(f"{pack}/llm/tokenizer_config.json", llm_tokenizer_config())
     H = lc.hidden_size
@@ -159,20 +157,7 @@ def _ref(pack, path):
 
 
 def _export_decoder(dec, cfg, path):
-    past, s = 2, 3
-    past_t, in_names, out_names = [], ["inputs_embeds", "attention_mask", "position_ids"], ["logits"]
-    axes = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
-            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-            "position_ids": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size", 1: "sequence_length"}}
-    for i in range(cfg.num_hidden_layers):
-        for kind in ("key", "value"):
-            past_t.append(torch.zeros(1, cfg.num_key_value_heads, past, cfg.head_dim))
-            in_names.append(f"past_key_values.{i}.{kind}")
-            out_names.append(f"present.{i}.{kind}")
-            axes[in_names[-1]] = {0: "batch_size", 2: "past_sequence_length"}
-            axes[out_names[-1]] = {0: "batch_size", 2: "total_sequence_length"}
-    args = (torch.zeros(1, s, cfg.hidden_size), torch.ones(1, past + s, dtype=torch.int64),
-            torch.arange(past, past + s)[None], *past_t)
+    args, in_names, out_names, axes = kv_decoder_io(cfg)
     export_onnx(dec, args, path, in_names, out_names, axes)
 
 
