@@ -76,12 +76,23 @@ def table1(pack: str, work: str) -> List[str]:
            "Accuracy in % with 95 % Wilson intervals. `test` = the 300-item test split; `large`/`small` = test "
            "items about a large / small object; `pairs` = MMVP-style pairs with both images right (100 pairs). "
            "Floor: the most frequent training answer of each category (no image). The blind and oracle readers "
-           "are measured on the validation split (see Bounds).\n",
+           "(same LLM and recipe; zero tokens / one ground-truth token per object, see Bounds) need no encoder, "
+           "so they are scored on these same test items by PyTorch (first answer token).\n",
            "| mode | test | target large | target small | pair acc. |", "|---|---|---|---|---|"]
     floor = majority_floor(pack, work)
     if floor:
         out.append(f"| *floor: majority answer* | {100 * floor['accuracy']:.1f} [{100 * floor['ci95'][0]:.0f}–"
                    f"{100 * floor['ci95'][1]:.0f}] | {100 * floor['large']:.1f} | | |")
+    b = _load(os.path.join(pack, "bounds.json"))
+    for name in ("blind", "oracle"):
+        h = ((b or {}).get("readers", {}).get(name) or {}).get("heldout")
+        if h:
+            t, pr = h["test"], h["pairs"]
+
+            def c(x):
+                return f"{x['acc']:.1f} [{x['ci95'][0]:.0f}–{x['ci95'][1]:.0f}]"
+            out.append(f"| *{name} reader* | {c(t['all'])} | {c(t['target large'])} | {c(t['target small'])} | "
+                       f"{c(pr)} |")
     for m in MODES:
         if m not in res:
             continue
