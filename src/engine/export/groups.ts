@@ -77,17 +77,10 @@ export function regenerateCommand(ctx: ImageContext, opts: { t?: number }): stri
   return args.map(shellQuote).join(' ');
 }
 
+/** A tensor file's string metadata: the sidecar's common fields (without the pack's folder, a local path) and `extra`. */
 function metadata(ctx: ImageContext, extra: Record<string, unknown>): Record<string, string> {
-  const all: Record<string, unknown> = {
-    pack: ctx.pack,
-    image: ctx.image,
-    imageHash: ctx.imageHash,
-    prompt: ctx.prompt,
-    guidance: ctx.guidance,
-    seed: ctx.seed,
-    ensemble: ctx.ensemble,
-    ...extra,
-  };
+  const { packDir: _local, ...common } = sidecarCommon(ctx);
+  const all: Record<string, unknown> = { ...common, ...extra };
   return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }
 
