@@ -64,6 +64,21 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
+/**
+ * Tells the killer that some answer is streaming right now. The kills used to
+ * fire at seeded random times; on a fast machine every client could finish
+ * before the first one (CI saw 0 refused), so the drill tested only restarts.
+ */
+const streaming = {
+  waiters: [] as Array<() => void>,
+  notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  },
+  next(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  },
+};
+
 /** One client: asks its questions in turn; `dropOn` = the request index at which it disconnects mid-answer. */
 async function client(url: string, token: string, index: number, dropOn: number | undefined): Promise<RequestResult[]> {
   const results: RequestResult[] = [];
@@ -93,6 +108,7 @@ async function client(url: string, token: string, index: number, dropOn: number 
           ws.close(); // the user closed the tab in the middle of the answer
           return;
         }
+        if (m.type === 'event') streaming.notify();
         if (m.type === 'result') return done(m.result?.answers ? { outcome: 'answered' } : { outcome: 'lost' });
         if (m.type === 'error') {
           const known = !!m.error?.code && (ERROR_CODES as readonly string[]).includes(m.error.code) && !!m.error.message;
@@ -162,15 +178,24 @@ async function webDrill(random: () => number) {
     ]);
     const running = Array.from({ length: CLIENTS }, (_, i) => client(url, server.token, i, drops.get(i)));
     let kills = 0;
+    let clientsDone = false;
+    const finished = Promise.all(running).finally(() => {
+      clientsDone = true;
+      streaming.notify();
+    });
     const killer = (async () => {
       for (let k = 0; k < KILLS; k++) {
-        // while the clients are busy (a kill between requests would test only the restart)
-        await new Promise((r) => setTimeout(r, 300 + random() * 1200));
+        // A seeded pause, then the kill lands in the middle of the next answer that streams
+        // (a kill between requests would test only the restart).
+        await new Promise((r) => setTimeout(r, 100 + random() * 400));
+        if (clientsDone) break;
+        await streaming.next();
+        if (clientsDone) break;
         server.engine.killProcess?.();
         kills++;
       }
     })();
-    const all = (await Promise.all(running)).flat();
+    const all = (await finished).flat();
     await killer;
     // After the drill the same server, same engine host, must still answer: once the last restart is done
     // (a request sent while the killed process is still exiting is refused, as in the drill itself).
@@ -260,6 +285,7 @@ async function main() {
   check('no request lost', count('lost') === 0, String(count('lost')));
   check('no request hung', count('hung') === 0, String(count('hung')));
   check('most requests answered', count('answered') >= web.all.length / 2, `${count('answered')}/${web.all.length}`);
+  check(`all ${KILLS} kills landed while the clients were busy`, web.kills === KILLS, `${web.kills}/${KILLS}`);
   check('the kills hit requests in flight (else the drill tested nothing)', count('refused') > 0, `${count('refused')} refused`);
   const pulls = await pullDrill(random);
   check(`all ${PULL_CUTS} cut pulls resumed to identical bytes`, pulls.survived === PULL_CUTS, `${pulls.survived}/${PULL_CUTS}`);
