@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { type BenchReport, runBench } from '../../engine/bench.js';
+import { SCALES, runScaleCommand } from './bench-scale.js';
 import type { ProviderChoice } from '../../engine/onnx/providers.js';
 import { fail, parseIntStrict, printJson } from '../output.js';
 import { defaultPackDir, REPO_ROOT } from '../pack-path.js';
@@ -24,6 +25,12 @@ interface BenchOptions {
   provider: string;
   reference: boolean;
   json?: boolean;
+  scale?: string;
+  imageSize?: number;
+  threads?: number;
+  tap?: string;
+  benchDir?: string;
+  markdown?: string;
 }
 
 interface ReferenceReport {
@@ -69,8 +76,15 @@ export function registerBench(program: Command): void {
     .option('--provider <name>', 'execution provider', 'cpu')
     .option('--no-reference', 'skip the PyTorch reference run')
     .option('--json', 'print JSON')
+    .option('--scale <name>', `real-size models instead of a pack (${SCALES.join(', ')}): engine vs bare ONNX Runtime vs PyTorch per stage`)
+    .option('--image-size <px>', 'with --scale: VAE input size (256, 512, 768)', parseIntStrict('--image-size'))
+    .option('--threads <n>', 'with --scale: threads of the bare sessions and of PyTorch (default: cores)', parseIntStrict('--threads'))
+    .option('--tap <alias>', 'with --scale: the tap whose pruned UNet is timed', 'U-L1-R1-B0-Cross-Q')
+    .option('--bench-dir <dir>', 'with --scale: where the generated models are cached (default .cache/bench/NAME)')
+    .option('--markdown <file>', 'with --scale: also write the table to this file')
     .action(async (o: BenchOptions) => {
       try {
+        if (o.scale) return await runScaleCommand({ ...o, scale: o.scale });
         const packDir = defaultPackDir(o.pack);
         const image = path.resolve(o.image ?? path.join(REPO_ROOT, 'test', 'fixtures', 'images', 'sample.png'));
         const bar =

@@ -1,0 +1,145 @@
+/**
+ * `twinlens bench --scale NAME`: generates (once, cached) the real-size bench
+ * models with training's scale_models, runs the PyTorch reference on the same
+ * weights and inputs, then the engine's stages beside a bare ONNX Runtime
+ * session (src/engine/bench-scale.ts), and prints one table with ratios. The
+ * models need Python (the venv of `npm run setup:py`); the app never does.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type ScaleBenchReport, type ScaleReference, runScaleBench } from '../../engine/bench-scale.js';
+import type { ProviderChoice } from '../../engine/onnx/providers.js';
+import { TwinLensError } from '../../shared/errors.js';
+import { printJson } from '../output.js';
+import { REPO_ROOT } from '../pack-path.js';
+import { projectPython, pythonProblem } from '../python.js';
+
+export const SCALES = ['sd15', 'sd15-mini'] as const;
+
+export interface ScaleCommandOptions {
+  scale: string;
+  imageSize?: number;
+  iterations: number;
+  warmup: number;
+  provider: string;
+  threads?: number;
+  tap?: string;
+  reference: boolean;
+  benchDir?: string;
+  markdown?: string;
+  json?: boolean;
+}
+
+/** Runs `python -m module args…` with training/ on PYTHONPATH; its stderr (progress) goes to ours, stdout is returned. */
+function python(module: string, args: string[]): Promise<string> {
+  const training = path.join(REPO_ROOT, 'training');
+  const env = { ...process.env, PYTHONPATH: [training, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
+  return new Promise((resolve, reject) => {
+    const child = spawn(projectPython(), ['-m', module, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let tail = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString('utf8');
+      tail = (tail + text).slice(-2000);
+      // Progress lines only; the libraries' tracer warnings are noise here.
+      for (const line of text.split('\n')) if (/^(unet|vae|text|clip)\b/.test(line)) process.stderr.write(`  ${line}\n`);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(out);
+      else
+        reject(
+          new TwinLensError(
+            'INTERNAL',
+            `${module} exited with ${code}: ${tail.trim().split('\n').pop()}`,
+            'See the message above; `npm run setup:py` rebuilds the venv',
+          ),
+        );
+    });
+  });
+}
+
+function lastJson<T>(stdout: string): T {
+  const line = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as T;
+}
+
+const fmt = (x: number | undefined, d = 1, suffix = '') => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(d)}${suffix}`);
+
+export function scaleTable(r: ScaleBenchReport, torchNote: string): string {
+  const head =
+    '| stage | GMAC | engine ms | bare ORT ms | engine ÷ bare | PyTorch ms | PyTorch ÷ engine | engine GFLOP/s | of MatMul ceiling | max rel. diff vs PyTorch |';
+  const rows = r.stages.map(
+    (s) =>
+      `| ${s.stage} | ${fmt(s.gmac, 2)} | ${fmt(s.engineMs)} | ${fmt(s.bareMs)} | ${fmt(s.vsBare, 2)} | ${fmt(s.torchMs)}${s.torchLayout === 'channels_last' ? ' (channels-last)' : ''} | ${fmt(s.vsTorch, 2, '×')} | ${fmt(s.engineGflops, 0)} | ${fmt(s.ofCeiling === undefined ? undefined : s.ofCeiling * 100, 0, ' %')} | ${s.relDiff === undefined ? '–' : s.relDiff.toExponential(1)} |`,
+  );
+  const lines = [head, `|${'---|'.repeat(10)}`, ...rows];
+  if (r.pruned)
+    lines.push(`| unet pruned at ${r.pruned.tap} | | ${fmt(r.pruned.engineMs)} | | | | | | | ${fmt(r.pruned.ofFull * 100, 0, ' %')} of the full pass |`);
+  return [
+    `Scale ${r.scale}, image ${r.image} px, ${r.iterations} iterations after warm-up, ${r.cores} cores; medians.`,
+    `MatMul ceiling: ${r.matmul.n}×${r.matmul.n} float32 in ONNX Runtime, ${fmt(r.matmul.medianMs)} ms = ${fmt(r.matmul.gflops, 0)} GFLOP/s.`,
+    `PyTorch: ${torchNote}. Peak RSS of this process: ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB.`,
+    '',
+    ...lines,
+    '',
+  ].join('\n');
+}
+
+export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
+  if (!(SCALES as readonly string[]).includes(o.scale))
+    throw new TwinLensError('INVALID_ARGUMENT', `--scale ${o.scale} is not known`, `Use one of: ${SCALES.join(', ')}`);
+  const dir = path.resolve(o.benchDir ?? path.join(REPO_ROOT, '.cache', 'bench', o.scale));
+  const problem = pythonProblem(projectPython(), ['torch', 'diffusers', 'transformers', 'onnx', 'safetensors']);
+  if (!fs.existsSync(path.join(dir, 'scale.json'))) {
+    if (problem)
+      throw new TwinLensError(
+        'INVALID_ARGUMENT',
+        `The ${o.scale} bench models are not in ${dir} and cannot be made: ${problem}`,
+        'Run `npm run setup:py` first',
+      );
+    process.stderr.write(`Generating the ${o.scale} bench models into ${dir} (once; cached)…\n`);
+    await python('twinlens_train.bench.scale_models', ['--scale', o.scale, '--out', dir]);
+  }
+  let reference: ScaleReference | undefined;
+  let torchNote: string;
+  if (!o.reference) torchNote = 'not run (--no-reference)';
+  else if (problem) torchNote = `not run (${problem})`;
+  else {
+    process.stderr.write('PyTorch reference (same weights, same inputs)…\n');
+    const threads = o.threads ?? os.availableParallelism();
+    reference = lastJson<ScaleReference>(
+      await python('twinlens_train.bench.scale_reference', [
+        '--dir',
+        dir,
+        '--iterations',
+        String(o.iterations),
+        '--warmup',
+        String(o.warmup),
+        '--threads',
+        String(threads),
+        ...(o.imageSize ? ['--image', String(o.imageSize)] : []),
+      ]),
+    );
+    torchNote = `${reference.torch} eager, ${reference.threads} threads, inference_mode, the faster of contiguous / channels-last`;
+  }
+  process.stderr.write('Engine and bare ONNX Runtime…\n');
+  const report = await runScaleBench({
+    dir,
+    image: o.imageSize,
+    iterations: o.iterations,
+    warmup: o.warmup,
+    provider: o.provider as ProviderChoice,
+    threads: o.threads,
+    tap: o.tap,
+    reference,
+    onProgress: (what, done, total) => done < total && process.stderr.write(`  [${done + 1}/${total}] ${what}\n`),
+  });
+  const table = scaleTable(report, torchNote);
+  if (o.markdown) fs.writeFileSync(o.markdown, table);
+  if (o.json) printJson({ ...report, reference: reference ?? null, torchNote });
+  else process.stdout.write(table);
+}

@@ -1,0 +1,60 @@
+/**
+ * `twinlens bench --scale sd15-mini` end to end: the reduced real-architecture
+ * models are generated into a fresh folder by training's scale_models (the
+ * real diffusers / transformers classes), the PyTorch reference runs on them,
+ * and the engine, a bare ONNX Runtime session and PyTorch are compared on the
+ * same weights and inputs. What is asserted is what must hold on any machine:
+ * the engine computes PyTorch's numbers, every stage has its three timings,
+ * and the pruned UNet does less work than the full one. Speed itself is the
+ * bench's figure, not a test's (docs/performance.md).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ScaleBenchReport } from '../../src/engine/bench-scale.js';
+import { pythonProblem } from '../../src/cli/python.js';
+import { PY } from '../helpers/python.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..', '..');
+const problem = pythonProblem(PY, ['torch', 'diffusers', 'transformers', 'onnx', 'safetensors']);
+if (problem && process.env.CI) throw new Error(`CI needs the project's Python for bench --scale: ${problem}`);
+const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-bench-scale-'));
+afterAll(() => fs.rmSync(WORK, { recursive: true, force: true }));
+
+describe.skipIf(!!problem)(`bench --scale sd15-mini${problem ? ` (skipped: ${problem})` : ''}`, () => {
+  it('generates the models, runs PyTorch on the same weights, and the engine matches it stage by stage', () => {
+    const dir = path.join(WORK, 'sd15-mini');
+    const md = path.join(WORK, 'table.md');
+    const r = spawnSync(
+      process.execPath,
+      ['bin/twinlens.js', 'bench', '--scale', 'sd15-mini', '--bench-dir', dir, '--iterations', '2', '--warmup', '1', '--markdown', md, '--json'],
+      { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, TWINLENS_GRAPH_CACHE: path.join(WORK, 'graphs') } },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as ScaleBenchReport & { reference: { torch: string } };
+    expect(fs.existsSync(path.join(dir, 'scale.json'))).toBe(true);
+    expect(report.reference.torch).toMatch(/^2\./);
+    expect(report.stages.map((s) => s.stage)).toEqual(['vae', 'text_encoder', 'unet_batch2', 'clip']);
+    for (const s of report.stages) {
+      expect(s.engineMs, s.stage).toBeGreaterThan(0);
+      expect(s.bareMs, s.stage).toBeGreaterThan(0);
+      expect(s.torchMs, s.stage).toBeGreaterThan(0);
+      // Same weights, same inputs: float32 rounding apart, the same numbers.
+      expect(s.relDiff, s.stage).toBeLessThan(1e-4);
+      expect(s.gmac, s.stage).toBeGreaterThan(0);
+    }
+    expect(report.matmul.gflops).toBeGreaterThan(0);
+    expect(report.pruned?.tensor).toMatch(/up_blocks\.1\/attentions\.1\/transformer_blocks\.0\/attn2\/to_q/);
+    // A pruned graph has fewer nodes than the full one; its time is reported, not asserted.
+    expect(report.pruned?.engineMs).toBeGreaterThan(0);
+    expect(fs.readFileSync(md, 'utf8')).toContain('| unet_batch2 |');
+  }, 300_000);
+
+  it('refuses an unknown scale with the list of known ones', () => {
+    const r = spawnSync(process.execPath, ['bin/twinlens.js', 'bench', '--scale', 'sd99'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/--scale sd99 is not known.*sd15, sd15-mini/s);
+  });
+});

@@ -1,0 +1,305 @@
+"""Real-size bench models for `twinlens bench --scale`: seeded random weights in the exact public
+architectures, built from the real `diffusers` / `transformers` classes and exported as the public
+repositories are, plus the same weights as safetensors for the PyTorch reference
+(twinlens_train.bench.scale_reference).
+
+    python -m twinlens_train.bench.scale_models --scale sd15 --out DIR
+    python -m twinlens_train.bench.scale_models --scale sd15-mini --out DIR   # CI's reduced variant
+
+DIR gets (the layouts `twinlens packs import` reads, REFERENCE.md A1/A2):
+    sd/      diffusers-script ONNX layout: unet/model.onnx + weights.pb (dynamic axes), vae_encoder/,
+             text_encoder/, tokenizer/, scheduler/, feature_extractor/, model_index.json
+    clip/    transformers.js layout: onnx/vision_model.onnx (image_embeds, last_hidden_state), configs
+    torch/   <part>.safetensors: the exported weights, for the reference
+    matmul.onnx   one n x n float32 MatMul: the practical compute ceiling, timed in the same run
+    scale.json    configs, parameter and MAC counts, seeds; written last (its presence = complete)
+
+Why generated, not committed: the sd15 UNet alone is 3.4 GB. `bench` caches DIR between runs.
+Why the real classes: the reference must be what a researcher runs, and the exported tensor names
+must be those of the public exports (the engine finds taps by them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import onnx
+import torch
+from onnx import TensorProto, helper
+from torch import nn
+
+from twinlens_train.fixtures.family_sd import (TEXT_MAX, feature_extractor_json, model_index, scheduler_json,
+                                                write_clip_tokenizer)
+from twinlens_train.fixtures.family_tokenizers import CLIP_EOT, ClipBpeTokenizer
+from twinlens_train.pipeline import CLIP_MEAN, CLIP_STD
+from twinlens_train.tokenizer import BASE_WORDS, write_json
+
+SEED = 20261203
+
+# The public architectures (SD 1.5's config.json files; openai/clip-vit-base-patch32) and one reduced
+# variant with the same block structure, for CI. `image` is the VAE input size the bench uses by default.
+SCALES = {
+    "sd15": {
+        "image": 256,
+        "unet": dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+                     block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+                     down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                     up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, norm_num_groups=32),
+        "vae": dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=512,
+                    block_out_channels=(128, 256, 512, 512), norm_num_groups=32,
+                    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4),
+        "text": dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                     num_attention_heads=12, max_position_embeddings=TEXT_MAX, hidden_act="quick_gelu"),
+        "clip": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                     image_size=224, patch_size=32, projection_dim=512, hidden_act="quick_gelu"),
+        "matmul": 2048,
+    },
+    "sd15-mini": {
+        "image": 128,
+        "unet": dict(sample_size=16, in_channels=4, out_channels=4, layers_per_block=2,
+                     block_out_channels=(32, 64, 64, 64), cross_attention_dim=64, attention_head_dim=8,
+                     down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                     up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, norm_num_groups=32),
+        "vae": dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, sample_size=128,
+                    block_out_channels=(32, 32, 64, 64), norm_num_groups=32,
+                    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4),
+        "text": dict(vocab_size=49408, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                     num_attention_heads=2, max_position_embeddings=TEXT_MAX, hidden_act="quick_gelu"),
+        "clip": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                     image_size=224, patch_size=32, projection_dim=32, hidden_act="quick_gelu"),
+        "matmul": 512,
+    },
+}
+
+# Seeds per part: each part is built right after torch.manual_seed(SEED + offset).
+PART_SEEDS = {"unet": 1, "vae": 2, "text": 3, "clip": 4}
+
+
+# ------------------------------------------------------------------ the modules (real classes)
+def build(scale: str, part: str) -> nn.Module:
+    """The part's module with seeded random weights, as the reference also runs it."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    cfg = SCALES[scale][part]
+    torch.manual_seed(SEED + PART_SEEDS[part])
+    if part == "unet":
+        m = UNet2DConditionModel(**cfg)
+    elif part == "vae":
+        m = AutoencoderKL(**cfg)
+    elif part == "text":
+        m = CLIPTextModel(CLIPTextConfig(**cfg, eos_token_id=2))
+    else:
+        m = CLIPVisionModelWithProjection(CLIPVisionConfig(**cfg))
+    return m.eval()
+
+
+def unet_forward(self, sample, timestep, encoder_hidden_states):
+    # The diffusers script's export forward: the out_sample tensor, not the output dataclass.
+    from diffusers import UNet2DConditionModel
+    return UNet2DConditionModel.forward(self, sample, timestep, encoder_hidden_states, return_dict=False)[0]
+
+
+def vae_encoder_forward(self, sample):
+    # The diffusers script exports encode(...).latent_dist.sample(); the mode is the same work
+    # without a random draw, so engine and reference compute the same numbers.
+    from diffusers import AutoencoderKL
+    return AutoencoderKL.encode(self, sample).latent_dist.mode()
+
+
+def text_forward(self, input_ids):
+    from transformers import CLIPTextModel
+    out = CLIPTextModel.forward(self, input_ids=input_ids)
+    return out.last_hidden_state, out.pooler_output
+
+
+def clip_forward(self, pixel_values):
+    from transformers import CLIPVisionModelWithProjection
+    out = CLIPVisionModelWithProjection.forward(self, pixel_values=pixel_values)
+    return out.image_embeds, out.last_hidden_state
+
+
+FORWARDS = {"unet": unet_forward, "vae": vae_encoder_forward, "text": text_forward, "clip": clip_forward}
+
+
+def with_forward(module: nn.Module, fn) -> nn.Module:
+    """Same module (so the same tensor names), another forward."""
+    base = module.__class__
+    module.__class__ = type(f"{base.__name__}Export", (base,), {"forward": fn})
+    return module
+
+
+def part_inputs(scale: str, part: str, image: int) -> tuple:
+    """The inputs the bench times (shared with the reference): batch-2 UNet as the engine runs it."""
+    s = SCALES[scale]
+    g = torch.Generator().manual_seed(SEED)
+    if part == "unet":
+        lat = image // 8
+        d = s["unet"]["cross_attention_dim"]
+        return (torch.randn(2, 4, lat, lat, generator=g), torch.tensor([50.0]), torch.randn(2, TEXT_MAX, d, generator=g))
+    if part == "vae":
+        return (torch.rand(1, 3, image, image, generator=g) * 2 - 1,)
+    if part == "text":
+        return (torch.randint(0, 400, (1, TEXT_MAX), generator=g, dtype=torch.int32),)
+    c = s["clip"]["image_size"]
+    return (torch.randn(1, 3, c, c, generator=g),)
+
+
+# ------------------------------------------------------------------ export
+def export_large(module: nn.Module, args: tuple, path: str, inputs, outputs, axes, data: str | None) -> None:
+    """torch.onnx.export through a file (a >2 GB model cannot be serialised as one protobuf), then
+    re-saved with every initializer in one external file `data` next to the model, as the public
+    exports are (or inline when data is None and the model is small)."""
+    module.eval()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
+        raw = os.path.join(tmp, "model.onnx")
+        with torch.no_grad():
+            # TorchScript exporter: it names tensors /<module path>/<Op>_output_0 as the public exports
+            # do (torch >= 2.9 defaults to the dynamo exporter, whose names differ).
+            torch.onnx.export(module, args, raw, input_names=list(inputs), output_names=list(outputs),
+                              dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False)
+        model = onnx.load(raw, load_external_data=True)
+        if data:
+            onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=data,
+                            size_threshold=1024, convert_attribute=False)
+        else:
+            onnx.save_model(model, path)
+    onnx.checker.check_model(path)
+
+
+def matmul_model(n: int, path: str) -> None:
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
+    g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "matmul", [a, b], [y])
+    onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)  # ORT 1.2x reads IR <= 13
+
+
+def count_macs(module: nn.Module, args: tuple) -> int:
+    """Multiply-accumulates of one forward: Conv2d / Linear from their outputs, plus attention's
+    matrix products (scaled_dot_product_attention and bmm/matmul), counted by hooks."""
+    import torch.nn.functional as F
+
+    macs = [0]
+
+    def hook(m, i, o):
+        if isinstance(m, nn.Conv2d):
+            macs[0] += o.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+        else:
+            macs[0] += o.numel() * m.in_features
+
+    hooks = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    sdpa, bmm, matmul = F.scaled_dot_product_attention, torch.bmm, torch.matmul
+
+    def counted_sdpa(q, k, v, *a, **kw):
+        macs[0] += q.shape[:-1].numel() * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+        return sdpa(q, k, v, *a, **kw)
+
+    def counted(fn):
+        def f(a, b, *rest, **kw):
+            r = fn(a, b, *rest, **kw)
+            macs[0] += r.numel() * a.shape[-1]
+            return r
+        return f
+
+    F.scaled_dot_product_attention, torch.bmm, torch.matmul = counted_sdpa, counted(bmm), counted(matmul)
+    try:
+        with torch.inference_mode():
+            module(*args)
+    finally:
+        F.scaled_dot_product_attention, torch.bmm, torch.matmul = sdpa, bmm, matmul
+        for h in hooks:
+            h.remove()
+    return macs[0]
+
+
+def write(scale: str, out: str) -> dict:
+    from safetensors.torch import save_file
+
+    if os.path.exists(os.path.join(out, "scale.json")):
+        with open(os.path.join(out, "scale.json"), encoding="utf-8") as f:
+            return json.load(f)
+    if os.path.exists(out):
+        shutil.rmtree(out)  # a half-written earlier run: scale.json is written last
+    s = SCALES[scale]
+    t0 = time.time()
+    os.makedirs(os.path.join(out, "torch"))
+    info = {"scale": scale, "seed": SEED, "image": s["image"], "parts": {}}
+    tok = ClipBpeTokenizer(BASE_WORDS)
+    sd, clip = os.path.join(out, "sd"), os.path.join(out, "clip")
+    plan = [
+        ("unet", f"{sd}/unet/model.onnx", ["sample", "timestep", "encoder_hidden_states"], ["out_sample"],
+         {"sample": {0: "batch", 1: "channels", 2: "height", 3: "width"}, "timestep": {0: "steps"},
+          "encoder_hidden_states": {0: "batch", 1: "sequence"}, "out_sample": {0: "batch", 2: "height", 3: "width"}},
+         "weights.pb"),
+        ("vae", f"{sd}/vae_encoder/model.onnx", ["sample"], ["latent_sample"],
+         {"sample": {0: "batch", 1: "channels", 2: "height", 3: "width"},
+          "latent_sample": {0: "batch", 2: "height_latent", 3: "width_latent"}}, "weights.pb"),
+        ("text", f"{sd}/text_encoder/model.onnx", ["input_ids"], ["last_hidden_state", "pooler_output"],
+         {"input_ids": {0: "batch", 1: "sequence"}, "last_hidden_state": {0: "batch", 1: "sequence"},
+          "pooler_output": {0: "batch"}}, "weights.pb"),
+        ("clip", f"{clip}/onnx/vision_model.onnx", ["pixel_values"], ["image_embeds", "last_hidden_state"],
+         {"pixel_values": {0: "batch_size", 1: "num_channels", 2: "height", 3: "width"},
+          "image_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size"}}, "vision_model.onnx_data"),
+    ]
+    for part, path, ins, outs, axes, data in plan:
+        tp = time.time()
+        m = with_forward(build(scale, part), FORWARDS[part])
+        args = part_inputs(scale, part, s["image"])
+        params = sum(p.numel() for p in m.parameters())
+        macs = count_macs(m, args)
+        export_large(m, args, path, ins, outs, axes, data)
+        # Only the weights the export used (the VAE's decoder is not part of the encoder graph).
+        save_file({k: v.contiguous() for k, v in m.state_dict().items()}, os.path.join(out, "torch", f"{part}.safetensors"))
+        info["parts"][part] = {"params": params, "macs": macs, "config": {k: list(v) if isinstance(v, tuple) else v
+                                                                          for k, v in s[part].items()},
+                               "onnx": os.path.relpath(path, out), "export_s": round(time.time() - tp, 1)}
+        print(f"{part}: {params / 1e6:.1f} M parameters, {macs / 1e9:.2f} GMAC, exported in {time.time() - tp:.0f} s",
+              file=sys.stderr, flush=True)
+        del m
+    # The rest of the public SD folder (configs and tokenizer; the tokenizer is the fixtures' small
+    # BPE: the text encoder's 49408-row embedding is real-sized, the ids it sees are below 400).
+    os.makedirs(f"{sd}/scheduler")
+    write_json(f"{sd}/scheduler/scheduler_config.json", scheduler_json())
+    write_clip_tokenizer(f"{sd}/tokenizer", tok, CLIP_EOT)
+    os.makedirs(f"{sd}/feature_extractor")
+    write_json(f"{sd}/feature_extractor/preprocessor_config.json", feature_extractor_json())
+    write_json(f"{sd}/model_index.json", model_index(True))
+    c = s["clip"]
+    write_json(f"{clip}/preprocessor_config.json", {
+        "crop_size": {"height": c["image_size"], "width": c["image_size"]}, "do_center_crop": True,
+        "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": CLIP_MEAN,
+        "image_processor_type": "CLIPImageProcessor", "image_std": CLIP_STD, "resample": 3,
+        "rescale_factor": 1 / 255, "size": {"shortest_edge": c["image_size"]}})
+    write_json(f"{clip}/config.json", {
+        "_name_or_path": "openai/clip-vit-base-patch32", "architectures": ["CLIPModel"], "model_type": "clip",
+        "projection_dim": c["projection_dim"],
+        "text_config": {"model_type": "clip_text_model", "hidden_size": 512, "num_hidden_layers": 12},
+        "vision_config": {"model_type": "clip_vision_model", **{k: c[k] for k in (
+            "hidden_size", "image_size", "patch_size", "intermediate_size", "num_attention_heads",
+            "num_hidden_layers", "projection_dim")}}})
+    matmul_model(s["matmul"], os.path.join(out, "matmul.onnx"))
+    info["matmul"] = s["matmul"]
+    info["generate_s"] = round(time.time() - t0, 1)
+    write_json(os.path.join(out, "scale.json"), info)
+    return info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", choices=sorted(SCALES), required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    info = write(a.scale, os.path.abspath(a.out))
+    print(json.dumps({"scale": info["scale"], "generate_s": info.get("generate_s")}))
+
+
+if __name__ == "__main__":
+    main()
