@@ -20,6 +20,7 @@ import { GraphTaps } from './graph/graph-taps.js';
 import { BareSession, matmulCeiling } from './onnx/bare-session.js';
 import type { HostTensor, OnnxSession } from './onnx/session.js';
 import type { ProviderChoice } from './onnx/providers.js';
+import { LlmIo } from './llm/decoder-io.js';
 import { SessionPool } from './sessions.js';
 import { mulberry32 } from './util/prng.js';
 import { median } from './util/timer.js';
@@ -63,6 +64,9 @@ export interface ScaleStage {
   ofCeiling?: number;
   /** max |engine − torch| ÷ max |torch| over the first output, when the reference's outputs are known. */
   relDiff?: number;
+  /** decode: tokens per second, and the share of greedy tokens equal to PyTorch's. */
+  tokensPerSecond?: number;
+  tokensAgree?: number;
 }
 
 export interface ScaleBenchReport {
@@ -73,6 +77,8 @@ export interface ScaleBenchReport {
   matmul: { n: number; medianMs: number; gflops: number };
   stages: ScaleStage[];
   pruned?: { tap: string; tensor: string; engineMs: number; ofFull: number };
+  /** Memory copy bandwidth (read + write) and the decode bound it sets: bandwidth ÷ weight bytes read per token. */
+  memory?: { bandwidthGBs: number; bytesPerToken: number; decodeBoundTokensPerSecond: number };
   torch?: string;
   peakRssBytes: number;
 }
@@ -81,6 +87,8 @@ interface ScaleInfo {
   scale: string;
   image: number;
   matmul: number;
+  prompt?: number;
+  decode?: number;
   parts: Record<string, { params: number; macs: number; onnx: string; config: Record<string, unknown> }>;
 }
 
@@ -95,7 +103,10 @@ export function readScaleInfo(dir: string): ScaleInfo {
   const p = path.join(dir, 'scale.json');
   if (!fs.existsSync(p))
     throw new TwinLensError('PACK_FILE_MISSING', `${p} not found`, 'Generate the bench models first (twinlens bench --scale NAME does it)');
-  return JSON.parse(fs.readFileSync(p, 'utf8')) as ScaleInfo;
+  const info = JSON.parse(fs.readFileSync(p, 'utf8')) as ScaleInfo & { complete?: boolean };
+  if (!info.complete)
+    throw new TwinLensError('PACK_FILE_MISSING', `${dir}: the bench models are half-written`, 'Run twinlens bench --scale NAME again: it finishes them');
+  return info;
 }
 
 /** Seeded inputs when no reference wrote its own (no Python): same shapes, no output check. */
@@ -148,7 +159,7 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<ScaleBenchRep
   const io = o.reference && fs.existsSync(ioPath) ? decodeSafetensors(fs.readFileSync(ioPath)).tensors : undefined;
   const cores = (await import('node:os')).availableParallelism();
   const bareOpts = { threads: o.threads ?? cores, provider: o.provider === 'cuda' ? 'cuda' : 'cpu' };
-  const total = PARTS.length + 2;
+  const total = PARTS.length + 2 + (info.parts.llm ? 1 : 0);
   let done = 0;
   const step = (what: string) => o.onProgress?.(what, done++, total);
 
@@ -223,6 +234,13 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<ScaleBenchRep
       pool.dispose();
     }
   }
+  let memory: ScaleBenchReport['memory'];
+  if (info.parts.llm) {
+    step('llm prefill + decode');
+    const llm = await llmStages(o, info, io, bareOpts);
+    stages.push(...llm.stages);
+    memory = llm.memory;
+  }
   o.onProgress?.('done', total, total);
   return {
     scale: info.scale,
@@ -232,7 +250,153 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<ScaleBenchRep
     matmul: { n: info.matmul, medianMs: median(mm.ms), gflops: ceiling },
     stages,
     pruned,
+    memory,
     torch: o.reference?.torch,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
+}
+
+/** Copy bandwidth of this process in GB/s (bytes read + written), median of several 256 MiB copies. */
+export function memoryBandwidth(): number {
+  const n = 32 * 2 ** 20;
+  const src = new Float64Array(n).fill(1);
+  const dst = new Float64Array(n);
+  dst.set(src); // touch the pages first
+  const ms: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    dst.set(src);
+    ms.push(performance.now() - t0);
+  }
+  return (2 * n * 8) / (median(ms) / 1000) / 1e9;
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}
+
+/**
+ * Prefill of the reference's prompt embeddings and greedy decoding of the same number of tokens,
+ * through the engine's LlmIo (the generator's own step) and through bare sessions, alternating runs.
+ */
+async function llmStages(
+  o: ScaleBenchOptions,
+  info: ScaleInfo,
+  io: Map<string, { shape: number[]; data: Float32Array }> | undefined,
+  bareOpts: { threads: number; provider: string },
+): Promise<{ stages: ScaleStage[]; memory: NonNullable<ScaleBenchReport['memory']> }> {
+  const cfg = info.parts.llm.config;
+  const hidden = Number(cfg.hidden_size);
+  const shape = { numLayers: Number(cfg.num_hidden_layers), numKvHeads: Number(cfg.num_key_value_heads), headDim: hidden / Number(cfg.num_attention_heads) };
+  const decPath = path.join(o.dir, info.parts.llm.onnx);
+  const embPath = path.join(path.dirname(decPath), 'embed_tokens.onnx');
+  const promptLen = info.prompt ?? 64;
+  const decodeLen = info.decode ?? 16;
+  const ref = io?.get('llm.in.inputs_embeds');
+  const rnd = mulberry32(7);
+  const prompt = ref?.data ?? Float32Array.from({ length: promptLen * hidden }, () => (rnd() - 0.5) * 0.1);
+  const pool = new SessionPool({ provider: o.provider ?? 'cpu' });
+  const bareDec = await BareSession.open(decPath, bareOpts);
+  const bareEmb = await BareSession.open(embPath, bareOpts);
+  try {
+    const llm = new LlmIo(await pool.get(embPath, 'llm.embed_tokens'), await pool.get(decPath, 'llm.decoder'), shape);
+    const engine = { prefill: [] as number[], token: [] as number[], tokens: [] as number[], first: undefined as Float32Array | undefined };
+    const bare = { prefill: [] as number[], token: [] as number[] };
+    const emptyPast = () => ({ dims: [1, shape.numKvHeads, 0, shape.headDim], data: new Float32Array(0) });
+    const bareStep = async (embeds: Float32Array, n: number, past: HostTensor[], pastLen: number) => {
+      const total = pastLen + n;
+      const feeds: Record<string, HostTensor> = {
+        inputs_embeds: { dims: [1, n, hidden], data: embeds },
+        attention_mask: { dims: [1, total], data: new BigInt64Array(total).fill(1n) },
+        position_ids: { dims: [1, n], data: BigInt64Array.from({ length: n }, (_, i) => BigInt(pastLen + i)) },
+      };
+      for (let i = 0; i < shape.numLayers; i++) {
+        feeds[`past_key_values.${i}.key`] = past[2 * i];
+        feeds[`past_key_values.${i}.value`] = past[2 * i + 1];
+      }
+      const out = await bareDec.run(feeds);
+      const v = out.logits.dims[2];
+      const logits = (out.logits.data as Float32Array).subarray((out.logits.dims[1] - 1) * v);
+      const next = Array.from({ length: 2 * shape.numLayers }, (_, j) => out[`present.${j >> 1}.${j & 1 ? 'value' : 'key'}`]);
+      return { logits, next };
+    };
+    for (let run = 0; run < o.warmup + o.iterations; run++) {
+      const measuring = run >= o.warmup;
+      if (o.signal?.aborted) throw new TwinLensError('CANCELLED', 'bench cancelled');
+      // Engine: the generator's step and embed.
+      let t0 = performance.now();
+      let st = await llm.step(prompt, promptLen, hidden, llm.emptyCache());
+      if (measuring) engine.prefill.push(performance.now() - t0);
+      engine.first ??= Float32Array.from(st.logits);
+      let tok = argmax(st.logits);
+      const toks = [tok];
+      for (let k = 0; k < decodeLen; k++) {
+        t0 = performance.now();
+        const e = await llm.embed([tok]);
+        st = await llm.step(e.data, 1, e.hidden, st.cache);
+        tok = argmax(st.logits);
+        if (measuring) engine.token.push(performance.now() - t0);
+        toks.push(tok);
+      }
+      engine.tokens = toks;
+      // Bare: the same loop on raw sessions.
+      t0 = performance.now();
+      let b = await bareStep(prompt, promptLen, Array.from({ length: 2 * shape.numLayers }, emptyPast), 0);
+      if (measuring) bare.prefill.push(performance.now() - t0);
+      let btok = argmax(b.logits);
+      for (let k = 0; k < decodeLen; k++) {
+        t0 = performance.now();
+        const e = await bareEmb.run({ input_ids: { dims: [1, 1], data: BigInt64Array.of(BigInt(btok)) } });
+        b = await bareStep(e.inputs_embeds.data as Float32Array, 1, b.next, promptLen + k);
+        btok = argmax(b.logits);
+        if (measuring) bare.token.push(performance.now() - t0);
+      }
+    }
+    const bandwidthGBs = memoryBandwidth();
+    // Every weight of the decoder is read once per token (the tied lm_head included); the embedding row is negligible.
+    const bytesPerToken = fs
+      .readdirSync(path.dirname(decPath))
+      .filter((f) => f.startsWith('decoder_model_merged'))
+      .reduce((a, f) => a + fs.statSync(path.join(path.dirname(decPath), f)).size, 0);
+    const bound = (bandwidthGBs * 1e9) / bytesPerToken;
+    const rp = o.reference?.stages.prefill;
+    const rd = o.reference?.stages.decode_per_token as (ScaleReference['stages'][string] & { tokens?: number[] }) | undefined;
+    const refLogits = io?.get('llm.out.logits');
+    const pm = median(engine.prefill);
+    const dm = median(engine.token);
+    const agree = rd?.tokens ? rd.tokens.filter((t, i) => engine.tokens[i] === t).length / rd.tokens.length : undefined;
+    return {
+      stages: [
+        {
+          stage: 'prefill',
+          engineMs: pm,
+          bareMs: median(bare.prefill),
+          torchMs: rp?.median,
+          torchLayout: rp?.layout,
+          vsTorch: rp ? rp.median / pm : undefined,
+          vsBare: pm / median(bare.prefill),
+          relDiff: refLogits && engine.first ? relDiff({ dims: [], data: engine.first }, refLogits) : undefined,
+        },
+        {
+          stage: 'decode_per_token',
+          engineMs: dm,
+          bareMs: median(bare.token),
+          torchMs: rd?.median,
+          torchLayout: rd?.layout,
+          vsTorch: rd ? rd.median / dm : undefined,
+          vsBare: dm / median(bare.token),
+          tokensPerSecond: 1000 / dm,
+          ofCeiling: 1000 / dm / bound,
+          tokensAgree: agree,
+        },
+      ],
+      memory: { bandwidthGBs, bytesPerToken, decodeBoundTokensPerSecond: bound },
+    };
+  } finally {
+    bareDec.dispose();
+    bareEmb.dispose();
+    pool.dispose();
+  }
 }

@@ -36,15 +36,21 @@ describe.skipIf(!!problem)(`bench --scale sd15-mini${problem ? ` (skipped: ${pro
     const report = JSON.parse(r.stdout) as ScaleBenchReport & { reference: { torch: string } };
     expect(fs.existsSync(path.join(dir, 'scale.json'))).toBe(true);
     expect(report.reference.torch).toMatch(/^2\./);
-    expect(report.stages.map((s) => s.stage)).toEqual(['vae', 'text_encoder', 'unet_batch2', 'clip']);
-    for (const s of report.stages) {
+    expect(report.stages.map((s) => s.stage)).toEqual(['vae', 'text_encoder', 'unet_batch2', 'clip', 'prefill', 'decode_per_token']);
+    for (const s of report.stages.filter((x) => x.stage !== 'decode_per_token')) {
       expect(s.engineMs, s.stage).toBeGreaterThan(0);
       expect(s.bareMs, s.stage).toBeGreaterThan(0);
       expect(s.torchMs, s.stage).toBeGreaterThan(0);
       // Same weights, same inputs: float32 rounding apart, the same numbers.
       expect(s.relDiff, s.stage).toBeLessThan(1e-4);
-      expect(s.gmac, s.stage).toBeGreaterThan(0);
+      if (s.stage !== 'prefill') expect(s.gmac, s.stage).toBeGreaterThan(0);
     }
+    // Greedy decoding from the same prompt embeddings: the Qwen2 decoder (transformers.js layout, KV cache
+    // through the engine's LlmIo) picks PyTorch's tokens.
+    const decode = report.stages.find((s) => s.stage === 'decode_per_token');
+    expect(decode?.tokensAgree).toBe(1);
+    expect(decode?.tokensPerSecond).toBeGreaterThan(0);
+    expect(report.memory?.bytesPerToken).toBeGreaterThan(0);
     expect(report.matmul.gflops).toBeGreaterThan(0);
     expect(report.pruned?.tensor).toMatch(/up_blocks\.1\/attentions\.1\/transformer_blocks\.0\/attn2\/to_q/);
     // A pruned graph has fewer nodes than the full one; its time is reported, not asserted.

@@ -79,6 +79,15 @@ export function scaleTable(r: ScaleBenchReport, torchNote: string): string {
   const lines = [head, `|${'---|'.repeat(10)}`, ...rows];
   if (r.pruned)
     lines.push(`| unet pruned at ${r.pruned.tap} | | ${fmt(r.pruned.engineMs)} | | | | | | | ${fmt(r.pruned.ofFull * 100, 0, ' %')} of the full pass |`);
+  const dec = r.stages.find((s) => s.stage === 'decode_per_token');
+  if (dec && r.memory)
+    lines.push(
+      '',
+      `Decode: ${fmt(dec.tokensPerSecond)} tokens/s in the engine${dec.torchMs ? `, ${fmt(1000 / dec.torchMs)} in PyTorch` : ''}. ` +
+        `Memory copy bandwidth ${fmt(r.memory.bandwidthGBs)} GB/s ÷ ${(r.memory.bytesPerToken / 1e9).toFixed(2)} GB of weights read per token ` +
+        `= a bound of ${fmt(r.memory.decodeBoundTokensPerSecond)} tokens/s; the engine reaches ${fmt((dec.ofCeiling ?? NaN) * 100, 0)} % of it` +
+        `${dec.tokensAgree === undefined ? '' : `; its greedy tokens equal PyTorch's at ${fmt(dec.tokensAgree * 100, 0)} % of positions`}.`,
+    );
   return [
     `Scale ${r.scale}, image ${r.image} px, ${r.iterations} iterations after warm-up, ${r.cores} cores; medians.`,
     `MatMul ceiling: ${r.matmul.n}×${r.matmul.n} float32 in ONNX Runtime, ${fmt(r.matmul.medianMs)} ms = ${fmt(r.matmul.gflops, 0)} GFLOP/s.`,
@@ -94,7 +103,9 @@ export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
     throw new TwinLensError('INVALID_ARGUMENT', `--scale ${o.scale} is not known`, `Use one of: ${SCALES.join(', ')}`);
   const dir = path.resolve(o.benchDir ?? path.join(REPO_ROOT, '.cache', 'bench', o.scale));
   const problem = pythonProblem(projectPython(), ['torch', 'diffusers', 'transformers', 'onnx', 'safetensors']);
-  if (!fs.existsSync(path.join(dir, 'scale.json'))) {
+  const index = path.join(dir, 'scale.json');
+  // Incomplete (interrupted, or made before the scale gained a part): the generator exports what is missing.
+  if (!fs.existsSync(index) || !(JSON.parse(fs.readFileSync(index, 'utf8')) as { complete?: boolean }).complete) {
     if (problem)
       throw new TwinLensError(
         'INVALID_ARGUMENT',

@@ -33,6 +33,7 @@ import torch
 from onnx import TensorProto, helper
 from torch import nn
 
+from twinlens_train.export import EMBED_TOKENS_AXES, EmbedTokens
 from twinlens_train.fixtures.family_sd import (TEXT_MAX, feature_extractor_json, model_index, scheduler_json,
                                                 write_clip_tokenizer)
 from twinlens_train.fixtures.family_tokenizers import CLIP_EOT, ClipBpeTokenizer
@@ -57,6 +58,10 @@ SCALES = {
                      num_attention_heads=12, max_position_embeddings=TEXT_MAX, hidden_act="quick_gelu"),
         "clip": dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                      image_size=224, patch_size=32, projection_dim=512, hidden_act="quick_gelu"),
+        # Qwen2-0.5B (llava-interleave-qwen-0.5b's language model)
+        "llm": dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                    num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+                    rope_theta=1000000.0, tie_word_embeddings=True, rms_norm_eps=1e-6),
         "matmul": 2048,
     },
     "sd15-mini": {
@@ -72,17 +77,24 @@ SCALES = {
                      num_attention_heads=2, max_position_embeddings=TEXT_MAX, hidden_act="quick_gelu"),
         "clip": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
                      image_size=224, patch_size=32, projection_dim=32, hidden_act="quick_gelu"),
+        "llm": dict(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                    rope_theta=1000000.0, tie_word_embeddings=True, rms_norm_eps=1e-6),
         "matmul": 512,
     },
 }
 
 # Seeds per part: each part is built right after torch.manual_seed(SEED + offset).
-PART_SEEDS = {"unet": 1, "vae": 2, "text": 3, "clip": 4}
+PART_SEEDS = {"unet": 1, "vae": 2, "text": 3, "clip": 4, "llm": 5}
+# The decode bench: a prompt of PROMPT positions (random embeddings, as image tokens + question would be),
+# then DECODE greedy tokens.
+PROMPT, DECODE = 64, 16
 
 
 # ------------------------------------------------------------------ the modules (real classes)
-def build(scale: str, part: str) -> nn.Module:
-    """The part's module with seeded random weights, as the reference also runs it."""
+def build(scale: str, part: str, attn: str = "eager") -> nn.Module:
+    """The part's module with seeded random weights, as the reference also runs it. `attn`: the LLM's
+    attention implementation (the export traces eager; the reference runs transformers' default, sdpa)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVisionModelWithProjection
 
@@ -94,6 +106,11 @@ def build(scale: str, part: str) -> nn.Module:
         m = AutoencoderKL(**cfg)
     elif part == "text":
         m = CLIPTextModel(CLIPTextConfig(**cfg, eos_token_id=2))
+    elif part == "llm":
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+        c = Qwen2Config(**cfg)
+        c._attn_implementation = attn
+        m = Qwen2ForCausalLM(c)
     else:
         m = CLIPVisionModelWithProjection(CLIPVisionConfig(**cfg))
     return m.eval()
@@ -124,7 +141,29 @@ def clip_forward(self, pixel_values):
     return out.image_embeds, out.last_hidden_state
 
 
-FORWARDS = {"unet": unet_forward, "vae": vae_encoder_forward, "text": text_forward, "clip": clip_forward}
+def causal_mask(inputs_embeds, attention_mask):
+    """The additive [b, 1, n, past+n] mask built from the 2-D one with plain tensor ops: transformers'
+    own mask builder uses vmap, which the TorchScript exporter cannot trace."""
+    s, t = inputs_embeds.shape[1], attention_mask.shape[1]
+    rows = torch.arange(s)[:, None] + (t - s)
+    allowed = (torch.arange(t)[None, :] <= rows)[None, None] & attention_mask[:, None, None, :].bool()
+    return torch.where(allowed, torch.tensor(0.0), torch.tensor(torch.finfo(torch.float32).min))
+
+
+def llm_forward(self, inputs_embeds, attention_mask, position_ids, *past):
+    """transformers.js decoder_model_merged signature (export.kv_decoder_io): flat past in, flat present out."""
+    from transformers import Qwen2ForCausalLM
+    from transformers.cache_utils import DynamicCache
+    cache = DynamicCache()
+    for i in range(len(past) // 2):
+        cache.update(past[2 * i], past[2 * i + 1], i)
+    out = Qwen2ForCausalLM.forward(self, inputs_embeds=inputs_embeds, attention_mask=causal_mask(inputs_embeds, attention_mask),
+                                   position_ids=position_ids, past_key_values=cache, use_cache=True)
+    return (out.logits,) + tuple(t for layer in out.past_key_values.layers for t in (layer.keys, layer.values))
+
+
+FORWARDS = {"unet": unet_forward, "vae": vae_encoder_forward, "text": text_forward, "clip": clip_forward,
+            "llm": llm_forward}
 
 
 def with_forward(module: nn.Module, fn) -> nn.Module:
@@ -146,6 +185,13 @@ def part_inputs(scale: str, part: str, image: int) -> tuple:
         return (torch.rand(1, 3, image, image, generator=g) * 2 - 1,)
     if part == "text":
         return (torch.randint(0, 400, (1, TEXT_MAX), generator=g, dtype=torch.int32),)
+    if part == "llm":
+        c = s["llm"]
+        kv = c["num_key_value_heads"]
+        hd = c["hidden_size"] // c["num_attention_heads"]
+        # The export's dummy: 2 cached positions, 3 new ones (dynamic axes cover 0…n).
+        return (torch.randn(1, 3, c["hidden_size"], generator=g), torch.ones(1, 5, dtype=torch.int64),
+                torch.arange(2, 5)[None], *[torch.randn(1, kv, 2, hd, generator=g) for _ in range(2 * c["num_hidden_layers"])])
     c = s["clip"]["image_size"]
     return (torch.randn(1, 3, c, c, generator=g),)
 
@@ -220,17 +266,28 @@ def count_macs(module: nn.Module, args: tuple) -> int:
 
 
 def write(scale: str, out: str) -> dict:
-    from safetensors.torch import save_file
+    from safetensors.torch import save_model
 
-    if os.path.exists(os.path.join(out, "scale.json")):
-        with open(os.path.join(out, "scale.json"), encoding="utf-8") as f:
-            return json.load(f)
-    if os.path.exists(out):
-        shutil.rmtree(out)  # a half-written earlier run: scale.json is written last
+    # scale.json lists the parts already exported (rewritten after each one): an interrupted run, or a
+    # scale that gained a part, exports only what is missing. A part not listed may be half-written.
+    index = os.path.join(out, "scale.json")
+    info = None
+    if os.path.exists(index):
+        with open(index, encoding="utf-8") as f:
+            info = json.load(f)
+        if info.get("seed") != SEED or info.get("scale") != scale:
+            info = None
+    if info is None:
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        info = {"scale": scale, "seed": SEED, "parts": {}}
     s = SCALES[scale]
+    if info.get("complete") and set(info["parts"]) == set(PART_SEEDS):
+        return info
+    info["complete"] = False
+    info["image"] = s["image"]
     t0 = time.time()
-    os.makedirs(os.path.join(out, "torch"))
-    info = {"scale": scale, "seed": SEED, "image": s["image"], "parts": {}}
+    os.makedirs(os.path.join(out, "torch"), exist_ok=True)
     tok = ClipBpeTokenizer(BASE_WORDS)
     sd, clip = os.path.join(out, "sd"), os.path.join(out, "clip")
     plan = [
@@ -248,7 +305,19 @@ def write(scale: str, out: str) -> dict:
          {"pixel_values": {0: "batch_size", 1: "num_channels", 2: "height", 3: "width"},
           "image_embeds": {0: "batch_size"}, "last_hidden_state": {0: "batch_size"}}, "vision_model.onnx_data"),
     ]
+    lc = s["llm"]
+    layers = [f"{i}.{kind}" for i in range(lc["num_hidden_layers"]) for kind in ("key", "value")]
+    llm_axes = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
+                "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+                "position_ids": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size", 1: "sequence_length"},
+                **{f"past_key_values.{n}": {0: "batch_size", 2: "past_sequence_length"} for n in layers},
+                **{f"present.{n}": {0: "batch_size", 2: "total_sequence_length"} for n in layers}}
+    plan.append(("llm", f"{out}/llm/onnx/decoder_model_merged.onnx",
+                 ["inputs_embeds", "attention_mask", "position_ids", *[f"past_key_values.{n}" for n in layers]],
+                 ["logits", *[f"present.{n}" for n in layers]], llm_axes, "decoder_model_merged.onnx_data"))
     for part, path, ins, outs, axes, data in plan:
+        if part in info["parts"]:
+            continue
         tp = time.time()
         m = with_forward(build(scale, part), FORWARDS[part])
         args = part_inputs(scale, part, s["image"])
@@ -256,19 +325,24 @@ def write(scale: str, out: str) -> dict:
         macs = count_macs(m, args)
         export_large(m, args, path, ins, outs, axes, data)
         # Only the weights the export used (the VAE's decoder is not part of the encoder graph).
-        save_file({k: v.contiguous() for k, v in m.state_dict().items()}, os.path.join(out, "torch", f"{part}.safetensors"))
+        # save_model: the LLM's lm_head shares the embedding table (tied), which save_file refuses.
+        save_model(m, os.path.join(out, "torch", f"{part}.safetensors"))
+        if part == "llm":
+            export_large(EmbedTokens(m.model.embed_tokens), (torch.tensor([[2, 5, 6]]),), f"{out}/llm/onnx/embed_tokens.onnx",
+                         ["input_ids"], ["inputs_embeds"], EMBED_TOKENS_AXES, "embed_tokens.onnx_data")
         info["parts"][part] = {"params": params, "macs": macs, "config": {k: list(v) if isinstance(v, tuple) else v
                                                                           for k, v in s[part].items()},
                                "onnx": os.path.relpath(path, out), "export_s": round(time.time() - tp, 1)}
         print(f"{part}: {params / 1e6:.1f} M parameters, {macs / 1e9:.2f} GMAC, exported in {time.time() - tp:.0f} s",
               file=sys.stderr, flush=True)
         del m
+        write_index(index, info)
     # The rest of the public SD folder (configs and tokenizer; the tokenizer is the fixtures' small
     # BPE: the text encoder's 49408-row embedding is real-sized, the ids it sees are below 400).
-    os.makedirs(f"{sd}/scheduler")
+    os.makedirs(f"{sd}/scheduler", exist_ok=True)
     write_json(f"{sd}/scheduler/scheduler_config.json", scheduler_json())
     write_clip_tokenizer(f"{sd}/tokenizer", tok, CLIP_EOT)
-    os.makedirs(f"{sd}/feature_extractor")
+    os.makedirs(f"{sd}/feature_extractor", exist_ok=True)
     write_json(f"{sd}/feature_extractor/preprocessor_config.json", feature_extractor_json())
     write_json(f"{sd}/model_index.json", model_index(True))
     c = s["clip"]
@@ -287,9 +361,17 @@ def write(scale: str, out: str) -> dict:
             "num_hidden_layers", "projection_dim")}}})
     matmul_model(s["matmul"], os.path.join(out, "matmul.onnx"))
     info["matmul"] = s["matmul"]
+    info["prompt"], info["decode"] = PROMPT, DECODE
     info["generate_s"] = round(time.time() - t0, 1)
-    write_json(os.path.join(out, "scale.json"), info)
+    info["complete"] = True
+    write_index(index, info)
     return info
+
+
+def write_index(path: str, info: dict) -> None:
+    """scale.json through a temporary file and a rename: never half-written."""
+    write_json(path + ".tmp", info)
+    os.replace(path + ".tmp", path)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from twinlens_train.bench.scale_models import FORWARDS, SCALES, build, count_macs, part_inputs, with_forward
+from twinlens_train.bench.scale_models import DECODE, FORWARDS, PROMPT, SCALES, SEED, build, count_macs, part_inputs, with_forward
 
 # Engine stage name for each part.
 STAGES = {"unet": "unet_batch2", "vae": "vae", "text": "text_encoder", "clip": "clip"}
@@ -31,12 +31,11 @@ OUTPUT_NAMES = {"unet": ["out_sample"], "vae": ["latent_sample"], "text": ["last
 
 
 def load(d: str, scale: str, part: str) -> torch.nn.Module:
-    from safetensors.torch import load_file
+    from safetensors.torch import load_model
 
-    m = with_forward(build(scale, part), FORWARDS[part])
-    missing, unexpected = m.load_state_dict(load_file(os.path.join(d, "torch", f"{part}.safetensors")), strict=False)
-    if missing or unexpected:
-        raise SystemExit(f"{part}: weights do not match the module ({len(missing)} missing, {len(unexpected)} unexpected)")
+    # The LLM runs as a researcher runs it: the model's own forward, transformers' default attention.
+    m = build(scale, part, attn="sdpa") if part == "llm" else with_forward(build(scale, part), FORWARDS[part])
+    load_model(m, os.path.join(d, "torch", f"{part}.safetensors"))  # strict: every tensor present and shaped
     return m.eval()
 
 
@@ -51,6 +50,41 @@ def timed(fn, iterations: int, warmup: int) -> list:
     return ms
 
 
+def llm_reference(m, scale: str, iterations: int, warmup: int, io: dict) -> dict:
+    """Greedy decoding as a researcher writes it: prefill PROMPT positions of embeddings, then DECODE
+    tokens, each embedded and fed with the model's own KV cache. Medians over `iterations` runs."""
+    c = SCALES[scale]["llm"]
+    g = torch.Generator().manual_seed(SEED + 7)
+    prompt = torch.randn(1, PROMPT, c["hidden_size"], generator=g) * 0.05  # embedding-sized values
+    prefill, per_token, tokens, first = [], [], [], None
+    with torch.inference_mode():
+        for run in range(warmup + iterations):
+            t0 = time.perf_counter()
+            out = m(inputs_embeds=prompt, use_cache=True)
+            t1 = time.perf_counter()
+            cache, tok = out.past_key_values, int(out.logits[0, -1].argmax())
+            if first is None:
+                first = out.logits[0, -1].float().clone()
+            run_tokens, run_ms = [tok], []
+            for _ in range(DECODE):
+                ts = time.perf_counter()
+                out = m(inputs_embeds=m.model.embed_tokens(torch.tensor([[tok]])), past_key_values=cache, use_cache=True)
+                cache, tok = out.past_key_values, int(out.logits[0, -1].argmax())
+                run_ms.append((time.perf_counter() - ts) * 1000)
+                run_tokens.append(tok)
+            if run >= warmup:
+                prefill.append((t1 - t0) * 1000)
+                per_token += run_ms
+            tokens = run_tokens
+    io["llm.in.inputs_embeds"] = prompt.contiguous()
+    io["llm.out.logits"] = first
+    io["llm.out.tokens"] = torch.tensor(tokens, dtype=torch.float32)
+    print(f"llm: prefill {statistics.median(prefill):.1f} ms, {statistics.median(per_token):.1f} ms/token", file=sys.stderr, flush=True)
+    return {"prefill": {"ms": [round(x, 2) for x in prefill], "median": round(statistics.median(prefill), 2), "layout": "sdpa"},
+            "decode_per_token": {"ms": [round(x, 2) for x in per_token], "median": round(statistics.median(per_token), 2),
+                                 "layout": "sdpa", "tokens": tokens}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", required=True)
@@ -58,7 +92,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--parts", default="vae,text,unet,clip")
+    ap.add_argument("--parts", default="vae,text,unet,clip,llm")
     a = ap.parse_args()
     with open(os.path.join(a.dir, "scale.json"), encoding="utf-8") as f:
         info = json.load(f)
@@ -70,6 +104,10 @@ def main() -> None:
     io, stages = {}, {}
     for part in a.parts.split(","):
         m = load(a.dir, scale, part)
+        if part == "llm":
+            stages.update(llm_reference(m, scale, a.iterations, a.warmup, io))
+            del m
+            continue
         args = part_inputs(scale, part, image)
         layouts = ["contiguous"]
         if part in ("unet", "vae"):
