@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { type ScaleBenchReport, type ScaleReference, runScaleBench } from '../../engine/bench-scale.js';
 import type { ProviderChoice } from '../../engine/onnx/providers.js';
 import { TwinLensError } from '../../shared/errors.js';
+import { scaleChartSvg } from '../bench-chart.js';
 import { printJson } from '../output.js';
 import { REPO_ROOT } from '../pack-path.js';
 import { projectPython, pythonProblem } from '../python.js';
@@ -29,6 +30,7 @@ export interface ScaleCommandOptions {
   reference: boolean;
   benchDir?: string;
   markdown?: string;
+  chart?: string;
   json?: boolean;
 }
 
@@ -151,6 +153,7 @@ export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
   });
   const table = scaleTable(report, torchNote);
   if (o.markdown) fs.writeFileSync(o.markdown, table);
+  if (o.chart) fs.writeFileSync(o.chart, scaleChartSvg(report));
   if (o.json) printJson({ ...report, reference: reference ?? null, torchNote });
   else process.stdout.write(table);
 }

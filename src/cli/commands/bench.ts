@@ -31,6 +31,7 @@ interface BenchOptions {
   tap?: string;
   benchDir?: string;
   markdown?: string;
+  chart?: string;
 }
 
 interface ReferenceReport {
@@ -82,6 +83,7 @@ export function registerBench(program: Command): void {
     .option('--tap <alias>', 'with --scale: the tap whose pruned UNet is timed', 'U-L1-R1-B0-Cross-Q')
     .option('--bench-dir <dir>', 'with --scale: where the generated models are cached (default .cache/bench/NAME)')
     .option('--markdown <file>', 'with --scale: also write the table to this file')
+    .option('--chart <file.svg>', 'with --scale: also draw the stages as an SVG bar chart')
     .action(async (o: BenchOptions) => {
       try {
         if (o.scale) return await runScaleCommand({ ...o, scale: o.scale });
