@@ -22,7 +22,7 @@ import type { HostTensor, OnnxSession } from './onnx/session.js';
 import type { ProviderChoice } from './onnx/providers.js';
 import { LlmIo } from './llm/decoder-io.js';
 import { SessionPool } from './sessions.js';
-import { mulberry32 } from './util/prng.js';
+import { mulberry32, uniform01 } from './util/prng.js';
 import { median } from './util/timer.js';
 
 /** The PyTorch reference's report (training/twinlens_train/bench/scale_reference.py). */
@@ -111,7 +111,8 @@ export function readScaleInfo(dir: string): ScaleInfo {
 
 /** Seeded inputs when no reference wrote its own (no Python): same shapes, no output check. */
 function syntheticInputs(info: ScaleInfo, part: string, image: number): Record<string, HostTensor> {
-  const rnd = mulberry32(20261203);
+  const next = mulberry32(20261203);
+  const rnd = () => uniform01(next);
   const fill = (dims: number[], f: () => number) => ({ dims, data: Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, f) });
   const normalish = () => (rnd() + rnd() + rnd() - 1.5) * 2;
   const cfg = info.parts[part].config;
@@ -295,7 +296,8 @@ async function llmStages(
   const promptLen = info.prompt ?? 64;
   const decodeLen = info.decode ?? 16;
   const ref = io?.get('llm.in.inputs_embeds');
-  const rnd = mulberry32(7);
+  const next = mulberry32(7);
+  const rnd = () => uniform01(next);
   const prompt = ref?.data ?? Float32Array.from({ length: promptLen * hidden }, () => (rnd() - 0.5) * 0.1);
   const pool = new SessionPool({ provider: o.provider ?? 'cpu' });
   const bareDec = await BareSession.open(decPath, bareOpts);

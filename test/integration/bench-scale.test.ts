@@ -56,6 +56,11 @@ describe.skipIf(!!problem)(`bench --scale sd15-mini${problem ? ` (skipped: ${pro
     // A pruned graph has fewer nodes than the full one; its time is reported, not asserted.
     expect(report.pruned?.engineMs).toBeGreaterThan(0);
     expect(fs.readFileSync(md, 'utf8')).toContain('| unet_batch2 |');
+    // The fresh-process memory check ran on a pack composed from the same models.
+    const rss = (report as unknown as { rss: { baselineBytes: number; peakBytes: number; estimateBytes: number } }).rss;
+    expect(fs.existsSync(path.join(dir, `pack-${report.image}`, 'pack.json'))).toBe(true);
+    expect(rss.peakBytes).toBeGreaterThan(rss.baselineBytes);
+    expect(rss.estimateBytes).toBeGreaterThan(0);
   }, 300_000);
 
   it('refuses an unknown scale with the list of known ones', () => {

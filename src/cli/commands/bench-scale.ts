@@ -5,11 +5,13 @@
  * session (src/engine/bench-scale.ts), and prints one table with ratios. The
  * models need Python (the venv of `npm run setup:py`); the app never does.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { type RssProbe } from '../../engine/bench-rss.js';
 import { type ScaleBenchReport, type ScaleReference, runScaleBench } from '../../engine/bench-scale.js';
+import { importPack } from '../../engine/importers/import-pack.js';
 import type { ProviderChoice } from '../../engine/onnx/providers.js';
 import { TwinLensError } from '../../shared/errors.js';
 import { scaleChartSvg } from '../bench-chart.js';
@@ -31,6 +33,8 @@ export interface ScaleCommandOptions {
   benchDir?: string;
   markdown?: string;
   chart?: string;
+  /** false: skip the fresh-process memory check (--no-rss). */
+  rss?: boolean;
   json?: boolean;
 }
 
@@ -100,6 +104,28 @@ export function scaleTable(r: ScaleBenchReport, torchNote: string): string {
   ].join('\n');
 }
 
+const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+
+/** Composes (once) an SD + CLIP pack from the bench models and runs `bench --rss-probe` on it in a child process. */
+async function rssCheck(dir: string, image: number): Promise<RssProbe> {
+  const pack = path.join(dir, `pack-${image}`);
+  if (!fs.existsSync(path.join(pack, 'pack.json')))
+    await importPack({
+      sd: path.join(dir, 'sd'),
+      clip: path.join(dir, 'clip'),
+      out: pack,
+      name: `bench-${path.basename(dir)}-${image}`,
+      imageSize: image,
+      validate: false,
+    });
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'twinlens.js'), 'bench', '--rss-probe', pack, '--json'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new TwinLensError('INTERNAL', `the memory probe failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout) as RssProbe;
+}
+
 export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
   if (!(SCALES as readonly string[]).includes(o.scale))
     throw new TwinLensError('INVALID_ARGUMENT', `--scale ${o.scale} is not known`, `Use one of: ${SCALES.join(', ')}`);
@@ -151,9 +177,19 @@ export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
     reference,
     onProgress: (what, done, total) => done < total && process.stderr.write(`  [${done + 1}/${total}] ${what}\n`),
   });
-  const table = scaleTable(report, torchNote);
+  let rss: RssProbe | undefined;
+  if (o.rss !== false) {
+    process.stderr.write('Peak memory of one question in a fresh process vs packs estimate…\n');
+    rss = await rssCheck(dir, report.image);
+  }
+  let table = scaleTable(report, torchNote);
+  if (rss)
+    table +=
+      `\nMemory: an SD + CLIP pack composed from these models (packs import), one question's features computed twice in a fresh ` +
+      `process: peak RSS ${gib(rss.peakBytes)} GiB − ${gib(rss.baselineBytes)} GiB of Node before opening = ${gib(rss.peakBytes - rss.baselineBytes)} GiB; ` +
+      `packs estimate said ${gib(rss.estimateBytes)} GiB (measured ÷ estimate = ${rss.ratio.toFixed(2)}).\n`;
   if (o.markdown) fs.writeFileSync(o.markdown, table);
   if (o.chart) fs.writeFileSync(o.chart, scaleChartSvg(report));
-  if (o.json) printJson({ ...report, reference: reference ?? null, torchNote });
+  if (o.json) printJson({ ...report, reference: reference ?? null, torchNote, rss: rss ?? null });
   else process.stdout.write(table);
 }

@@ -6,9 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { type BenchReport, runBench } from '../../engine/bench.js';
+import { probeFeaturesRss } from '../../engine/bench-rss.js';
 import { SCALES, runScaleCommand } from './bench-scale.js';
 import type { ProviderChoice } from '../../engine/onnx/providers.js';
 import { fail, parseIntStrict, printJson } from '../output.js';
@@ -32,6 +33,8 @@ interface BenchOptions {
   benchDir?: string;
   markdown?: string;
   chart?: string;
+  rss: boolean;
+  rssProbe?: string;
 }
 
 interface ReferenceReport {
@@ -84,8 +87,15 @@ export function registerBench(program: Command): void {
     .option('--bench-dir <dir>', 'with --scale: where the generated models are cached (default .cache/bench/NAME)')
     .option('--markdown <file>', 'with --scale: also write the table to this file')
     .option('--chart <file.svg>', 'with --scale: also draw the stages as an SVG bar chart')
+    .option('--no-rss', 'with --scale: skip the fresh-process peak-memory check against packs estimate')
+    // Internal: the child process of that check (bench-rss.ts).
+    .addOption(new Option('--rss-probe <pack>').hideHelp())
     .action(async (o: BenchOptions) => {
       try {
+        if (o.rssProbe) {
+          const image = path.resolve(o.image ?? path.join(REPO_ROOT, 'test', 'fixtures', 'images', 'sample.png'));
+          return printJson(await probeFeaturesRss(path.resolve(o.rssProbe), image, o.provider as ProviderChoice));
+        }
         if (o.scale) return await runScaleCommand({ ...o, scale: o.scale });
         const packDir = defaultPackDir(o.pack);
         const image = path.resolve(o.image ?? path.join(REPO_ROOT, 'test', 'fixtures', 'images', 'sample.png'));
