@@ -50,6 +50,8 @@ export function pathsOf(method: ContractMethod, params: unknown): PathRef[] {
     case 'estimate':
     case 'openPack':
       return str('dir');
+    case 'checkPacks':
+      return (Array.isArray(p.dirs) ? p.dirs : []).filter((v): v is string => typeof v === 'string').map((value, i) => ({ field: `dirs.${i}`, value }));
     case 'composePack':
       return [
         ...['sd', 'clip', 'llm', 'projectors', 'out'].flatMap(str),

@@ -50,6 +50,8 @@ export interface BrokerOptions {
   pick?: (req: PickPathOptions) => Promise<string | undefined>;
   /** Restarts the engine, optionally on another execution provider (the status bar's picker). */
   restart?: (provider?: ProviderChoiceName) => void;
+  /** A pack the page opened (openPack succeeded): main remembers it for the recent-packs list. */
+  onOpenedPack?: (dir: string) => void;
 }
 
 export class IpcBroker {
@@ -100,6 +102,7 @@ export class IpcBroker {
           if (!sender.isDestroyed()) sender.send(IPC.event, { requestId: id.data, event: e });
         },
       });
+      if (call.method === 'openPack') this.opts.onOpenedPack?.((call.params as ContractParams['openPack']).dir);
       return { ok: true, result };
     } catch (e) {
       return { ok: false, error: toTwinLensError(e, controller.signal.aborted ? 'CANCELLED' : 'INTERNAL').toJSON() };

@@ -166,6 +166,7 @@ app.whenReady().then(() => {
     onDropped,
     paths,
     pick: pickPath,
+    onOpenedPack: rememberPack,
     restart: (provider) =>
       void host?.restart(provider ? { provider } : {}).catch((e) => toPage({ type: 'notice', level: 'error', message: toTwinLensError(e).oneLine() })),
   });

@@ -28,9 +28,27 @@ function lastPackFile(): string {
   return path.join(app.getPath('userData'), 'last-pack.json');
 }
 
+/** The renderer's recent-packs list shows at most this many; the same folders stay granted across restarts. */
+const RECENT_LIMIT = 8;
+
+function recentPacksFile(): string {
+  return path.join(app.getPath('userData'), 'recent-packs.json');
+}
+
+/** Pack folders opened before (newest first): granted again at start-up, so the recent list can open them. */
+export function recentPacks(): string[] {
+  try {
+    const list = JSON.parse(fs.readFileSync(recentPacksFile(), 'utf8')) as unknown;
+    return Array.isArray(list) ? list.filter((d): d is string => typeof d === 'string').slice(0, RECENT_LIMIT) : [];
+  } catch {
+    return [];
+  }
+}
+
 export function rememberPack(dir: string): void {
   try {
     fs.writeFileSync(lastPackFile(), JSON.stringify({ dir }));
+    fs.writeFileSync(recentPacksFile(), JSON.stringify([dir, ...recentPacks().filter((d) => d !== dir)].slice(0, RECENT_LIMIT)));
   } catch {
     /* not worth failing over */
   }
@@ -69,13 +87,15 @@ export function classifyDropped(paths: string[]): { packs: string[]; notPacks: s
 
 /**
  * The desktop app's file policy: engine calls may name only the built-in packs, the user pack
- * folder, the startup pack, and what the user picks in a dialog or drops on the window (granted
- * as it happens). A path typed into the page is refused with PATH_NOT_ALLOWED and a hint.
+ * folder, the startup pack, the packs opened in earlier sessions (recent-packs.json), and what
+ * the user picks in a dialog or drops on the window (granted as it happens). A path typed into the page is refused with PATH_NOT_ALLOWED and a hint.
  */
 export function desktopPathPolicy(startupPack: string | undefined): PathPolicy {
   const root = app.isPackaged ? process.resourcesPath : app.getAppPath();
   const roots = [...builtInPackDirs(root), userPacksDir(), ...(app.isPackaged ? [path.join(process.resourcesPath, 'mini-world')] : [])];
   if (startupPack) roots.push(startupPack);
+  // Folders the user opened in earlier sessions (picked or dropped then): the recent-packs list.
+  roots.push(...recentPacks());
   return new PathPolicy(roots, {
     owner: 'the desktop app',
     hint: 'Choose it with Browse… (or File ▸ Open, or drop it on the window): the app uses only files and folders you picked',

@@ -31,6 +31,7 @@ export const PRELOAD_METHODS = {
   estimate: true,
   composePack: true,
   leakage: true,
+  checkPacks: true,
 } as const satisfies Record<ContractMethod, true>;
 
 export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe', 'pickPath', 'restartEngine'] as const;

@@ -23,6 +23,7 @@ import { downloadExport } from './lib/export.js';
 import { type LoadedImage, dropHasFolder, firstImageFile, loadImageBytes, loadImageFile } from './lib/image-file.js';
 import { loadJson, saveJson } from './lib/persist.js';
 import { type HistoryAnswer, type HistoryEntry, useHistory } from './state/history.js';
+import { useRecentPacks } from './state/recent-packs.js';
 import { EMPTY_KNOBS, type Knobs, diffusionKey, diffusionPrompt, effectiveKnobs, usePreferences } from './state/settings.js';
 import { type ColumnRun, useAsk } from './state/use-ask.js';
 import { useAttention } from './state/use-attention.js';
@@ -60,6 +61,7 @@ export function App({ bridge }: { bridge: Bridge }) {
   const history = useHistory(image?.hash, image?.name);
   const hostEvents = useRef<(e: HostEvent) => void>(() => undefined);
   const engine = useEngine(bridge, ask.busy, (e) => hostEvents.current(e));
+  const recentPacks = useRecentPacks(bridge, engine.pack ? { dir: engine.pack.dir, name: engine.pack.name } : undefined);
   progressSink.current = engine.onProgress;
 
   useEffect(() => {
@@ -238,6 +240,9 @@ export function App({ bridge }: { bridge: Bridge }) {
         onShowExtraModes={(showExtraModes) => updatePrefs({ showExtraModes })}
         hostKind={bridge.kind}
         tabs={<ViewTabs view={view} onView={setView} />}
+        recent={recentPacks.recent}
+        onPackMenu={() => void recentPacks.check()}
+        onForgetRecent={recentPacks.forget}
       />
       {view === 'models' && <ModelsView bridge={bridge} pack={engine.pack} packError={engine.packError} onOpenPack={engine.openPack} />}
       <EvalView hidden={view !== 'eval'} bridge={bridge} pack={engine.pack} onEvent={engine.onProgress} notify={engine.notify} />

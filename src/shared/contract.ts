@@ -13,6 +13,8 @@ import { AskParams, type AskResult, FeaturesParams, type FeaturesResult, type Mo
 import { EvaluateParams, type EvaluateResult, type SuiteList } from './contract/eval.js';
 import { LeakageParams, type LeakageReport } from './contract/leakage.js';
 import {
+  CheckPacksParams,
+  type CheckPacksResult,
   ComposePackParams,
   type ComposePackResult,
   type EngineStatus,
@@ -63,6 +65,7 @@ export const CONTRACT = {
   estimate: EstimateParams,
   leakage: LeakageParams,
   composePack: ComposePackParams,
+  checkPacks: CheckPacksParams,
 } as const;
 
 export type ContractMethod = keyof typeof CONTRACT;
@@ -80,6 +83,7 @@ export interface ContractResults {
   estimate: PackEstimate;
   leakage: LeakageReport;
   composePack: ComposePackResult;
+  checkPacks: CheckPacksResult;
 }
 
 export type ContractParams = { [K in ContractMethod]: z.input<(typeof CONTRACT)[K]> };

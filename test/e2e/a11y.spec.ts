@@ -47,6 +47,11 @@ for (const theme of ['light', 'dark'] as const) {
     await expect(app.getByTestId('models-pack-dir')).toBeVisible();
     found.models = await violations(app);
 
-    expect(found).toEqual({ ask: [], features: [], eval: [], models: [] });
+    // The Open pack… popover with its recent-packs list (the startup pack at least).
+    await app.getByTestId('open-pack').click();
+    await expect(app.getByTestId('recent-packs')).toBeVisible();
+    found.openPack = await violations(app);
+
+    expect(found).toEqual({ ask: [], features: [], eval: [], models: [], openPack: [] });
   });
 }

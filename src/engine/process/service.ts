@@ -13,6 +13,7 @@ import { evaluate, listSuites } from '../eval/evaluate.js';
 import { leakage } from '../eval/leakage-method.js';
 import { composePackMethod } from '../importers/compose-method.js';
 import { estimatePack } from '../importers/memory-estimate.js';
+import { checkPacks } from '../pack/check-packs.js';
 import { visualize } from '../viz/visualize.js';
 
 export interface ServiceOptions extends EngineOptions {
@@ -125,6 +126,8 @@ export class EngineService {
         const estimate: ContractResults['estimate'] = await estimatePack(dir, { tap: p.tap, maxLength: p.maxLength });
         return estimate;
       }
+      case 'checkPacks':
+        return checkPacks((parsed.data as ContractParams['checkPacks']).dirs);
       case 'composePack':
         return composePackMethod(parsed.data as ContractParams['composePack'], { provider: this.opts.provider });
     }

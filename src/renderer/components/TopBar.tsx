@@ -5,6 +5,7 @@
  * these commands with shortcuts.
  */
 import { type ReactNode, useState } from 'react';
+import type { RecentPackView } from '../state/recent-packs.js';
 import type { ThemeName } from '../state/settings.js';
 
 interface Props {
@@ -25,6 +26,11 @@ interface Props {
   hostKind: 'electron' | 'web';
   /** The view tabs, shown after the brand. */
   tabs?: ReactNode;
+  /** Recently opened packs (newest first); those whose check failed are shown greyed with the reason. */
+  recent?: RecentPackView[];
+  /** Called when the pack popover opens, so the recent list can be checked against the host's disk. */
+  onPackMenu?(): void;
+  onForgetRecent?(dir: string): void;
 }
 
 export function TopBar(p: Props) {
@@ -46,25 +52,85 @@ export function TopBar(p: Props) {
       </label>
       {p.canOpenPack && (
         <span className="pack-open">
-          <button type="button" onClick={() => (p.onBrowsePack ? p.onBrowsePack() : setPackOpen((v) => !v))} aria-expanded={packOpen} data-testid="open-pack">
+          <button
+            type="button"
+            onClick={() => {
+              if (!packOpen) p.onPackMenu?.();
+              setPackOpen((v) => !v);
+            }}
+            aria-expanded={packOpen}
+            aria-haspopup="dialog"
+            data-testid="open-pack"
+          >
             Open pack…
           </button>
           {packOpen && (
             <form
               className="popover"
+              aria-label="Open a model pack"
+              onKeyDown={(e) => {
+                if (e.key === 'Escape') setPackOpen(false);
+              }}
               onSubmit={(e) => {
                 e.preventDefault();
                 if (dir.trim()) p.onOpenPack(dir.trim());
                 setPackOpen(false);
               }}
             >
-              <label className="small">
-                Pack folder {p.hostKind === 'web' ? 'on the server' : ''}
-                <input autoFocus type="text" value={dir} onChange={(e) => setDir(e.currentTarget.value)} placeholder="/path/to/pack (contains pack.json)" />
-              </label>
-              <button type="submit" className="primary">
-                Open
-              </button>
+              {!!p.recent?.length && (
+                <ul className="recent-packs" aria-label="Recent packs" data-testid="recent-packs">
+                  {p.recent.map((r) => (
+                    <li key={r.dir} data-ok={r.ok === false ? 'no' : 'yes'}>
+                      <button
+                        type="button"
+                        className="recent-pack"
+                        disabled={r.ok === false}
+                        title={r.ok === false ? `${r.dir}: ${r.reason ?? 'not a pack any more'}` : r.dir}
+                        onClick={() => {
+                          p.onOpenPack(r.dir);
+                          setPackOpen(false);
+                        }}
+                      >
+                        <b>{r.name}</b> <span className="muted small">{r.dir}</span>
+                      </button>
+                      {r.ok === false && <span className="small recent-reason">{r.reason ?? 'not a pack any more'}</span>}
+                      {p.onForgetRecent && (
+                        <button
+                          type="button"
+                          className="small"
+                          aria-label={`Forget ${r.name} (${r.dir})`}
+                          title="Remove from this list"
+                          onClick={() => p.onForgetRecent?.(r.dir)}
+                        >
+                          ×
+                        </button>
+                      )}
+                    </li>
+                  ))}
+                </ul>
+              )}
+              {p.onBrowsePack ? (
+                <button
+                  type="button"
+                  className="primary"
+                  onClick={() => {
+                    setPackOpen(false);
+                    p.onBrowsePack?.();
+                  }}
+                >
+                  Browse for a pack folder…
+                </button>
+              ) : (
+                <>
+                  <label className="small">
+                    Pack folder {p.hostKind === 'web' ? 'on the server' : ''}
+                    <input autoFocus type="text" value={dir} onChange={(e) => setDir(e.currentTarget.value)} placeholder="/path/to/pack (contains pack.json)" />
+                  </label>
+                  <button type="submit" className="primary">
+                    Open
+                  </button>
+                </>
+              )}
             </form>
           )}
         </span>

@@ -1,6 +1,7 @@
 /**
- * Packs: `packInfo`/`openPack` (what the open pack serves), `status` (memory,
- * providers), `estimate` (memory before loading) and `composePack` (the importer).
+ * Packs: `packInfo`/`openPack` (what the open pack serves), `checkPacks` (do
+ * these folders still hold packs), `status` (memory, providers), `estimate`
+ * (memory before loading) and `composePack` (the importer).
  */
 import { z } from 'zod';
 import type { ResolvedDiffusionSettings } from './common.js';
@@ -37,6 +38,23 @@ export const ComposePackParams = z.object({
 export type ComposePackParams = z.input<typeof ComposePackParams>;
 
 export const OpenPackParams = z.object({ dir: z.string().min(1) });
+
+/** `checkPacks`: whether each folder still holds a pack that loads (the recent-packs list greys the others). */
+export const CheckPacksParams = z.object({ dirs: z.array(z.string().min(1)).max(16) });
+export type CheckPacksParams = z.input<typeof CheckPacksParams>;
+
+export interface PackCheck {
+  dir: string;
+  ok: boolean;
+  /** The pack's name when it loads. */
+  name?: string;
+  /** Why it does not (the error's one line: moved, deleted, pack.json invalid…). */
+  reason?: string;
+}
+
+export interface CheckPacksResult {
+  packs: PackCheck[];
+}
 export interface ModeInfo {
   id: string;
   label: string;

@@ -41,6 +41,7 @@ describe('PathPolicy', () => {
       'trained=/t1',
       'trained=/t2',
     ]);
+    expect(pathsOf('checkPacks', { dirs: ['/p1', '/p2'] }).map((r) => `${r.field}=${r.value}`)).toEqual(['dirs.0=/p1', 'dirs.1=/p2']);
     expect(pathsOf('status', {})).toEqual([]);
   });
 
