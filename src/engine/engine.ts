@@ -54,6 +54,8 @@ export interface RequestContext {
   emit?: (e: EngineEvent) => void;
   /** Collects per-stage timings (bench). */
   timer?: StageTimer;
+  /** Long runs (evaluate, leakage) call this between items so that questions asked meanwhile go first (process/lanes.ts). */
+  yieldToInteractive?: () => Promise<void>;
 }
 
 const DEFAULT_MAX_TOKENS = 64;

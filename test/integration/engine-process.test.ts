@@ -5,7 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineClient } from '../../src/host/engine-client.js';
-import { SAMPLE, TINY } from '../helpers/fixtures.js';
+import * as path from 'node:path';
+import { FIXTURES, SAMPLE, TINY } from '../helpers/fixtures.js';
+
+const SUITE = path.join(FIXTURES, 'suites', 'tiny-shapes.jsonl');
 
 describe('engine process', () => {
   let client: EngineClient;
@@ -30,6 +33,37 @@ describe('engine process', () => {
     expect(f.taps[0].data).toBeInstanceOf(Float32Array);
     expect(f.taps[0].data.length).toBe(f.taps[0].height * f.taps[0].width * f.taps[0].channels);
     expect([f.taps[0].height, f.taps[0].width]).toEqual([4, 4]);
+  });
+
+  it('answers a question asked during an evaluation after one item, not after the evaluation (lanes)', async () => {
+    const order: string[] = [];
+    let asked: Promise<unknown> | undefined;
+    const evaluation = client
+      .call(
+        'evaluate',
+        // Swept over three t values: 24 items per mode, long enough that "after the evaluation" is seen.
+        { suite: SUITE, sweep: 't=10,50,250', generation: { maxTokens: 4 } },
+        {
+          onEvent: (e) => {
+            if (e.type !== 'eval-progress' || asked) return;
+            order.push(`eval at ${e.done}/${e.total}`);
+            asked = client.call('ask', { image: { path: SAMPLE }, question: 'what colour is the circle', generation: { maxTokens: 4 } }).then((r) => {
+              order.push('ask answered');
+              return r;
+            });
+          },
+        },
+      )
+      .then((r) => {
+        order.push('eval finished');
+        return r;
+      });
+    const summary = await evaluation;
+    await asked;
+    expect(order[0]).toMatch(/^eval at \d+\/\d+$/);
+    expect(order.slice(1)).toEqual(['ask answered', 'eval finished']);
+    expect(summary.complete).toBe(true);
+    expect(summary.summary.evaluated).toBeGreaterThan(0);
   });
 
   it('refuses bad arguments with INVALID_ARGUMENT', async () => {

@@ -66,38 +66,45 @@ export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed,
   const suite = loadSuite(params.suite, { packDir: info.dir, imagesDir: params.imagesDir });
   const modes = evalModes(info, params.modes);
   const sweep = params.sweep ? parseSweep(params.sweep) : undefined;
-  const run = await runEval((p, o) => engine.ask(AskParams.parse(p), { signal: o.signal, emit: o.onEvent }), suite, {
-    modes,
-    modeInputs: Object.fromEntries(info.modes.map((m) => [m.id, [...m.inputs]])),
-    diffusion: params.diffusion,
-    generation: params.generation,
-    sweep,
-    limit: params.limit,
-    pack: { name: info.name, hash: packHash(info.dir) },
-    signal: ctx.signal,
-    onProgress: (p) => {
-      const acc = Object.entries(p.running)
-        .map(([m, r]) => `${m} ${r.n ? Math.round((100 * r.correct) / r.n) : 0}%`)
-        .join(' · ');
-      ctx.emit?.({
-        type: 'progress',
-        stage: 'evaluate',
-        done: p.done,
-        total: p.total,
-        message: [p.item, p.setting !== 'default' ? p.setting : undefined, acc].filter(Boolean).join(' · '),
-      });
-      ctx.emit?.({
-        type: 'eval-progress',
-        done: p.done,
-        total: p.total,
-        elapsedMs: p.elapsedMs,
-        etaMs: p.etaMs,
-        item: p.item,
-        setting: p.setting,
-        running: structuredClone(p.running),
-      });
+  const run = await runEval(
+    async (p, o) => {
+      await ctx.yieldToInteractive?.();
+      return engine.ask(AskParams.parse(p), { signal: o.signal, emit: o.onEvent });
     },
-  });
+    suite,
+    {
+      modes,
+      modeInputs: Object.fromEntries(info.modes.map((m) => [m.id, [...m.inputs]])),
+      diffusion: params.diffusion,
+      generation: params.generation,
+      sweep,
+      limit: params.limit,
+      pack: { name: info.name, hash: packHash(info.dir) },
+      signal: ctx.signal,
+      onProgress: (p) => {
+        const acc = Object.entries(p.running)
+          .map(([m, r]) => `${m} ${r.n ? Math.round((100 * r.correct) / r.n) : 0}%`)
+          .join(' · ');
+        ctx.emit?.({
+          type: 'progress',
+          stage: 'evaluate',
+          done: p.done,
+          total: p.total,
+          message: [p.item, p.setting !== 'default' ? p.setting : undefined, acc].filter(Boolean).join(' · '),
+        });
+        ctx.emit?.({
+          type: 'eval-progress',
+          done: p.done,
+          total: p.total,
+          elapsedMs: p.elapsedMs,
+          etaMs: p.etaMs,
+          item: p.item,
+          setting: p.setting,
+          running: structuredClone(p.running),
+        });
+      },
+    },
+  );
   const doc = summarize(run.header, run.records);
   const summary: EvalSummary = doc;
   const thumbnails: Record<string, Uint8Array> = {};

@@ -20,6 +20,7 @@ import { TwinLensError } from '../../shared/errors.js';
 import { type GraphIndex, readGraphIndex } from '../graph/onnx-index.js';
 import { resolveTap } from '../graph/tap-resolve.js';
 import { Pack } from '../pack/pack.js';
+import { graphProjection } from './unet-family.js';
 import { type UnetShape, unetActivationBytes, unetCost, unetShapeFromGraph } from './unet-cost.js';
 
 /** Graphs are read when the .onnx file is at most this big (external weights). */
@@ -99,6 +100,8 @@ export async function estimatePack(dir: string, o: EstimateOptions = {}): Promis
     const shape: UnetShape = unet.index
       ? unetShapeFromGraph(unet.index, latent, d.textEncoder.maxLength)
       : { latent, channels: [320, 640, 1280, 1280], attentionLevels: [true, true, true, false], textLength: d.textEncoder.maxLength, batch: 2 };
+    // SD 1.x (1×1-conv projections around each transformer) has 8 heads at every level; SD 2.x 64-wide heads.
+    if (unet.index && graphProjection(unet.index) === 'conv') shape.heads = shape.channels.map(() => 8);
     const unetNotes: string[] = [];
     let weights = unet.bytes;
     let finest = 0;

@@ -29,6 +29,11 @@ export interface UnetShape {
   /** Prompt length (keys of cross-attention). */
   textLength: number;
   batch: number;
+  /**
+   * Attention heads per level. SD 1.x has 8 at every level (its config's `attention_head_dim: 8` is a
+   * head count); SD 2.x has 64-wide heads (channels ÷ 64). Default: channels ÷ 64.
+   */
+  heads?: number[];
 }
 
 /** The tap cost without the derived ratios (contract TapCost). */
@@ -176,9 +181,11 @@ export function unetActivationBytes(shape: UnetShape, finestLevel = 0, fusedAtte
     skips += 3 * map;
     if (lvl >= finestLevel) maxMap = Math.max(maxMap, map);
     if (lvl >= finestLevel && shape.attentionLevels[lvl]) {
-      const heads = Math.max(1, Math.round(c / 64)) || 8;
+      const heads = shape.heads?.[lvl] ?? (Math.max(1, Math.round(c / 64)) || 8);
       const s = shape.batch * heads * hw * Math.max(hw, shape.textLength) * 4;
-      scores = Math.max(scores, fusedAttention ? s / heads : s);
+      // Unfused, the Softmax's input and output score matrices are alive at once (measured: 2.2 GiB for
+      // SD 1.5 at 512 px, batch 2, 8 heads × 4096² floats × 2).
+      scores = Math.max(scores, fusedAttention ? s / heads : 2 * s);
     }
   });
   return scores + skips + 6 * maxMap;

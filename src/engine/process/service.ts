@@ -1,9 +1,10 @@
 /**
  * EngineService: runs inside the engine process and turns protocol messages
- * into Engine calls. Requests run one at a time (ONNX Runtime blocks the
- * thread during run(), so parallel requests would only interleave), while
- * cancel messages are handled between steps through each request's
- * AbortController.
+ * into Engine calls. Requests run one at a time (ONNX Runtime keeps the
+ * cores busy during run(), so parallel requests would only interleave), in
+ * two lanes (lanes.ts): evaluate and leakage yield between items to the
+ * questions asked meanwhile. Cancel messages are handled between steps
+ * through each request's AbortController.
  */
 import { CONTRACT, type ContractMethod, type ContractParams, type ContractResults, type EngineEvent, type EngineStatus } from '../../shared/contract.js';
 import { TwinLensError, toTwinLensError } from '../../shared/errors.js';
@@ -14,6 +15,7 @@ import { leakage } from '../eval/leakage-method.js';
 import { composePackMethod } from '../importers/compose-method.js';
 import { estimatePack } from '../importers/memory-estimate.js';
 import { checkPacks } from '../pack/check-packs.js';
+import { Lanes, laneOf } from './lanes.js';
 import { visualize } from '../viz/visualize.js';
 
 export interface ServiceOptions extends EngineOptions {
@@ -22,7 +24,7 @@ export interface ServiceOptions extends EngineOptions {
 
 export class EngineService {
   private engine: Engine | undefined;
-  private queue: Promise<void> = Promise.resolve();
+  private lanes = new Lanes();
   private controllers = new Map<string, AbortController>();
   private peakRss = 0;
   private memTimer: NodeJS.Timeout;
@@ -69,7 +71,7 @@ export class EngineService {
     }
     const controller = new AbortController();
     this.controllers.set(msg.id, controller);
-    this.queue = this.queue.then(async () => {
+    this.lanes.submit(laneOf(msg.method), async () => {
       try {
         const result = await this.dispatch(msg.method, msg.params, msg.id, controller.signal);
         this.send({ type: 'result', id: msg.id, result });
@@ -96,6 +98,7 @@ export class EngineService {
       throw new TwinLensError('INVALID_ARGUMENT', `${method}: ${issue.path.join('.') || 'params'}: ${issue.message}`);
     }
     const emit = (event: EngineEvent) => this.send({ type: 'event', id, event });
+    const yieldNow = () => this.lanes.yieldToInteractive();
     switch (method) {
       case 'packInfo':
         return this.requireEngine().packInfo();
@@ -115,9 +118,9 @@ export class EngineService {
       case 'visualize':
         return visualize(this.requireEngine(), parsed.data as never, { signal, emit });
       case 'evaluate':
-        return evaluate(this.requireEngine(), parsed.data as never, { signal, emit });
+        return evaluate(this.requireEngine(), parsed.data as never, { signal, emit, yieldToInteractive: yieldNow });
       case 'leakage':
-        return leakage(this.requireEngine(), parsed.data as never, { signal, emit });
+        return leakage(this.requireEngine(), parsed.data as never, { signal, emit, yieldToInteractive: yieldNow });
       case 'listSuites':
         return listSuites(this.requireEngine().packInfo());
       case 'estimate': {
@@ -150,7 +153,7 @@ export class EngineService {
   async dispose(): Promise<void> {
     clearInterval(this.memTimer);
     for (const c of this.controllers.values()) c.abort();
-    await this.queue.catch(() => undefined);
+    await this.lanes.idle();
     this.engine?.dispose();
     this.engine = undefined;
   }
