@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Download } from '@playwright/test';
-import { ROOT, expect, test } from './fixtures.js';
+import { ROOT, answerModes, ask, expect, expectAllDone, openSample, test } from './fixtures.js';
 
 const SUITE = path.join(ROOT, 'test', 'fixtures', 'suites', 'tiny-shapes.jsonl');
 
@@ -93,4 +93,30 @@ test('Eval view: a short leakage probe shows the chart and table, exports JSON',
   const doc = JSON.parse((await bytes(json)).toString('utf8'));
   expect(doc).toMatchObject({ format: 'twinlens-leakage', task: 'caption', guidance: [4], evaluated: 2, complete: true });
   expect(doc.rows[0].modes.diffusion.leakage).toHaveProperty('cider');
+});
+
+test('Ask answers while an evaluation runs (the engine lets questions go between eval items)', async ({ app, server }) => {
+  test.setTimeout(120_000);
+  server.engine.freezeWhen = undefined;
+  await app.getByTestId('tab-eval').click();
+  await app.getByTestId('eval-suite-path').fill(SUITE);
+  await app.getByTestId('eval-max-tokens').fill('3');
+  await app.getByTestId('eval-limit').fill('8');
+  // 8 items × 5 values of t × 3 modes: seconds of work, against one question's fraction of a second.
+  await app.getByTestId('eval-sweep').selectOption('t=10,50,100,250,500');
+  await app.getByTestId('eval-run').click();
+  const view = app.getByTestId('eval-view');
+  await expect(view).toHaveAttribute('data-status', 'running');
+  await expect(app.getByTestId('eval-progress')).toContainText(/[1-9]\d* \/ 40/, { timeout: 60_000 });
+
+  await app.getByTestId('tab-ask').click();
+  await openSample(app);
+  const modes = await answerModes(app);
+  await ask(app, 'what colour is the circle');
+  await expectAllDone(app, modes);
+  // Answered while the evaluation is still going: it did not wait for the 40 items.
+  await expect(view).toHaveAttribute('data-status', 'running');
+  await app.getByTestId('tab-eval').click();
+  await expect(view).toHaveAttribute('data-status', 'done', { timeout: 90_000 });
+  await expect(app.getByTestId('eval-summary')).not.toContainText('incomplete');
 });
