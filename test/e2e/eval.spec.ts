@@ -38,6 +38,13 @@ test('Eval view: stop a run, run a small sweep, see the charts, export', async (
   await expect(view).toHaveAttribute('data-status', 'stopped', { timeout: 60_000 });
   await expect(app.getByTestId('eval-summary')).toContainText('incomplete');
 
+  // Resume: the engine continues the run's journal after its last finished item.
+  await app.getByTestId('eval-resume').click();
+  await expect(view).toHaveAttribute('data-status', 'done', { timeout: 60_000 });
+  await expect(app.getByTestId('eval-summary')).not.toContainText('incomplete');
+  await expect(app.getByTestId('eval-summary')).toContainText(/[1-9]\d* resumed/);
+  await expect(app.getByTestId('eval-resume')).toHaveCount(0);
+
   // A small sweep over t, to completion.
   await app.getByTestId('eval-mode-fused').uncheck();
   await app.getByTestId('eval-limit').fill('2');

@@ -12,6 +12,10 @@ import { type Page, test as base, expect } from '@playwright/test';
 import { type EngineHostLike, FreezableEngine } from './freezable-engine.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+// Evaluation journals of the engine under test go to a fresh folder, never the user's cache (a journal
+// from an earlier run would make an evaluation resume).
+process.env.TWINLENS_EVAL_RUNS ??= fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-e2e-eval-runs-'));
+
 export const PACK = process.env.TWINLENS_E2E_PACK ?? path.join(ROOT, 'test', 'fixtures', 'packs', 'tiny');
 export const SAMPLE_IMAGE = path.join(ROOT, 'test', 'fixtures', 'images', 'sample.png');
 export const SAMPLE_IMAGE_B = path.join(ROOT, 'test', 'fixtures', 'images', 'sample-b.png');

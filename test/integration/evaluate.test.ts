@@ -57,6 +57,19 @@ describe('evaluate in the engine', () => {
     expect(r.summary.complete).toBe(false);
     expect(r.summary.evaluated).toBeGreaterThanOrEqual(1);
     expect(r.summary.evaluated).toBeLessThan(8);
+
+    // The same evaluation with resume: the journal's finished items are reused, the rest are run.
+    const again = await evaluate(engine, EvaluateParams.parse({ suite: SUITE, modes: ['clip'], generation: { maxTokens: 2 }, resume: true }));
+    expect(again.resumed).toBe(r.summary.evaluated);
+    expect(again.complete).toBe(true);
+    expect(again.summary.evaluated).toBe(8);
+    // Same answers as a run from scratch (resume: false starts the journal over).
+    const fresh = await evaluate(engine, EvaluateParams.parse({ suite: SUITE, modes: ['clip'], generation: { maxTokens: 2 } }));
+    expect(fresh.resumed).toBe(0);
+    expect(comparable(again.summary)).toEqual(comparable(fresh.summary));
+    // Another setting is another journal: nothing to resume.
+    const other = await evaluate(engine, EvaluateParams.parse({ suite: SUITE, modes: ['clip'], generation: { maxTokens: 3 }, resume: true }));
+    expect(other.resumed).toBe(0);
   });
 
   it('sweeps and rejects unknown suites and modes', async () => {

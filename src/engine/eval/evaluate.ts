@@ -8,6 +8,7 @@
  * as 'progress' and 'eval-progress' events; a cancel stops after the
  * current item and returns the partial summary (complete: false).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -24,7 +25,9 @@ import {
 } from '../../shared/contract.js';
 import type { RequestContext } from '../engine.js';
 import { loadSuite } from './index.js';
-import { runEval } from './runner.js';
+import type { RunHeader } from './records.js';
+import { runEval, runHeader } from './runner.js';
+import { userCacheDir } from '../util/cache-dir.js';
 import { builtInSuites, resolveSuitePath } from './suite.js';
 import { summarize } from './summary.js';
 import { parseSweep } from './sweep.js';
@@ -42,6 +45,18 @@ const THUMB_PX = 96;
 /** The modes an evaluation runs ('all' = every available non-extra mode): shared/modes.ts. */
 export function evalModes(info: PackInfo, modes: EvaluateParamsParsed['modes']): string[] {
   return runnableModes(info, modes);
+}
+
+/**
+ * The journal of an evaluation in the user's cache ($TWINLENS_EVAL_RUNS, else <cache>/twinlens/eval-runs):
+ * named by a hash of what the run evaluates (its results-file header without the creation time), so
+ * the same evaluation asked to resume — after Stop, a crash, or a restart of the app — finds it, as
+ * `twinlens eval --out` does with a file the user names.
+ */
+export function journalPath(header: RunHeader): string {
+  const { created: _created, ...identity } = header;
+  const key = createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 24);
+  return path.join(process.env.TWINLENS_EVAL_RUNS ?? userCacheDir('eval-runs'), `${header.suite.name}-${key}.jsonl`);
 }
 
 /** Items whose modes do not all agree (some right, some wrong, or different answers). */
@@ -66,6 +81,14 @@ export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed,
   const suite = loadSuite(params.suite, { packDir: info.dir, imagesDir: params.imagesDir });
   const modes = evalModes(info, params.modes);
   const sweep = params.sweep ? parseSweep(params.sweep) : undefined;
+  const identity = {
+    modes,
+    diffusion: params.diffusion,
+    generation: params.generation,
+    sweep,
+    limit: params.limit,
+    pack: { name: info.name, hash: packHash(info.dir) },
+  };
   const run = await runEval(
     async (p, o) => {
       await ctx.yieldToInteractive?.();
@@ -79,7 +102,9 @@ export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed,
       generation: params.generation,
       sweep,
       limit: params.limit,
-      pack: { name: info.name, hash: packHash(info.dir) },
+      pack: identity.pack,
+      resultsFile: journalPath(runHeader(suite, identity)),
+      fresh: !params.resume,
       signal: ctx.signal,
       onProgress: (p) => {
         const acc = Object.entries(p.running)
@@ -120,5 +145,5 @@ export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed,
       // A missing or unreadable image already shows as an engine error in the item's answers.
     }
   }
-  return { summary, complete: run.complete, thumbnails, warnings: suite.warnings, ms: performance.now() - started };
+  return { summary, complete: run.complete, resumed: run.resumed, thumbnails, warnings: suite.warnings, ms: performance.now() - started };
 }

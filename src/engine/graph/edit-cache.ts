@@ -17,9 +17,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TwinLensError } from '../../shared/errors.js';
+import { userCacheDir } from '../util/cache-dir.js';
 import type { ByteChunks } from './proto-fields.js';
 
 /**
@@ -27,14 +27,7 @@ import type { ByteChunks } from './proto-fields.js';
  * folder (XDG_CACHE_HOME or ~/.cache, ~/Library/Caches, %LOCALAPPDATA%) + twinlens/graphs.
  */
 export function defaultGraphCacheDir(): string {
-  if (process.env.TWINLENS_GRAPH_CACHE) return process.env.TWINLENS_GRAPH_CACHE;
-  const base =
-    process.platform === 'win32'
-      ? (process.env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local'))
-      : process.platform === 'darwin'
-        ? join(homedir(), 'Library', 'Caches')
-        : (process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'));
-  return join(base, 'twinlens', 'graphs');
+  return process.env.TWINLENS_GRAPH_CACHE ?? userCacheDir('graphs');
 }
 
 /** Matches the file names this module writes (and their temporaries). */

@@ -25,6 +25,12 @@ export const EvaluateParams = z.object({
   imagesDir: z.string().min(1).optional(),
   /** Thumbnails (PNG bytes) of the images of items where the modes disagree, at most this many. */
   thumbnails: z.number().int().min(0).max(200).default(48),
+  /**
+   * Every run is journalled in the user's cache, keyed by what it evaluates (suite, pack, modes,
+   * settings, limit). resume: true continues the journal of the same evaluation after its last
+   * finished item (after Stop, a crash or a restart); false starts it over.
+   */
+  resume: z.boolean().default(false),
 });
 export type EvaluateParams = z.input<typeof EvaluateParams>;
 export type EvaluateParamsParsed = z.infer<typeof EvaluateParams>;
@@ -151,6 +157,8 @@ export interface EvaluateResult {
   summary: EvalSummary;
   /** False when stopped before every item × setting was run. */
   complete: boolean;
+  /** Item × setting runs taken from an earlier, interrupted run of the same evaluation (its journal). */
+  resumed: number;
   /** Item image path (as in items[].image) → PNG thumbnail, for items where the modes disagree. */
   thumbnails: Record<string, Uint8Array>;
   warnings: string[];

@@ -9,13 +9,13 @@
  * leakage probe on the same suite (LeakageProbe.tsx).
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { EngineEvent, EvalItemResult, PackInfo, SuiteList } from '../../../shared/contract.js';
+import type { EngineEvent, EvalItemResult, EvaluateParams, PackInfo, SuiteList } from '../../../shared/contract.js';
 import type { Bridge } from '../../bridge/index.js';
 import { BrowseButton } from '../BrowseButton.js';
 import { downloadBytes, svgToPng } from '../../lib/download.js';
 import { itemsCsv, scoresCsv } from '../../lib/eval-export.js';
 import { formatMs } from '../../lib/format.js';
-import { loadJson, saveJson } from '../../lib/persist.js';
+import { loadJson, removeKey, saveJson } from '../../lib/persist.js';
 import { useEvaluate } from '../../state/use-evaluate.js';
 import { AccuracyBars, SweepLines, modeColour } from './charts.js';
 import { LeakageProbe } from './LeakageProbe.js';
@@ -29,6 +29,7 @@ interface Props {
   notify(level: 'info' | 'error', message: string): void;
 }
 
+const LAST_RUN_KEY = 'evalLastRun.v1';
 const SWEEPS = ['', 't=10,50,100,250,500', 'guidance=0,1,4', 'prompt=question,empty'];
 
 interface Form {
@@ -70,11 +71,25 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
   const running = ev.status === 'running' || ev.status === 'stopping';
   const canRun = !!pack && !!suiteSpec && chosenModes.length > 0 && !running;
 
-  const start = () => {
+  // The last run's parameters, kept until it completes: Resume continues its journal in the engine
+  // (after Stop, an engine crash, or a restart of the app), as `twinlens eval --out` does.
+  const [interrupted, setInterrupted] = useState<EvaluateParams | undefined>(() => loadJson<EvaluateParams | undefined>(LAST_RUN_KEY, undefined));
+  const launch = (params: EvaluateParams) => {
     setSettingIdx(0);
+    saveJson(LAST_RUN_KEY, params);
+    setInterrupted(undefined);
+    void ev.run(params);
+  };
+  useEffect(() => {
+    if (ev.status === 'running' || ev.status === 'stopping' || ev.status === 'idle') return;
+    const last = loadJson<EvaluateParams | undefined>(LAST_RUN_KEY, undefined);
+    if (ev.result?.complete) removeKey(LAST_RUN_KEY);
+    else if (last) setInterrupted(last);
+  }, [ev.status, ev.result]);
+  const start = () => {
     const limit = Number(form.limit);
     const maxTokens = Number(form.maxTokens);
-    void ev.run({
+    launch({
       suite: suiteSpec,
       modes: chosenModes,
       ...(form.sweep.trim() ? { sweep: form.sweep.trim() } : {}),
@@ -219,6 +234,19 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
             {ev.status === 'stopping' ? 'Stopping…' : 'Stop'}
           </button>
         </div>
+        {interrupted && !running && !!pack && (
+          <div className="row-2">
+            <button
+              type="button"
+              onClick={() => launch({ ...interrupted, resume: true })}
+              title={`Continue the interrupted run of ${interrupted.suite} after its last finished item`}
+              data-testid="eval-resume"
+            >
+              Resume the interrupted run
+            </button>
+            <span className="small muted">{interrupted.suite.split(/[\\/]/).pop()}</span>
+          </div>
+        )}
         {(running || p) && (
           <div className="eval-progress" data-testid="eval-progress">
             <progress max={Math.max(1, p?.total ?? 1)} value={p?.done ?? 0} />
@@ -252,8 +280,8 @@ export function EvalView({ hidden, bridge, pack, onEvent, notify }: Props) {
           <>
             <div className="features-toolbar">
               <span className="small" data-testid="eval-summary">
-                {summary.suite.name} · {summary.pack.name} · {summary.evaluated} items{summary.complete ? '' : ` · incomplete (${summary.missing} missing)`} ·{' '}
-                {formatMs(r!.ms)}
+                {summary.suite.name} · {summary.pack.name} · {summary.evaluated} items{summary.complete ? '' : ` · incomplete (${summary.missing} missing)`}
+                {r!.resumed ? ` · ${r!.resumed} resumed` : ''} · {formatMs(r!.ms)}
               </span>
               {summary.results.length > 1 && (
                 <select value={settingIdx} onChange={(e) => setSettingIdx(Number(e.currentTarget.value))} aria-label="setting" data-testid="eval-setting">
