@@ -35,7 +35,8 @@ from torch import nn
 
 from twinlens_train.export import EMBED_TOKENS_AXES, EmbedTokens
 from twinlens_train.fixtures.family_sd import (TEXT_MAX, feature_extractor_json, model_index, scheduler_json,
-                                                write_clip_tokenizer)
+                                                with_forward, write_clip_tokenizer)
+from twinlens_train.macs import count_macs
 from twinlens_train.fixtures.family_tokenizers import CLIP_EOT, ClipBpeTokenizer
 from twinlens_train.pipeline import CLIP_MEAN, CLIP_STD
 from twinlens_train.tokenizer import BASE_WORDS, write_json
@@ -166,13 +167,6 @@ FORWARDS = {"unet": unet_forward, "vae": vae_encoder_forward, "text": text_forwa
             "llm": llm_forward}
 
 
-def with_forward(module: nn.Module, fn) -> nn.Module:
-    """Same module (so the same tensor names), another forward."""
-    base = module.__class__
-    module.__class__ = type(f"{base.__name__}Export", (base,), {"forward": fn})
-    return module
-
-
 def part_inputs(scale: str, part: str, image: int) -> tuple:
     """The inputs the bench times (shared with the reference): batch-2 UNet as the engine runs it."""
     s = SCALES[scale]
@@ -225,44 +219,6 @@ def matmul_model(n: int, path: str) -> None:
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
     g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "matmul", [a, b], [y])
     onnx.save_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)  # ORT 1.2x reads IR <= 13
-
-
-def count_macs(module: nn.Module, args: tuple) -> int:
-    """Multiply-accumulates of one forward: Conv2d / Linear from their outputs, plus attention's
-    matrix products (scaled_dot_product_attention and bmm/matmul), counted by hooks."""
-    import torch.nn.functional as F
-
-    macs = [0]
-
-    def hook(m, i, o):
-        if isinstance(m, nn.Conv2d):
-            macs[0] += o.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-        else:
-            macs[0] += o.numel() * m.in_features
-
-    hooks = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    sdpa, bmm, matmul = F.scaled_dot_product_attention, torch.bmm, torch.matmul
-
-    def counted_sdpa(q, k, v, *a, **kw):
-        macs[0] += q.shape[:-1].numel() * k.shape[-2] * (q.shape[-1] + v.shape[-1])
-        return sdpa(q, k, v, *a, **kw)
-
-    def counted(fn):
-        def f(a, b, *rest, **kw):
-            r = fn(a, b, *rest, **kw)
-            macs[0] += r.numel() * a.shape[-1]
-            return r
-        return f
-
-    F.scaled_dot_product_attention, torch.bmm, torch.matmul = counted_sdpa, counted(bmm), counted(matmul)
-    try:
-        with torch.inference_mode():
-            module(*args)
-    finally:
-        F.scaled_dot_product_attention, torch.bmm, torch.matmul = sdpa, bmm, matmul
-        for h in hooks:
-            h.remove()
-    return macs[0]
 
 
 def write(scale: str, out: str) -> dict:

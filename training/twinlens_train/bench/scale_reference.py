@@ -20,7 +20,9 @@ import time
 
 import torch
 
-from twinlens_train.bench.scale_models import DECODE, FORWARDS, PROMPT, SCALES, SEED, build, count_macs, part_inputs, with_forward
+from twinlens_train.bench.scale_models import DECODE, FORWARDS, PROMPT, SCALES, SEED, build, part_inputs
+from twinlens_train.fixtures.family_sd import with_forward
+from twinlens_train.macs import count_macs
 
 # Engine stage name for each part.
 STAGES = {"unet": "unet_batch2", "vae": "vae", "text": "text_encoder", "clip": "clip"}
