@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { defaultCacheDir } from '../engine/hub/cache.js';
 import { app } from 'electron';
 import { argValue, builtInPackDirs, isPackDir, resolveDefaultPack } from '../host/default-pack.js';
 import { PathPolicy } from '../host/path-policy.js';
@@ -94,8 +95,9 @@ export function desktopPathPolicy(startupPack: string | undefined): PathPolicy {
   const root = app.isPackaged ? process.resourcesPath : app.getAppPath();
   const roots = [...builtInPackDirs(root), userPacksDir(), ...(app.isPackaged ? [path.join(process.resourcesPath, 'mini-world')] : [])];
   if (startupPack) roots.push(startupPack);
-  // Folders the user opened in earlier sessions (picked or dropped then): the recent-packs list.
-  roots.push(...recentPacks());
+  // Folders the user opened in earlier sessions (picked or dropped then): the recent-packs list; and the
+  // hub cache with the packs composed from it (Models → Get models).
+  roots.push(...recentPacks(), path.dirname(defaultCacheDir()));
   return new PathPolicy(roots, {
     owner: 'the desktop app',
     hint: 'Choose it with Browse… (or File ▸ Open, or drop it on the window): the app uses only files and folders you picked',

@@ -32,6 +32,8 @@ export const PRELOAD_METHODS = {
   composePack: true,
   leakage: true,
   checkPacks: true,
+  listCatalog: true,
+  downloadModel: true,
 } as const satisfies Record<ContractMethod, true>;
 
 export const PRELOAD_EXTRA_KEYS = ['cancel', 'subscribe', 'pickPath', 'restartEngine'] as const;

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { defaultCacheDir } from '../engine/hub/cache.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { EngineHost } from '../host/engine-host.js';
@@ -75,7 +76,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<ServerHandl
   const token = opts.token ?? newToken();
   const files = new StaticFiles(opts.rendererDir ?? path.join(packageRoot(), 'dist', 'renderer'));
   const engine = opts.engine ?? new EngineHost({ packDir: opts.packDir, provider: opts.provider, cacheDir: opts.cacheDir });
-  const paths = new PathPolicy(opts.roots?.length ? opts.roots : defaultRoots(opts.packDir));
+  // Models → Get models downloads into the hub cache and composes packs beside it: that folder is always readable.
+  const paths = new PathPolicy([...(opts.roots?.length ? opts.roots : defaultRoots(opts.packDir)), path.dirname(defaultCacheDir())]);
   // Start the engine now, but do not wait: the page loads while models load, and shows the progress.
   if (engine instanceof EngineHost) void engine.start().catch(() => undefined);
 

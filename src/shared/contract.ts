@@ -13,8 +13,11 @@ import { AskParams, type AskResult, FeaturesParams, type FeaturesResult, type Mo
 import { EvaluateParams, type EvaluateResult, type SuiteList } from './contract/eval.js';
 import { LeakageParams, type LeakageReport } from './contract/leakage.js';
 import {
+  type CatalogList,
   CheckPacksParams,
   type CheckPacksResult,
+  DownloadModelParams,
+  type DownloadModelResult,
   ComposePackParams,
   type ComposePackResult,
   type EngineStatus,
@@ -66,6 +69,8 @@ export const CONTRACT = {
   leakage: LeakageParams,
   composePack: ComposePackParams,
   checkPacks: CheckPacksParams,
+  listCatalog: z.object({}).default({}),
+  downloadModel: DownloadModelParams,
 } as const;
 
 export type ContractMethod = keyof typeof CONTRACT;
@@ -84,6 +89,8 @@ export interface ContractResults {
   leakage: LeakageReport;
   composePack: ComposePackResult;
   checkPacks: CheckPacksResult;
+  listCatalog: CatalogList;
+  downloadModel: DownloadModelResult;
 }
 
 export type ContractParams = { [K in ContractMethod]: z.input<(typeof CONTRACT)[K]> };

@@ -15,6 +15,7 @@ import { leakage } from '../eval/leakage-method.js';
 import { composePackMethod } from '../importers/compose-method.js';
 import { estimatePack } from '../importers/memory-estimate.js';
 import { checkPacks } from '../pack/check-packs.js';
+import { downloadModel, listCatalog } from '../hub/catalog-methods.js';
 import { Lanes, laneOf } from './lanes.js';
 import { visualize } from '../viz/visualize.js';
 
@@ -62,15 +63,17 @@ export class EngineService {
       void this.dispose().then(() => process.exit(0));
       return;
     }
-    // Cheap reads answer at once instead of waiting behind a running ask (status bar, pack panel).
-    if (msg.method === 'status' || msg.method === 'packInfo') {
-      void this.dispatch(msg.method, msg.params, msg.id, new AbortController().signal)
-        .then((result) => this.send({ type: 'result', id: msg.id, result }))
-        .catch((e) => this.send({ type: 'error', id: msg.id, error: toTwinLensError(e).toJSON() }));
-      return;
-    }
     const controller = new AbortController();
     this.controllers.set(msg.id, controller);
+    // Cheap reads answer at once instead of waiting behind a running ask (status bar, pack panel), and
+    // downloads run beside the queue: they wait on the network, not on ONNX Runtime.
+    if (msg.method === 'status' || msg.method === 'packInfo' || msg.method === 'listCatalog' || msg.method === 'downloadModel') {
+      void this.dispatch(msg.method, msg.params, msg.id, controller.signal)
+        .then((result) => this.send({ type: 'result', id: msg.id, result }))
+        .catch((e) => this.send({ type: 'error', id: msg.id, error: toTwinLensError(e).toJSON() }))
+        .finally(() => this.controllers.delete(msg.id));
+      return;
+    }
     this.lanes.submit(laneOf(msg.method), async () => {
       try {
         const result = await this.dispatch(msg.method, msg.params, msg.id, controller.signal);
@@ -129,6 +132,10 @@ export class EngineService {
         const estimate: ContractResults['estimate'] = await estimatePack(dir, { tap: p.tap, maxLength: p.maxLength });
         return estimate;
       }
+      case 'listCatalog':
+        return listCatalog();
+      case 'downloadModel':
+        return downloadModel((parsed.data as ContractParams['downloadModel']).id, { signal, emit });
       case 'checkPacks':
         return checkPacks((parsed.data as ContractParams['checkPacks']).dirs);
       case 'composePack':

@@ -4,6 +4,7 @@
  * (memory before loading) and `composePack` (the importer).
  */
 import { z } from 'zod';
+import type { CatalogEntry } from '../catalog.js';
 import type { ResolvedDiffusionSettings } from './common.js';
 
 /** Memory and UNet-cost estimate of a pack before (or after) loading it (the Models view). */
@@ -38,6 +39,28 @@ export const ComposePackParams = z.object({
 export type ComposePackParams = z.input<typeof ComposePackParams>;
 
 export const OpenPackParams = z.object({ dir: z.string().min(1) });
+
+/** `listCatalog`: the exports Models → Get models offers (shared/catalog.ts, or $TWINLENS_CATALOG on the engine's machine). */
+export interface CatalogList {
+  entries: CatalogEntry[];
+  /** Where downloads go (the hub cache) and where composed packs are written. */
+  cacheDir: string;
+  packsDir: string;
+  freeBytes: number;
+}
+
+/** `downloadModel`: pull one catalog entry into the hub cache (resumes a partial download; progress events). */
+export const DownloadModelParams = z.object({ id: z.string().min(1).max(200) });
+export type DownloadModelParams = z.input<typeof DownloadModelParams>;
+
+export interface DownloadModelResult {
+  id: string;
+  /** The export's folder in the cache snapshot: what composePack takes as sd / clip / llm. */
+  folder: string;
+  bytes: number;
+  /** Bytes fetched by this call (0 when everything was already cached). */
+  downloadedBytes: number;
+}
 
 /** `checkPacks`: whether each folder still holds a pack that loads (the recent-packs list greys the others). */
 export const CheckPacksParams = z.object({ dirs: z.array(z.string().min(1)).max(16) });

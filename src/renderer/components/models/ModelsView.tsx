@@ -14,6 +14,7 @@ import type { Bridge } from '../../bridge/index.js';
 import { BrowseButton } from '../BrowseButton.js';
 import { formatBytes } from '../../lib/format.js';
 import { ComposePack } from './ComposePack.js';
+import { GetModels } from './GetModels.js';
 
 interface Props {
   hidden?: boolean;
@@ -85,6 +86,7 @@ export function ModelsView({ hidden, bridge, pack, packError, onOpenPack }: Prop
             </button>
           </div>
         </form>
+        <GetModels bridge={bridge} onOpenPack={onOpenPack} />
         <ComposePack bridge={bridge} onOpenPack={onOpenPack} />
         <p className="muted small">
           The same from a terminal: <code>npx twinlens packs import --sd DIR --clip DIR --llm DIR --out PACK</code>.
