@@ -89,6 +89,8 @@ interface ScaleInfo {
   matmul: number;
   prompt?: number;
   decode?: number;
+  /** File name (in llm/onnx) of the decoder's int8 variant. */
+  llm_int8?: string;
   parts: Record<string, { params: number; macs: number; onnx: string; config: Record<string, unknown> }>;
 }
 
@@ -238,9 +240,13 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<ScaleBenchRep
   let memory: ScaleBenchReport['memory'];
   if (info.parts.llm) {
     step('llm prefill + decode');
-    const llm = await llmStages(o, info, io, bareOpts);
+    const decPath = path.join(o.dir, info.parts.llm.onnx);
+    const llm = await llmStages(o, info, io, bareOpts, decPath, '');
     stages.push(...llm.stages);
     memory = llm.memory;
+    // The int8 `_quantized` variant the transformers.js repos publish: other weights than PyTorch's, so its
+    // rows compare speed and say how often its greedy tokens still equal PyTorch's fp32 ones.
+    if (info.llm_int8) stages.push(...(await llmStages(o, info, io, bareOpts, path.join(path.dirname(decPath), info.llm_int8), '_int8')).stages);
   }
   o.onProgress?.('done', total, total);
   return {
@@ -287,11 +293,12 @@ async function llmStages(
   info: ScaleInfo,
   io: Map<string, { shape: number[]; data: Float32Array }> | undefined,
   bareOpts: { threads: number; provider: string },
+  decPath: string,
+  suffix: '' | '_int8',
 ): Promise<{ stages: ScaleStage[]; memory: NonNullable<ScaleBenchReport['memory']> }> {
   const cfg = info.parts.llm.config;
   const hidden = Number(cfg.hidden_size);
   const shape = { numLayers: Number(cfg.num_hidden_layers), numKvHeads: Number(cfg.num_key_value_heads), headDim: hidden / Number(cfg.num_attention_heads) };
-  const decPath = path.join(o.dir, info.parts.llm.onnx);
   const embPath = path.join(path.dirname(decPath), 'embed_tokens.onnx');
   const promptLen = info.prompt ?? 64;
   const decodeLen = info.decode ?? 16;
@@ -360,7 +367,7 @@ async function llmStages(
     // Every weight of the decoder is read once per token (the tied lm_head included); the embedding row is negligible.
     const bytesPerToken = fs
       .readdirSync(path.dirname(decPath))
-      .filter((f) => f.startsWith('decoder_model_merged'))
+      .filter((f) => f.startsWith(path.basename(decPath)))
       .reduce((a, f) => a + fs.statSync(path.join(path.dirname(decPath), f)).size, 0);
     const bound = (bandwidthGBs * 1e9) / bytesPerToken;
     const rp = o.reference?.stages.prefill;
@@ -372,7 +379,7 @@ async function llmStages(
     return {
       stages: [
         {
-          stage: 'prefill',
+          stage: `prefill${suffix}`,
           engineMs: pm,
           bareMs: median(bare.prefill),
           torchMs: rp?.median,
@@ -382,7 +389,7 @@ async function llmStages(
           relDiff: refLogits && engine.first ? relDiff({ dims: [], data: engine.first }, refLogits) : undefined,
         },
         {
-          stage: 'decode_per_token',
+          stage: `decode_per_token${suffix}`,
           engineMs: dm,
           bareMs: median(bare.token),
           torchMs: rd?.median,

@@ -36,8 +36,17 @@ describe.skipIf(!!problem)(`bench --scale sd15-mini${problem ? ` (skipped: ${pro
     const report = JSON.parse(r.stdout) as ScaleBenchReport & { reference: { torch: string } };
     expect(fs.existsSync(path.join(dir, 'scale.json'))).toBe(true);
     expect(report.reference.torch).toMatch(/^2\./);
-    expect(report.stages.map((s) => s.stage)).toEqual(['vae', 'text_encoder', 'unet_batch2', 'clip', 'prefill', 'decode_per_token']);
-    for (const s of report.stages.filter((x) => x.stage !== 'decode_per_token')) {
+    expect(report.stages.map((s) => s.stage)).toEqual([
+      'vae',
+      'text_encoder',
+      'unet_batch2',
+      'clip',
+      'prefill',
+      'decode_per_token',
+      'prefill_int8',
+      'decode_per_token_int8',
+    ]);
+    for (const s of report.stages.filter((x) => !x.stage.startsWith('decode_per_token') && !x.stage.endsWith('_int8'))) {
       expect(s.engineMs, s.stage).toBeGreaterThan(0);
       expect(s.bareMs, s.stage).toBeGreaterThan(0);
       expect(s.torchMs, s.stage).toBeGreaterThan(0);
@@ -51,6 +60,10 @@ describe.skipIf(!!problem)(`bench --scale sd15-mini${problem ? ` (skipped: ${pro
     expect(decode?.tokensAgree).toBe(1);
     expect(decode?.tokensPerSecond).toBeGreaterThan(0);
     expect(report.memory?.bytesPerToken).toBeGreaterThan(0);
+    // The int8 variant: other weights, so only its speed and a loose closeness to PyTorch's float32 logits.
+    const int8 = report.stages.find((s) => s.stage === 'decode_per_token_int8');
+    expect(int8?.tokensPerSecond).toBeGreaterThan(0);
+    expect(report.stages.find((s) => s.stage === 'prefill_int8')?.relDiff).toBeLessThan(0.5);
     expect(report.matmul.gflops).toBeGreaterThan(0);
     expect(report.pruned?.tensor).toMatch(/up_blocks\.1\/attentions\.1\/transformer_blocks\.0\/attn2\/to_q/);
     // A pruned graph has fewer nodes than the full one; its time is reported, not asserted.

@@ -51,7 +51,7 @@ function python(module: string, args: string[]): Promise<string> {
       const text = d.toString('utf8');
       tail = (tail + text).slice(-2000);
       // Progress lines only; the libraries' tracer warnings are noise here.
-      for (const line of text.split('\n')) if (/^(unet|vae|text|clip)\b/.test(line)) process.stderr.write(`  ${line}\n`);
+      for (const line of text.split('\n')) if (/^(unet|vae|text|clip|llm)\b/.test(line)) process.stderr.write(`  ${line}\n`);
     });
     child.on('error', reject);
     child.on('close', (code) => {
@@ -94,6 +94,14 @@ export function scaleTable(r: ScaleBenchReport, torchNote: string): string {
         `= a bound of ${fmt(r.memory.decodeBoundTokensPerSecond)} tokens/s; the engine reaches ${fmt((dec.ofCeiling ?? NaN) * 100, 0)} % of it` +
         `${dec.tokensAgree === undefined ? '' : `; its greedy tokens equal PyTorch's at ${fmt(dec.tokensAgree * 100, 0)} % of positions`}.`,
     );
+  const q = r.stages.find((s) => s.stage === 'decode_per_token_int8');
+  if (q)
+    lines.push(
+      '',
+      `int8 decoder (the \`_quantized\` variant transformers.js repos publish, onnxruntime dynamic quantization): ${fmt(q.tokensPerSecond)} tokens/s` +
+        `${q.vsTorch ? ` = ${fmt(q.vsTorch, 2)}× PyTorch's float32` : ''}, ${fmt((q.ofCeiling ?? NaN) * 100, 0)} % of its own bandwidth bound` +
+        `${q.tokensAgree === undefined ? '' : `; its greedy tokens equal PyTorch's float32 ones at ${fmt(q.tokensAgree * 100, 0)} % of positions`}.`,
+    );
   return [
     `Scale ${r.scale}, image ${r.image} px, ${r.iterations} iterations after warm-up, ${r.cores} cores; medians.`,
     `MatMul ceiling: ${r.matmul.n}×${r.matmul.n} float32 in ONNX Runtime, ${fmt(r.matmul.medianMs)} ms = ${fmt(r.matmul.gflops, 0)} GFLOP/s.`,
@@ -132,15 +140,18 @@ export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
   const dir = path.resolve(o.benchDir ?? path.join(REPO_ROOT, '.cache', 'bench', o.scale));
   const problem = pythonProblem(projectPython(), ['torch', 'diffusers', 'transformers', 'onnx', 'safetensors']);
   const index = path.join(dir, 'scale.json');
-  // Incomplete (interrupted, or made before the scale gained a part): the generator exports what is missing.
-  if (!fs.existsSync(index) || !(JSON.parse(fs.readFileSync(index, 'utf8')) as { complete?: boolean }).complete) {
-    if (problem)
+  const complete = fs.existsSync(index) && !!(JSON.parse(fs.readFileSync(index, 'utf8')) as { complete?: boolean }).complete;
+  if (problem) {
+    if (!complete)
       throw new TwinLensError(
         'INVALID_ARGUMENT',
         `The ${o.scale} bench models are not in ${dir} and cannot be made: ${problem}`,
         'Run `npm run setup:py` first',
       );
-    process.stderr.write(`Generating the ${o.scale} bench models into ${dir} (once; cached)…\n`);
+  } else {
+    // Always asked: it returns at once when every part is there, and exports only what is missing
+    // (an interrupted run, or a scale that gained a part since).
+    if (!complete) process.stderr.write(`Generating the ${o.scale} bench models into ${dir} (once; cached)…\n`);
     await python('twinlens_train.bench.scale_models', ['--scale', o.scale, '--out', dir]);
   }
   let reference: ScaleReference | undefined;
