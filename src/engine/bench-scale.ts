@@ -13,6 +13,7 @@
  * the same inputs are fed and the engine's outputs are compared with PyTorch's.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { TwinLensError } from '../shared/errors.js';
 import { decodeSafetensors } from './export/safetensors.js';
@@ -160,7 +161,7 @@ export async function runScaleBench(o: ScaleBenchOptions): Promise<ScaleBenchRep
   if (image % 64) throw new TwinLensError('INVALID_ARGUMENT', `--image-size ${image} is not a multiple of 64`, 'Use 256, 512 or 768');
   const ioPath = path.join(o.dir, `io-${image}.safetensors`);
   const io = o.reference && fs.existsSync(ioPath) ? decodeSafetensors(fs.readFileSync(ioPath)).tensors : undefined;
-  const cores = (await import('node:os')).availableParallelism();
+  const cores = os.availableParallelism();
   const bareOpts = { threads: o.threads ?? cores, provider: o.provider === 'cuda' ? 'cuda' : 'cpu' };
   const total = PARTS.length + 2 + (info.parts.llm ? 1 : 0);
   let done = 0;

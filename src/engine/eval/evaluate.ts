@@ -26,7 +26,7 @@ import {
 import type { RequestContext } from '../engine.js';
 import { loadSuite } from './index.js';
 import type { RunHeader } from './records.js';
-import { runEval, runHeader } from './runner.js';
+import { type AskFn, runEval, runHeader } from './runner.js';
 import { userCacheDir } from '../util/cache-dir.js';
 import { builtInSuites, resolveSuitePath } from './suite.js';
 import { summarize } from './summary.js';
@@ -41,6 +41,17 @@ export interface EvalEngine {
 }
 
 const THUMB_PX = 96;
+
+/**
+ * The runners' `ask` over the engine: each item first lets the questions asked meanwhile go
+ * (ctx.yieldToInteractive, process/lanes.ts), then asks. Shared by evaluate and leakage.
+ */
+export function engineAsk(engine: EvalEngine, ctx: RequestContext): AskFn {
+  return async (p, o) => {
+    await ctx.yieldToInteractive?.();
+    return engine.ask(AskParams.parse(p), { signal: o.signal, emit: o.onEvent });
+  };
+}
 
 /** The modes an evaluation runs ('all' = every available non-extra mode): shared/modes.ts. */
 export function evalModes(info: PackInfo, modes: EvaluateParamsParsed['modes']): string[] {
@@ -89,47 +100,40 @@ export async function evaluate(engine: EvalEngine, params: EvaluateParamsParsed,
     limit: params.limit,
     pack: { name: info.name, hash: packHash(info.dir) },
   };
-  const run = await runEval(
-    async (p, o) => {
-      await ctx.yieldToInteractive?.();
-      return engine.ask(AskParams.parse(p), { signal: o.signal, emit: o.onEvent });
+  const run = await runEval(engineAsk(engine, ctx), suite, {
+    modes,
+    modeInputs: Object.fromEntries(info.modes.map((m) => [m.id, [...m.inputs]])),
+    diffusion: params.diffusion,
+    generation: params.generation,
+    sweep,
+    limit: params.limit,
+    pack: identity.pack,
+    resultsFile: journalPath(runHeader(suite, identity)),
+    fresh: !params.resume,
+    signal: ctx.signal,
+    onProgress: (p) => {
+      const acc = Object.entries(p.running)
+        .map(([m, r]) => `${m} ${r.n ? Math.round((100 * r.correct) / r.n) : 0}%`)
+        .join(' · ');
+      ctx.emit?.({
+        type: 'progress',
+        stage: 'evaluate',
+        done: p.done,
+        total: p.total,
+        message: [p.item, p.setting !== 'default' ? p.setting : undefined, acc].filter(Boolean).join(' · '),
+      });
+      ctx.emit?.({
+        type: 'eval-progress',
+        done: p.done,
+        total: p.total,
+        elapsedMs: p.elapsedMs,
+        etaMs: p.etaMs,
+        item: p.item,
+        setting: p.setting,
+        running: structuredClone(p.running),
+      });
     },
-    suite,
-    {
-      modes,
-      modeInputs: Object.fromEntries(info.modes.map((m) => [m.id, [...m.inputs]])),
-      diffusion: params.diffusion,
-      generation: params.generation,
-      sweep,
-      limit: params.limit,
-      pack: identity.pack,
-      resultsFile: journalPath(runHeader(suite, identity)),
-      fresh: !params.resume,
-      signal: ctx.signal,
-      onProgress: (p) => {
-        const acc = Object.entries(p.running)
-          .map(([m, r]) => `${m} ${r.n ? Math.round((100 * r.correct) / r.n) : 0}%`)
-          .join(' · ');
-        ctx.emit?.({
-          type: 'progress',
-          stage: 'evaluate',
-          done: p.done,
-          total: p.total,
-          message: [p.item, p.setting !== 'default' ? p.setting : undefined, acc].filter(Boolean).join(' · '),
-        });
-        ctx.emit?.({
-          type: 'eval-progress',
-          done: p.done,
-          total: p.total,
-          elapsedMs: p.elapsedMs,
-          etaMs: p.etaMs,
-          item: p.item,
-          setting: p.setting,
-          running: structuredClone(p.running),
-        });
-      },
-    },
-  );
+  });
   const doc = summarize(run.header, run.records);
   const summary: EvalSummary = doc;
   const thumbnails: Record<string, Uint8Array> = {};

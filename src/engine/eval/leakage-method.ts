@@ -7,9 +7,9 @@
  * a cancel stops after the current ask and returns the report over the
  * items finished (complete: false).
  */
-import { AskParams, type LeakageParamsParsed, type LeakageReport, type PackInfo } from '../../shared/contract.js';
+import { type LeakageParamsParsed, type LeakageReport, type PackInfo } from '../../shared/contract.js';
 import type { RequestContext } from '../engine.js';
-import { type EvalEngine } from './evaluate.js';
+import { type EvalEngine, engineAsk } from './evaluate.js';
 import { runnableModes } from '../../shared/modes.js';
 import { packHash } from '../pack/pack-hash.js';
 import { loadSuite } from './index.js';
@@ -26,26 +26,19 @@ export async function leakage(engine: EvalEngine, params: LeakageParamsParsed, c
   const suite = loadSuite(params.suite, { packDir: info.dir, imagesDir: params.imagesDir });
   const modes = leakageModes(info, params.modes);
   const guidance = [...new Set(params.guidance)];
-  const run = await runLeakage(
-    async (p, o) => {
-      await ctx.yieldToInteractive?.();
-      return engine.ask(AskParams.parse(p), { signal: o.signal, emit: o.onEvent });
+  const run = await runLeakage(engineAsk(engine, ctx), suite, {
+    modes,
+    guidance,
+    task: params.task,
+    diffusion: params.diffusion,
+    generation: params.generation,
+    limit: params.limit,
+    signal: ctx.signal,
+    onProgress: (p) => {
+      ctx.emit?.({ type: 'progress', stage: 'leakage', done: p.done, total: p.total, message: p.item });
+      ctx.emit?.({ type: 'eval-progress', done: p.done, total: p.total, elapsedMs: p.elapsedMs, etaMs: p.etaMs, item: p.item, running: {} });
     },
-    suite,
-    {
-      modes,
-      guidance,
-      task: params.task,
-      diffusion: params.diffusion,
-      generation: params.generation,
-      limit: params.limit,
-      signal: ctx.signal,
-      onProgress: (p) => {
-        ctx.emit?.({ type: 'progress', stage: 'leakage', done: p.done, total: p.total, message: p.item });
-        ctx.emit?.({ type: 'eval-progress', done: p.done, total: p.total, elapsedMs: p.elapsedMs, etaMs: p.etaMs, item: p.item, running: {} });
-      },
-    },
-  );
+  });
   const report: LeakageReport = leakageReport({
     run,
     suite: { name: suite.name, hash: suite.hash, items: suite.items.length },
