@@ -38,12 +38,15 @@ export interface ScaleCommandOptions {
   json?: boolean;
 }
 
-/** Runs `python -m module args…` with training/ on PYTHONPATH; its stderr (progress) goes to ours, stdout is returned. */
-function python(module: string, args: string[]): Promise<string> {
+/**
+ * Runs `python -m module args…` (the project's Python unless `exe` is given) with training/ on PYTHONPATH;
+ * its stderr (progress) goes to ours, stdout is returned.
+ */
+function python(module: string, args: string[], exe = projectPython()): Promise<string> {
   const training = path.join(REPO_ROOT, 'training');
   const env = { ...process.env, PYTHONPATH: [training, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) };
   return new Promise((resolve, reject) => {
-    const child = spawn(projectPython(), ['-m', module, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(exe, ['-m', module, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let tail = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -71,6 +74,55 @@ function python(module: string, args: string[]): Promise<string> {
 function lastJson<T>(stdout: string): T {
   const line = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as T;
+}
+
+/** Debian's PyTorch timing the same UNet (training/twinlens_train/bench/torch_legacy.py). */
+export interface LegacyTorch {
+  torch: string;
+  threads: number;
+  python: string;
+  median: number;
+  layout: string;
+  max_rel_diff: number;
+}
+
+/** The Python whose (older) torch is timed beside the reference: $TWINLENS_LEGACY_PYTHON ('none' skips), else Debian's. */
+const legacyPython = () => process.env.TWINLENS_LEGACY_PYTHON ?? '/usr/bin/python3';
+
+/** Why Debian's PyTorch cannot be timed here, or null. */
+function legacyProblem(exe: string): string | null {
+  if (exe === 'none') return 'TWINLENS_LEGACY_PYTHON=none';
+  if (!fs.existsSync(exe)) return `${exe} not found`;
+  const r = spawnSync(exe, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (r.status !== 0) return `${exe} has no torch (Debian: apt install python3-torch)`;
+  return null;
+}
+
+/** Converts (once, with the project's Python) the UNet's weights and inputs, then times them in the legacy Python. */
+async function legacyTorch(dir: string, image: number, o: ScaleCommandOptions, threads: number): Promise<LegacyTorch> {
+  const exe = legacyPython();
+  const common = ['--dir', dir, '--image', String(image)];
+  await python('twinlens_train.bench.torch_legacy', ['--convert', ...common]);
+  const r = lastJson<Omit<LegacyTorch, 'python'>>(
+    await python(
+      'twinlens_train.bench.torch_legacy',
+      ['--time', ...common, '--iterations', String(o.iterations), '--warmup', String(o.warmup), '--threads', String(threads)],
+      exe,
+    ),
+  );
+  return { ...r, python: exe };
+}
+
+/** The line under the table that puts Debian's PyTorch beside the engine's UNet pass. */
+export function legacyLine(r: ScaleBenchReport, legacy: LegacyTorch | undefined, note: string | undefined): string {
+  if (!legacy) return note ? `\nDebian's PyTorch: not run (${note}).\n` : '';
+  const unet = r.stages.find((s) => s.stage === 'unet_batch2');
+  const ratio = unet?.engineMs ? legacy.median / unet.engineMs : undefined;
+  return (
+    `\nDebian's PyTorch ${legacy.torch} (${legacy.python}; no diffusers there, so the UNet runs as training's diffusers-compatible class ` +
+    `on the same weights and inputs, max rel. diff ${legacy.max_rel_diff.toExponential(1)}): unet_batch2 ${fmt(legacy.median)} ms ` +
+    `(${legacy.layout === 'channels_last' ? 'channels-last' : 'contiguous'}, ${legacy.threads} threads, inference_mode) — the engine is ${fmt(ratio, 2, '×')} faster.\n`
+  );
 }
 
 const fmt = (x: number | undefined, d = 1, suffix = '') => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(d)}${suffix}`);
@@ -176,6 +228,15 @@ export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
     );
     torchNote = `${reference.torch} eager, ${reference.threads} threads, inference_mode, the faster of contiguous / channels-last`;
   }
+  let legacy: LegacyTorch | undefined;
+  let legacyNote: string | undefined;
+  if (reference) {
+    legacyNote = legacyProblem(legacyPython()) ?? undefined;
+    if (!legacyNote) {
+      process.stderr.write(`Debian's PyTorch (${legacyPython()}), the same UNet…\n`);
+      legacy = await legacyTorch(dir, reference.image, o, o.threads ?? os.availableParallelism());
+    }
+  }
   process.stderr.write('Engine and bare ONNX Runtime…\n');
   const report = await runScaleBench({
     dir,
@@ -193,7 +254,7 @@ export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
     process.stderr.write('Peak memory of one question in a fresh process vs packs estimate…\n');
     rss = await rssCheck(dir, report.image);
   }
-  let table = scaleTable(report, torchNote);
+  let table = scaleTable(report, torchNote) + legacyLine(report, legacy, legacyNote);
   if (rss)
     table +=
       `\nMemory: an SD + CLIP pack composed from these models (packs import), one question's features computed twice in a fresh ` +
@@ -201,6 +262,6 @@ export async function runScaleCommand(o: ScaleCommandOptions): Promise<void> {
       `packs estimate said ${gib(rss.estimateBytes)} GiB (measured ÷ estimate = ${rss.ratio.toFixed(2)}).\n`;
   if (o.markdown) fs.writeFileSync(o.markdown, table);
   if (o.chart) fs.writeFileSync(o.chart, scaleChartSvg(report));
-  if (o.json) printJson({ ...report, reference: reference ?? null, torchNote, rss: rss ?? null });
+  if (o.json) printJson({ ...report, reference: reference ?? null, torchNote, legacyTorch: legacy ?? null, legacyNote: legacyNote ?? null, rss: rss ?? null });
   else process.stdout.write(table);
 }
