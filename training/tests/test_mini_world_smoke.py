@@ -14,7 +14,7 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     has_engine = shutil.which("npx") and os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node"))
     # stage report runs the TypeScript engine; without node_modules every other stage still runs
     stages = [] if has_engine else [a for s in ["data", "clip", "vae", "unet", "features", "llm", "align", "tune",
-                                                "export", "eval"] for a in ("--stage", s)]
+                                                "pairdata", "pairs", "export", "eval"] for a in ("--stage", s)]
     r = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.train", "--quick", "--work", str(work),
                         "--pack", str(pack)] + stages, cwd=os.path.join(REPO, "training"), capture_output=True,
                        text=True)
@@ -22,6 +22,11 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     # stage 2 ran in the two default worker processes, each training its own modes
     workers = [open(work / f"tune-worker{i}.log").read() for i in range(2)]
     assert "tune[fused]" in workers[0] and "tune[clip]" in workers[1] and "tune[clip]" not in workers[0]
+    # stage 3 (the quick recipe has pair_steps > 0): every mode continued from stage 2 on pairs, in the same
+    # two workers, and the export read those checkpoints
+    workers = [open(work / f"pairs-worker{i}.log").read() for i in range(2)]
+    assert "pairs[fused]" in workers[0] and "pairs[clip]" in workers[1]
+    assert all(os.path.isfile(work / f"pairs-{m}.pt") for m in ("clip", "diffusion", "fused", "fused-xattn", "leaky"))
     m = json.load(open(pack / "pack.json"))
     assert set(m["modes"]) == {"clip", "diffusion", "fused", "fused-xattn", "leaky"}
     assert m["modes"]["leaky"]["extra"] is True

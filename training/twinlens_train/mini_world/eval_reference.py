@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from twinlens_train.images import load_png
-from twinlens_train.mini_world.recipe import MODES, PROJ_KEYS, Ctx, expand_image, prompt_token_ids, splice, visual
+from twinlens_train.mini_world.recipe import (MODES, PROJ_KEYS, Ctx, expand_image, final_checkpoint, prompt_token_ids,
+                                              splice, visual)
 from twinlens_train.models import LlamaForCausalLM
 from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate
 from twinlens_train.paths import REPO, WORK
@@ -94,7 +95,7 @@ def evaluate(c, write: bool = True, limit: int = 0) -> dict:
     H = c.mc["llm"].hidden_size
     preds = {}
     for mode in MODES:
-        ck = torch.load(c.path(f"tune-{mode}.pt"))
+        ck = torch.load(c.path(final_checkpoint(c, mode)))
         llm = LlamaForCausalLM(c.mc["llm"])
         llm.load_state_dict(ck["llm"])
         llm.eval()

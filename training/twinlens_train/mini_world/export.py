@@ -10,6 +10,7 @@ import torch
 
 from twinlens_train.export import MergedDecoder, export_embed_tokens, export_onnx, kv_decoder_io, sha256_file
 from twinlens_train.mini_world import eval_reference
+from twinlens_train.mini_world.recipe import final_checkpoint
 from twinlens_train.mw_models import IMAGE_SIZE, TAP, T_FEAT, GUIDANCE, TEXT_MAX_LENGTH, build_projectors
 from twinlens_train.models import LlamaForCausalLM
 from twinlens_train.pipeline import CLIP_MEAN, CLIP_STD
@@ -90,7 +91,7 @@ def stage_export(c) -> None:
     Dd = c.mc["unet"].block_out_channels[::-1][1]
     modes = {}
     for mode in MODE_INFO:
-        ck = torch.load(c.path(f"tune-{mode}.pt"))
+        ck = torch.load(c.path(final_checkpoint(c, mode)))
         dec = MergedDecoder(lc)
         dec.load_state_dict(ck["llm"])
         dec_path = "llm/decoder_model_merged.onnx" if mode == "clip" else f"llm/decoder_{mode}.onnx"

@@ -18,6 +18,9 @@ Stages (each writes a checkpoint in training/.work/<full|quick>/ and is skipped 
   tune     stage 2: projector + LLM decoder per mode on VQA + detailed descriptions (question-guided s=4,
            30% prompt dropout; modes split over --jobs worker processes;
            leaky: no dropout)
+  pairdata more train pairs (new scenes) and a validation probe of pairs, with their features (pairs.py)
+  pairs    stage 3, the pair curriculum: each mode continues from stage 2 with both images of a pair in
+           one batch (pairs.py; recipes with pair_steps = 0, like the shipped v2.2, skip both)
   export   ONNX pack, pack.json, goldens for the TS agreement check (export.py)
   eval     eval_reference.py on the test suites -> <pack>/eval-python.json
   report   report.py: the TS engine's measurements, bounds, samples, model card
@@ -41,9 +44,11 @@ import torch.nn.functional as F
 from twinlens_train import world
 from twinlens_train.images import save_png
 from twinlens_train.mini_world.export import stage_eval, stage_export
-from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, SEED, TUNE_LR, Ctx, SeqCache,
+from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, RECIPES, SEED, SHIPPED_RECIPE, TUNE_LR, Ctx,
+                                              SeqCache,
                                               Standardize, expand_image, lm_loss, load_features, log, lr_at,
                                               new_llm, seed_all, splice, stage_llm, visual)
+from twinlens_train.mini_world.pairs import stage_pairdata, stage_pairs
 from twinlens_train.mini_world.report import stage_report
 from twinlens_train.models import CLIPTextModel, CLIPVisionModelWithProjection, UNet2DConditionModel, VAEEncoder
 from twinlens_train.mw_models import (GUIDANCE, FeatureExtractor, VAEDecoder, build_projectors, clip_penultimate,
@@ -53,7 +58,7 @@ from twinlens_train.schedule import alphas_cumprod
 from twinlens_train.tokenizer import prompt_ids
 
 
-STAGES = ["data", "clip", "vae", "unet", "features", "llm", "align", "tune", "export", "eval", "report"]
+STAGES = ["data", "clip", "vae", "unet", "features", "llm", "align", "tune", "pairdata", "pairs", "export", "eval", "report"]
 
 
 # ------------------------------------------------------------------ data
@@ -329,16 +334,17 @@ def stage_align(c: Ctx):
 TUNE_GROUPS = [["fused", "leaky"], ["clip", "diffusion", "fused-xattn"]]
 
 
-def stage_tune_parallel(c: Ctx, jobs: int, argv: List[str]):
-    """Run stage 2 in `jobs` child processes (MW_MODES per group); each mode is seeded by its index in
-    MODES, so the split does not change any checkpoint."""
+def stage_tune_parallel(c: Ctx, jobs: int, argv: List[str], stage: str = "tune"):
+    """Run stage 2 (or 3: stage "pairs") in `jobs` child processes (MW_MODES per group); each mode is seeded
+    by its index in MODES, so the split does not change any checkpoint."""
     groups = [sum(TUNE_GROUPS[i::jobs], []) for i in range(jobs)]
     procs = []
     for i, g in enumerate(groups):
         env = module_env({"MW_MODES": ",".join(g)})
-        logf = open(c.path(f"tune-worker{i}.log"), "w")
-        log(f"tune: worker {i} trains {', '.join(g)} (log {logf.name})")
-        procs.append((subprocess.Popen(module_cmd("twinlens_train.mini_world.train", *argv), env=env, stdout=logf,
+        logf = open(c.path(f"{stage}-worker{i}.log"), "w")
+        log(f"{stage}: worker {i} trains {', '.join(g)} (log {logf.name})")
+        args = ["--stage", stage] + argv
+        procs.append((subprocess.Popen(module_cmd("twinlens_train.mini_world.train", *args), env=env, stdout=logf,
                                        stderr=subprocess.STDOUT), logf, g))
     failed = []
     for p, logf, g in procs:
@@ -346,10 +352,10 @@ def stage_tune_parallel(c: Ctx, jobs: int, argv: List[str]):
             failed.append(f"{','.join(g)} (exit {p.returncode}, see {logf.name})")
         logf.close()
     if failed:
-        raise SystemExit("stage tune failed: " + "; ".join(failed))
-    missing = [m for m in MODES if not os.path.exists(c.path(f"tune-{m}.pt"))]
+        raise SystemExit(f"stage {stage} failed: " + "; ".join(failed))
+    missing = [m for m in MODES if not os.path.exists(c.path(f"{stage}-{m}.pt"))]
     if missing:
-        raise SystemExit(f"stage tune: no checkpoint for {', '.join(missing)}")
+        raise SystemExit(f"stage {stage}: no checkpoint for {', '.join(missing)}")
 
 
 def stage_tune(c: Ctx, modes=None):
@@ -447,8 +453,8 @@ def val_acc(c: Ctx, mode, llm, projs, feats):
 
 # ------------------------------------------------------------------ main
 STAGE_FNS = {"data": stage_data, "clip": stage_clip, "vae": stage_vae, "unet": stage_unet, "features": stage_features,
-             "llm": stage_llm, "align": stage_align, "tune": stage_tune, "export": stage_export, "eval": stage_eval,
-             "report": stage_report}
+             "llm": stage_llm, "align": stage_align, "tune": stage_tune, "pairdata": stage_pairdata, "pairs": stage_pairs,
+             "export": stage_export, "eval": stage_eval, "report": stage_report}
 assert list(STAGE_FNS) == STAGES
 
 
@@ -457,15 +463,18 @@ def run_stage(c: Ctx, name: str, force: bool):
     if os.path.exists(marker) and not force:
         log(f"stage {name}: done earlier, skipped")
         return
-    if force and name == "tune":
+    if name in ("pairdata", "pairs") and not c.cfg.get("pair_steps"):
+        log(f"stage {name}: not in recipe {c.recipe} (pair_steps 0), skipped")
+        return
+    if force and name in ("tune", "pairs"):
         only = os.environ.get("MW_MODES")  # with MW_MODES, --force retrains only those modes
         for m in (only.split(",") if only else MODES):
-            if os.path.exists(c.path(f"tune-{m}.pt")):
-                os.remove(c.path(f"tune-{m}.pt"))
+            if os.path.exists(c.path(f"{name}-{m}.pt")):
+                os.remove(c.path(f"{name}-{m}.pt"))
     log(f"stage {name}: start")
     t0 = time.time()
-    if name == "tune" and c.jobs > 1 and not os.environ.get("MW_MODES"):
-        stage_tune_parallel(c, c.jobs, c.child_argv)
+    if name in ("tune", "pairs") and c.jobs > 1 and not os.environ.get("MW_MODES"):
+        stage_tune_parallel(c, c.jobs, c.child_argv, name)
     else:
         STAGE_FNS[name](c)
     dt = time.time() - t0
@@ -483,17 +492,22 @@ def main():
     ap.add_argument("--force", action="store_true", help="rerun the selected stages even if done")
     ap.add_argument("--pack", default=None, help="output pack folder (default models/mini-world; "
                                                  "--quick: training/.work/quick/pack)")
-    ap.add_argument("--work", default=None, help="checkpoint folder (default training/.work/<full|quick>)")
+    ap.add_argument("--work", default=None, help="checkpoint folder (default training/.work/<full|quick|RECIPE>)")
+    ap.add_argument("--recipe", default=SHIPPED_RECIPE, choices=sorted(RECIPES),
+                    help=f"sizes and steps (default {SHIPPED_RECIPE}, the one models/mini-world was trained with)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1: on a shared 2-core machine two threads ran 2.7x slower)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes for stage 2 (default 2, one per core)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    # only the shipped recipe writes models/mini-world by default; another one trains beside it until it
+    # becomes the shipped one (SHIPPED_RECIPE in recipe.py) or is given --pack models/mini-world
     pack = args.pack or (os.path.join(WORK, "quick", "pack") if args.quick
-                         else os.path.join(REPO, "models", "mini-world"))
-    c = Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work))
+                         else os.path.join(REPO, "models", "mini-world") if args.recipe == SHIPPED_RECIPE
+                         else os.path.join(WORK, args.recipe, "pack"))
+    c = Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work), args.recipe)
     c.jobs = args.jobs
-    c.child_argv = ["--stage", "tune", "--pack", c.pack, "--work", c.work, "--threads", str(args.threads)] + \
+    c.child_argv = ["--pack", c.pack, "--work", c.work, "--threads", str(args.threads), "--recipe", args.recipe] + \
         (["--quick"] if args.quick else []) + (["--force"] if args.force else [])
     stages = args.stage or (STAGES[STAGES.index(args.from_stage):] if args.from_stage else STAGES)
     for s in stages:
