@@ -26,6 +26,7 @@ import { DiffusionExtractor } from './diffusion/extractor.js';
 import { PromptEncoder } from './diffusion/prompt-encoder.js';
 import { NoiseSchedule, type SchedulerConfig } from './diffusion/schedule.js';
 import { GraphTaps } from './graph/graph-taps.js';
+import { foldTokens } from './fusion/fold-tokens.js';
 import { type Tokens, visualTokens } from './fusion/visual-tokens.js';
 import { assertPackFits } from './importers/memory-estimate.js';
 import { loadImage, type LoadedImage } from './image/image.js';
@@ -294,7 +295,7 @@ export class Engine {
         if (mode.inputs.includes('diffusion')) {
           const s = this.resolveDiffusion(params.diffusion, mode.diffusion, params.question);
           settingsUsed ??= s;
-          feats.diffusion = await this.diffusionTokens(image, s, ctx);
+          feats.diffusion = await this.diffusionTokens(image, s, ctx, mode.diffusionFold);
         }
         throwIfAborted(ctx.signal, 'Generation');
         const projectors = await runner.projectors();
@@ -337,16 +338,21 @@ export class Engine {
     );
   }
 
-  private diffusionTokens(image: LoadedImage, s: ResolvedDiffusionSettings, ctx: RequestContext): Promise<Tokens> {
-    return this.featureCache.get(FeatureCache.diffusionKey(image.hash, s), () =>
+  /** The tap's tokens (cached unfolded: modes that fold and modes that do not share one UNet pass), folded for the mode. */
+  private async diffusionTokens(image: LoadedImage, s: ResolvedDiffusionSettings, ctx: RequestContext, fold = 1): Promise<Tokens> {
+    const g = await this.featureCache.get(FeatureCache.diffusionKey(image.hash, s), () =>
       this.requireDiffusion()
         .extract(
           { image, prompt: s.prompt, taps: [s.tap], t: s.t, guidance: s.guidance, seed: s.seed, ensemble: s.ensemble, timer: ctx.timer },
           ctx.signal,
           (stage, done, total) => ctx.emit?.({ type: 'progress', stage, done, total }),
         )
-        .then((r) => ({ data: r.taps[0].data, count: r.taps[0].height * r.taps[0].width, dim: r.taps[0].channels })),
+        .then((r) => {
+          const tap = r.taps[0];
+          return { data: tap.data, count: tap.height * tap.width, dim: tap.channels, grid: { height: tap.height, width: tap.width } };
+        }),
     );
+    return foldTokens(g, fold);
   }
 
   /** Forget cached latents and features (bench measures cold stages). */

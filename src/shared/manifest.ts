@@ -142,6 +142,11 @@ export const ModeSection = z.object({
   llm: LlmParts.partial().optional(),
   /** Per-mode diffusion settings the projector was trained with. */
   diffusion: DiffusionDefaults.partial().optional(),
+  /**
+   * The diffusion tap's k×k blocks of cells become one token each (space-to-depth, channels in
+   * (dy, dx, c) order) before the projector: a finer tap read as few tokens (src/engine/fusion/fold-tokens.ts).
+   */
+  diffusionFold: z.number().int().min(1).max(8).default(1),
   /** Extra modes (e.g. a leakage-control variant) are listed but not in "all". */
   extra: z.boolean().default(false),
 });

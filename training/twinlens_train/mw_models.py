@@ -14,7 +14,7 @@ from .models import (CLIPTextConfig, CLIPTextModel, CLIPVisionConfig, CLIPVision
                      FusedProjectorConfig, FusedXAttnProjector, LLMConfig, LlamaForCausalLM, MlpProjector,
                      ProjectorConfig, UNet2DConditionModel, UNetConfig, VAEEncoder, VAEEncoderConfig)
 from .models.layers import ResnetBlock2D, Upsample2D
-from .pipeline import CLIP_MEAN, CLIP_STD, SD_TAPS
+from .pipeline import CLIP_MEAN, CLIP_STD, SD_TAPS, fold_tokens
 from .schedule import add_noise, alphas_cumprod
 from .tokenizer import ReferenceTokenizer, build_tokenizer_json, LLM_SPECIALS, TEXT_SPECIALS
 from .world import WORDS
@@ -117,9 +117,10 @@ class FeatureExtractor:
     batched over many (image, prompt) rows; the UNet stops at the tap."""
 
     def __init__(self, vae, text, unet, tok: ReferenceTokenizer, pad_id: int, latent_scale: float,
-                 t: int = T_FEAT, tap_path: str = TAP_PATH):
+                 t: int = T_FEAT, tap_path: str = TAP_PATH, fold: int = 1):
         self.vae, self.text, self.unet, self.tok = vae, text, unet, tok
         self.pad_id, self.scale, self.t, self.tap_path = pad_id, latent_scale, t, tap_path
+        self.fold = fold  # the modes' diffusionFold: k x k blocks of the tap's cells -> one token
         self.ac = alphas_cumprod()
         self._text_cache: Dict[str, torch.Tensor] = {}
 
@@ -173,7 +174,7 @@ class FeatureExtractor:
             f = store["f"]
             if f.dim() == 4:
                 f = f.flatten(2).transpose(1, 2)
-            out.append(f.float().numpy())
+            out.append(fold_tokens(f.float().numpy(), self.fold))
         return np.concatenate(out)
 
 

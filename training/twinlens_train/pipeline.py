@@ -40,6 +40,24 @@ SD_TAPS: Dict[str, str] = {
     "U-L2-R2-Res-Out": "up_blocks.2.resnets.2",
 }
 
+
+
+def fold_tokens(x: np.ndarray, k: int, height: Optional[int] = None) -> np.ndarray:
+    """[..., H*W, C] tap tokens -> [..., (H/k)*(W/k), k*k*C]: each k x k block of cells becomes one token,
+    channels in (dy, dx, c) order, as the engine's diffusionFold does (src/engine/fusion/fold-tokens.ts).
+    The grid is square unless `height` is given."""
+    if k == 1:
+        return x
+    *lead, hw, c = x.shape
+    h = height or int(round(hw ** 0.5))
+    w = hw // h
+    assert h * w == hw and h % k == 0 and w % k == 0, (x.shape, k)
+    y = x.reshape(*lead, h // k, k, w // k, k, c)
+    n = len(lead)
+    y = y.transpose(*range(n), n, n + 2, n + 1, n + 3, n + 4)
+    return np.ascontiguousarray(y.reshape(*lead, (h // k) * (w // k), k * k * c))
+
+
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -209,7 +227,7 @@ class ReferencePipeline:
             s = diffusion_settings
             prompt = question if s.get("prompt", "question") == "question" else ""
             r = self.extract(img, prompt, s["t"], s["guidance"], s["seed"], [s["tap"]], s.get("ensemble", 1))
-            feats["diffusion"] = torch.from_numpy(r["guided"][s["tap"]])[None]
+            feats["diffusion"] = torch.from_numpy(fold_tokens(r["guided"][s["tap"]], mode.get("diffusionFold", 1)))[None]
         fusion = mode.get("fusion", "none")
         p = self.projectors
         if fusion == "cross-attention":

@@ -18,6 +18,8 @@ export interface Tokens {
   data: Float32Array;
   count: number;
   dim: number;
+  /** The tokens' grid (height·width = count), where they come from one (a diffusion tap). */
+  grid?: { height: number; width: number };
 }
 
 export interface VisualTokens {

@@ -44,8 +44,9 @@ def main():
     json.dump(plan, open(plan_path, "w"))
     subprocess.run(["npx", "tsx", "training/scripts/ask_suite.ts", plan_path, out_path], cwd=REPO, check=True)
     ts = {x["id"]: x for x in json.load(open(out_path))["items"]}
+    tap = json.load(open(os.path.join(pack, "pack.json")))["diffusion"]["defaults"]["tap"]
     res = {"n_items": len(sample), "sample": f"every {step}th item of the test + pairs suites",
-           "decoding": "greedy; diffusion t=50, s=4, tap U-L1-R1-B0-Cross-Q, mulberry32 seed 0, question as prompt",
+           "decoding": f"greedy; diffusion t=50, s=4, tap {tap}, mulberry32 seed 0, question as prompt",
            "modes": {}}
     for m in MODES:
         same, diffs = 0, []

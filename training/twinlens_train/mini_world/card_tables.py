@@ -197,9 +197,10 @@ def leakage(pack: str) -> List[str]:
 
 
 def all_tables(pack: str, work: str) -> str:
+    tap = json.load(open(os.path.join(pack, "pack.json")))["diffusion"]["defaults"]["tap"]
     parts = table1(pack, work) + fine_detail(pack) + bounds(pack) + \
         sweep(pack, "eval-t.json", "t", "t sweep (projectors trained at t = 50, evaluated at each t)") + \
-        sweep(pack, "eval-tap.json", "tap", "Tap sweep (projectors trained on U-L1-R1-B0-Cross-Q, evaluated on "
+        sweep(pack, "eval-tap.json", "tap", f"Tap sweep (projectors trained on {tap}, evaluated on "
               "other taps of the same width: a check of how tap-specific they are, not a retraining)") + \
         leakage(pack)
     return "\n".join(parts) + "\n" if parts else ""

@@ -107,7 +107,7 @@ def evaluate(c, write: bool = True, limit: int = 0) -> dict:
             vis = visual(mode, projs, clipf, diff)
         preds[mode] = greedy(c, llm, vis, qs)
     res = {"modes": {}, "n_items": len(items), "suites": SUITES,
-           "settings": {"t": 50, "guidance": GUIDANCE, "tap": "U-L1-R1-B0-Cross-Q", "seed": 0, "prompt": "question",
+           "settings": {"t": 50, "guidance": GUIDANCE, "tap": c.cfg["tap"], "fold": c.cfg["fold"], "seed": 0, "prompt": "question",
                         "decoding": "greedy"},
            "source": "PyTorch checkpoints (twinlens_train.mini_world.eval_reference), not the ONNX engine"}
     for mode in MODES:

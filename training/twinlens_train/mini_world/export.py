@@ -11,16 +11,20 @@ import torch
 from twinlens_train.export import MergedDecoder, export_embed_tokens, export_onnx, kv_decoder_io, sha256_file
 from twinlens_train.mini_world import eval_reference
 from twinlens_train.mini_world.recipe import final_checkpoint
-from twinlens_train.mw_models import IMAGE_SIZE, TAP, T_FEAT, GUIDANCE, TEXT_MAX_LENGTH, build_projectors
+from twinlens_train.mw_models import IMAGE_SIZE, T_FEAT, GUIDANCE, TEXT_MAX_LENGTH, build_projectors
 from twinlens_train.models import LlamaForCausalLM
 from twinlens_train.pipeline import CLIP_MEAN, CLIP_STD
 from twinlens_train.schedule import ScheduleConfig, write_scheduler_config
 from twinlens_train.tokenizer import llm_tokenizer_config, text_tokenizer_config, write_json
 
-MODE_DIFFUSION = {"t": T_FEAT, "guidance": GUIDANCE, "tap": TAP, "prompt": "question", "seed": 0, "ensemble": 1}
+def mode_diffusion(c) -> dict:
+    """The diffusion settings every mode's projector was trained with (the recipe's tap)."""
+    return {"t": T_FEAT, "guidance": GUIDANCE, "tap": c.cfg["tap"], "prompt": "question", "seed": 0, "ensemble": 1}
+
+
 MODE_INFO = {
     "clip": ("CLIP", "CLIP ViT penultimate patch tokens (64) -> MLP projector; its own tuned LLM", ["clip"], "none"),
-    "diffusion": ("Diffusion", "Question-conditioned UNet tap U-L1-R1-B0-Cross-Q (8x8, s=4) -> MLP projector; "
+    "diffusion": ("Diffusion", "Question-conditioned UNet tap {tap} (s=4) -> MLP projector; "
                                "trained with 30% prompt dropout", ["diffusion"], "none"),
     "fused": ("Fused (concat)", "64 CLIP tokens then 64 diffusion tokens, one projector each", ["clip", "diffusion"],
               "concat"),
@@ -88,7 +92,7 @@ def stage_export(c) -> None:
     write_json(f"{pack}/llm/tokenizer_config.json", llm_tokenizer_config())
     H = lc.hidden_size
     Dc = c.mc["vision"].hidden_size
-    Dd = c.mc["unet"].block_out_channels[::-1][1]
+    Dd = c.diffusion_dim()
     modes = {}
     for mode in MODE_INFO:
         ck = torch.load(c.path(final_checkpoint(c, mode)))
@@ -115,11 +119,15 @@ def stage_export(c) -> None:
                 _proj(projs[k], f"{pack}/{p}", Dc if k == "clip" else Dd)
                 refs["diffusion" if k == "leaky" else k] = p
         label, desc, inputs, fusion = MODE_INFO[mode]
+        desc = desc.format(tap=c.cfg["tap"] + (f", {c.cfg['fold']}x{c.cfg['fold']} cells folded into one token"
+                                               if c.cfg["fold"] > 1 else ""))
         md = {"label": label, "description": desc, "inputs": inputs, "fusion": fusion,
               "projectors": {k: _ref(pack, p) for k, p in refs.items()},
               "llm": {"decoder": _ref(pack, dec_path)}}
         if "diffusion" in inputs:
-            md["diffusion"] = dict(MODE_DIFFUSION)
+            md["diffusion"] = mode_diffusion(c)
+            if c.cfg["fold"] > 1:
+                md["diffusionFold"] = c.cfg["fold"]
         if mode == "leaky":
             md["extra"] = True
         modes[mode] = md
@@ -137,7 +145,7 @@ def stage_export(c) -> None:
             "unet": _ref(pack, "unet/model.onnx"), "unetOutput": "out_sample",
             "scheduler": "scheduler/scheduler_config.json", "latentScale": round(scale, 6), "imageSize": IMAGE_SIZE,
             "taps": {}, "crossAttention": {"pattern": "attn2/Softmax_output_0$"},
-            "defaults": dict(MODE_DIFFUSION),
+            "defaults": mode_diffusion(c),
         },
         "clip": {"vision": _ref(pack, "clip/vision_model.onnx"), "preprocessor": "clip/preprocessor_config.json",
                  "layer": "penultimate", "numLayers": c.mc["vision"].num_hidden_layers, "dropCls": True},

@@ -86,8 +86,7 @@ def load_mode(c: Ctx, mode: str, stats, ck_name: str):
     ck = torch.load(c.path(ck_name))
     llm = new_llm(c)
     llm.load_state_dict(ck["llm"])
-    projs = build_projectors(c.mc["vision"].hidden_size, c.mc["unet"].block_out_channels[::-1][1],
-                             c.mc["llm"].hidden_size)
+    projs = build_projectors(c.mc["vision"].hidden_size, c.diffusion_dim(), c.mc["llm"].hidden_size)
     for k in PROJ_KEYS[mode]:
         projs[k].load_state_dict(ck["projectors"][k])
         if k in stats:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from twinlens_train.models import (CLIPTextModel, CLIPVisionModelWithProjection, LlamaForCausalLM,
                                    UNet2DConditionModel, VAEEncoder)
 from twinlens_train.mw_models import FeatureExtractor, configs, llm_tok_json, text_tok_json
+from twinlens_train.pipeline import SD_TAPS
 from twinlens_train.paths import WORK
 from twinlens_train.tokenizer import ReferenceTokenizer, render_chat
 
@@ -49,7 +50,8 @@ DETAIL = "what is there"  # answered with the dense description (every object, l
 FULL = dict(n_train=4000, n_val=100, q_per_scene=6, n_train_pairs=400, n_val_pairs=30, n_test=300, n_test_pairs=100,
             clip_steps=400, clip_bs=32, vae_steps=300, vae_bs=16, unet_steps=600, unet_bs=16,
             llm_steps=400, llm_bs=32, align_steps=150, align_bs=24, tune_steps=16000, tune_bs=24, dense_bs=12,
-            image_last=True, pair_extra=2000, pair_val=200, pair_steps=0, pair_lr=5e-4, pair_bs=8, pair_qa_bs=16,
+            image_last=True, tap="U-L1-R1-B0-Cross-Q", fold=1,
+            tap_sweep=["U-L1-R1-B0-Cross-Q", "U-L1-R2-B0-Cross-Q", "D-L2-R0-B0-Cross-Q", "U-L1-R1-B0-Out"], pair_extra=2000, pair_val=200, pair_steps=0, pair_lr=5e-4, pair_bs=8, pair_qa_bs=16,
             pair_cap_bs=4, pair_dense_bs=8)
 # v3 (not yet shipped; `train --recipe v3`): the encoder side and a pair curriculum. Small-object probes on the
 # v2.2 encoders (token under the object's centre, images 0-2999 -> 3000-3999, MLP probe): raw pixels keep
@@ -64,7 +66,8 @@ SHIPPED_RECIPE = "v2.2"  # the recipe models/mini-world was trained with
 
 QUICK = dict(n_train=48, n_val=12, q_per_scene=3, n_train_pairs=8, n_val_pairs=4, n_test=12, n_test_pairs=4,
              clip_steps=3, clip_bs=16, vae_steps=3, vae_bs=8, unet_steps=3, unet_bs=8,
-             llm_steps=3, llm_bs=8, align_steps=2, align_bs=8, tune_steps=3, tune_bs=8, dense_bs=2, image_last=True,
+             llm_steps=3, llm_bs=8, align_steps=2, align_bs=8, tune_steps=3, tune_bs=8, dense_bs=2, image_last=True, tap="U-L2-R2-Res-Out", fold=2,
+             tap_sweep=["U-L2-R2-Res-Out", "U-L2-R1-Res-Out"],
              pair_extra=6, pair_val=4, pair_steps=3, pair_lr=5e-4, pair_bs=2, pair_qa_bs=4, pair_cap_bs=1,
              pair_dense_bs=2)
 
@@ -152,7 +155,13 @@ class Ctx:
 
     def extractor(self) -> FeatureExtractor:
         vae, scale = self.vae()
-        return FeatureExtractor(vae, self.text(), self.unet(), self.ttok, self.pad_text, scale)
+        return FeatureExtractor(vae, self.text(), self.unet(), self.ttok, self.pad_text, scale,
+                                tap_path=SD_TAPS[self.cfg["tap"]], fold=self.cfg["fold"])
+
+    def diffusion_dim(self) -> int:
+        """Channels of the diffusion tokens the projectors read (the tap's, times fold^2)."""
+        with np.load(self.path("features.npz")) as z:
+            return int(z["uncond"].shape[-1])
 
 
 def final_checkpoint(c: Ctx, mode: str) -> str:

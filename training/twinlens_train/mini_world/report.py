@@ -46,9 +46,9 @@ def stage_report(c) -> None:
     if not _fresh(os.path.join(pack, "eval-pairs.json"), pack):
         _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-pairs", "--modes", MODES, "--by", "target",
                    "--max-tokens", "8", "--fresh", "--out", os.path.join(pack, "eval-pairs.json")] + quick)
-    # t and tap sweeps of the diffusion-reading modes (projectors trained at t = 50 on the default tap)
-    sweeps = {"eval-t.json": "t=10,50,100,250,500",
-              "eval-tap.json": "tap=U-L1-R1-B0-Cross-Q,U-L1-R2-B0-Cross-Q,D-L2-R0-B0-Cross-Q,U-L1-R1-B0-Out"}
+    # t and tap sweeps of the diffusion-reading modes (projectors trained at t = 50 on the recipe's tap; the
+    # other taps of the sweep have its grid and width, so the same projectors can read them)
+    sweeps = {"eval-t.json": "t=10,50,100,250,500", "eval-tap.json": "tap=" + ",".join(c.cfg["tap_sweep"])}
     for out, spec in sweeps.items():
         if not _fresh(os.path.join(pack, out), pack):
             _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-test", "--modes", "diffusion,fused,fused-xattn",
