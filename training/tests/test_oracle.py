@@ -37,3 +37,20 @@ def test_linear_probe_learns_a_separable_target_and_not_noise():
     assert probes.fit_linear(x[:300], y[:300], x[300:], y[300:]) > 0.9
     noise = torch.from_numpy(g.integers(0, 2, 400))
     assert probes.fit_linear(x[:300], noise[:300], x[300:], noise[300:]) < 0.7
+
+
+def test_small_object_probe_reads_only_small_objects_and_finds_a_nonlinear_code():
+    scenes = [world.sample_scene(world.scene_rng("train", i)) for i in range(400)]
+    grid = 8
+    rng = np.random.default_rng(0)
+    tokens = rng.normal(size=(len(scenes), grid * grid, 4)).astype(np.float32)
+    for i, s in enumerate(scenes):
+        for o in s.objects:
+            c = oracle.object_cells(o, grid)
+            # shape as the magnitude of a channel with a random sign: symmetric, so no linear probe separates it
+            k = world.SHAPES.index(o.shape)
+            tokens[i, c, 0] = np.sign(rng.normal()) * (0.5, 1.5, 2.5)[k] + rng.normal() * 0.1
+    r = probes.probe_small_objects(tokens, scenes, np.arange(300), np.arange(300, 400), grid)
+    assert set(r) == {"colour linear", "colour mlp", "shape linear", "shape mlp"}
+    assert r["shape mlp"] > 0.9 > r["shape linear"]
+    assert r["colour mlp"] < 0.5  # colour is not in these tokens

@@ -23,6 +23,7 @@ from . import world
 from .oracle import object_cells
 
 OBJECT_TARGETS = ["colour", "shape", "size", "x-third"]
+SMALL_TARGETS = ["colour linear", "colour mlp", "shape linear", "shape mlp"]
 IMAGE_TARGETS = ["n-objects", "small-present"]
 
 
@@ -59,6 +60,42 @@ def fit_linear(x_tr: torch.Tensor, y_tr: torch.Tensor, x_va: torch.Tensor, y_va:
         opt.step()
     with torch.no_grad():
         return float(((x_va @ w + b).argmax(1) == y_va).float().mean())
+
+
+def fit_mlp(x_tr: torch.Tensor, y_tr: torch.Tensor, x_va: torch.Tensor, y_va: torch.Tensor,
+            steps: int = 400, hidden: int = 128, seed: int = 0) -> float:
+    """Validation accuracy of a one-hidden-layer probe: what a small non-linear reader could get out of a
+    token (a small object's shape is not linear in any encoder's token here, even in raw pixels)."""
+    mu, sd = x_tr.mean(0), x_tr.std(0).clamp_min(1e-4)
+    x_tr, x_va = (x_tr - mu) / sd, (x_va - mu) / sd
+    k = int(max(y_tr.max(), y_va.max())) + 1
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(x_tr.shape[1], hidden), torch.nn.GELU(), torch.nn.Linear(hidden, k))
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-2)
+    for _ in range(steps):
+        loss = F.cross_entropy(net(x_tr), y_tr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float((net(x_va).argmax(1) == y_va).float().mean())
+
+
+def probe_small_objects(tokens: np.ndarray, scenes: List[world.Scene], train: np.ndarray, val: np.ndarray,
+                        grid: int) -> Dict[str, float]:
+    """Colour and shape of the SMALL objects (what the MMVP-style pairs change) from the token under their
+    centre, linear and MLP probes."""
+    tr_set, va_set = set(train.tolist()), set(val.tolist())
+    rows = [r for r in object_labels(scenes, grid) if r[2]["size"] == world.SIZES.index("small")
+            and (r[0] in tr_set or r[0] in va_set)]
+    is_tr = torch.tensor([r[0] in tr_set for r in rows])
+    x = torch.from_numpy(np.stack([tokens[i, c] for i, c, _ in rows]).astype(np.float32))
+    out = {}
+    for t in ("colour", "shape"):
+        y = torch.tensor([r[2][t] for r in rows])
+        out[f"{t} linear"] = fit_linear(x[is_tr], y[is_tr], x[~is_tr], y[~is_tr])
+        out[f"{t} mlp"] = fit_mlp(x[is_tr], y[is_tr], x[~is_tr], y[~is_tr])
+    return out
 
 
 def majority(y_tr: np.ndarray, y_va: np.ndarray) -> float:

@@ -32,7 +32,7 @@ from typing import Callable, Dict, List
 import numpy as np
 import torch
 
-from twinlens_train import oracle, probes, world
+from twinlens_train import oracle, pipeline, probes, world
 from twinlens_train.mini_world import recipe
 from twinlens_train.models.projectors import MlpProjector, ProjectorConfig
 
@@ -254,6 +254,35 @@ def run_probes(c: recipe.Ctx, feats, t_list: List[int], limit: int) -> dict:
     return out
 
 
+def run_small_probes(c: recipe.Ctx, feats, n_train: int = 3000, n_val: int = 1000) -> dict:
+    """Small objects only (what the pairs change): colour and shape from the token under their centre, for CLIP,
+    raw pixels, the VAE latents (4x4 latent cells x 4 channels per token) and UNet taps at t = 50 (the 8x8
+    cross-attention query and the 16x16 resnet output folded 2x2 into 8x8 tokens). Probe training images
+    0..n_train-1, scored on the next n_val (training images: the encoders saw them all alike)."""
+    d = c.data()
+    scenes = oracle.data_scenes(c.cfg)
+    both = np.arange(n_train + n_val)
+    tr, va = both[:n_train], both[n_train:]
+    grid = 8
+    out = {"n_train_images": n_train, "n_val_images": n_val}
+    t0 = time.time()
+    out["clip"] = probes.probe_small_objects(feats["clip"][both].float().numpy(), scenes, tr, va, grid)
+    out["pixels"] = probes.probe_small_objects(probes.pixel_patches(d["images"][both], grid), scenes, tr, va, grid)
+    fx = c.extractor()
+    lat = c.latents(fx)[both]
+    n, ch, h, w = lat.shape
+    k = h // grid
+    cells = lat.reshape(n, ch, grid, k, grid, k).transpose(0, 2, 4, 1, 3, 5).reshape(n, grid * grid, ch * k * k)
+    out["vae latents"] = probes.probe_small_objects(cells, scenes, tr, va, grid)
+    x_t = fx.noisy(lat)
+    for alias, fold in (("U-L1-R1-B0-Cross-Q", 1), ("U-L2-R2-Res-Out", 2)):
+        fx.tap_path, fx.fold = pipeline.SD_TAPS[alias], fold
+        out[f"unet {alias}" + (f" fold {fold}" if fold > 1 else "")] = \
+            probes.probe_small_objects(fx.tap(x_t, [""] * len(both)), scenes, tr, va, grid)
+    recipe.log(f"small-object probes: {time.time() - t0:.0f}s")
+    return out
+
+
 def print_tables(rep: dict):
     if "readers" in rep:
         cols = ["all"] + world.CATEGORIES + ["target small", "target large"]
@@ -261,6 +290,13 @@ def print_tables(rep: dict):
         print("|---" * (len(cols) + 1) + "|")
         for name, r in rep["readers"].items():
             print(f"| {name} | " + " | ".join(f"{r[k]['acc']:.1f}" for k in cols) + " |")
+    if "small_probes" in rep:
+        p = rep["small_probes"]
+        print("| features (small objects) | " + " | ".join(probes.SMALL_TARGETS) + " |")
+        print("|---" * (len(probes.SMALL_TARGETS) + 1) + "|")
+        for name, r in p.items():
+            if isinstance(r, dict):
+                print(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in probes.SMALL_TARGETS) + " |")
     if "probes" in rep:
         p = rep["probes"]
         cols = probes.OBJECT_TARGETS + probes.IMAGE_TARGETS
@@ -300,6 +336,7 @@ def main():
     ap.add_argument("--readers", default="", help=f"comma list of {READERS}")
     ap.add_argument("--steps", type=int, default=None, help="reader steps (default: the recipe's tune_steps)")
     ap.add_argument("--probes", action="store_true")
+    ap.add_argument("--small-probes", action="store_true", help="small-object colour / shape probes per encoder")
     ap.add_argument("--t-list", default="10,50,100,250,500")
     ap.add_argument("--probe-images", type=int, default=3000, help="training images for the probes")
     ap.add_argument("--threads", type=int, default=1)
@@ -342,6 +379,9 @@ def main():
         json.dump(rep, open(out_path, "w"), indent=1)
     if args.probes:
         rep["probes"] = run_probes(c, feats, [int(t) for t in args.t_list.split(",")], args.probe_images)
+    if args.small_probes:
+        n = min(args.probe_images, len(c.data()["images"]) * 3 // 4)
+        rep["small_probes"] = run_small_probes(c, feats, n, min(1000, n // 3))
     rep.setdefault("readers", {})
     rep["readers"]["majority (no training)"] = rep["majority"]
     json.dump(rep, open(out_path, "w"), indent=1)

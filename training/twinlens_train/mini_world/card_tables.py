@@ -179,6 +179,16 @@ def bounds(pack: str) -> List[str]:
         for name, r in p.items():
             if isinstance(r, dict):
                 out.append(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in keys) + " |")
+    p = b.get("small_probes")
+    if p:
+        keys = ["colour linear", "colour mlp", "shape linear", "shape mlp"]
+        out += ["\nSmall objects only (what the pairs change): colour and shape from the token under the object's "
+                f"centre, linear and one-hidden-layer probes; training images 0–{p['n_train_images'] - 1} fit, the next "
+                f"{p['n_val_images']} score; UNet taps at t = 50, unconditional:\n",
+                "| features | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        for name, r in p.items():
+            if isinstance(r, dict):
+                out.append(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in keys) + " |")
     return out
 
 

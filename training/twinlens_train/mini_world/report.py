@@ -69,7 +69,8 @@ def stage_report(c) -> None:
         inputs = max(os.path.getmtime(os.path.join(work, f)) for f in ("data.json", "features.npz", "llm0.pt"))
         bounds = "twinlens_train.mini_world.bounds"
         cmds = [module_cmd(bounds, "--work", work, "--readers", "blind", "--out", parts[0], *extra),
-                module_cmd(bounds, "--work", work, "--readers", "oracle", "--probes", "--out", parts[1], *extra)]
+                module_cmd(bounds, "--work", work, "--readers", "oracle", "--probes", "--small-probes", "--out", parts[1],
+                           *extra)]
         todo = [(cmd, p) for cmd, p in zip(cmds, parts) if not (os.path.exists(p) and os.path.getmtime(p) >= inputs)]
         for _, p in todo:
             if os.path.exists(p):
