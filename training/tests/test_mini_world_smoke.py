@@ -56,3 +56,10 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     assert not [n for n in os.listdir(work) if n.startswith("reader-")]
     # and are scored on the held-out test split and pairs as well
     assert rep["readers"]["oracle"]["heldout"]["test"]["all"]["n"] == 12 and rep["readers"]["blind"]["heldout"]["pairs"]["n"] == 4
+    # the tap experiment behind recipe v3 runs on a finished work folder (validation only)
+    r = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.tap_experiment", "--quick", "--base", str(work),
+                        "--unet", str(work / "unet.pt"), "--tap", "U-L1-R1-B0-Cross-Q", "--steps", "2",
+                        "--out", str(tmp_path / "tap")], cwd=os.path.join(REPO, "training"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    res = json.load(open(tmp_path / "tap" / "tap-experiment.json"))
+    assert res["tap"] == "U-L1-R1-B0-Cross-Q" and res["pairs"] > 0 and 0 <= res["pair_acc"] <= 100
