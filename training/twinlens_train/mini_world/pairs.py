@@ -29,7 +29,7 @@ import torch
 
 from twinlens_train import world
 from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, SEED, Ctx, SeqCache, Standardize,
-                                              expand_image, lm_loss, load_features, log, lr_at, new_llm, seed_all,
+                                              expand_image, load_features, log, lr_at, new_llm, optimise, seed_all,
                                               splice, visual)
 from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate
 
@@ -146,14 +146,9 @@ def train_mode(c: Ctx, mode: str, steps: int, lr: float, k: int):
         diff_rows += [qd, cap_src[cap].float(), feats["uncond"][den].float()]
         seqs += [sc.get(DESCRIBE, d["captions"][i]) for i in cap.tolist()]
         seqs += [sc.get(DETAIL, d["dense"][i]) for i in den.tolist()]
-        vis = visual(mode, projs, torch.cat(clip_rows), torch.cat(diff_rows))
-        loss = lm_loss(llm, seqs, vis)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        loss = optimise(llm, seqs, visual(mode, projs, torch.cat(clip_rows), torch.cat(diff_rows)), opt, params)
         if step % 100 == 0 or step == steps - 1:
-            log(f"pairs[{mode}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
+            log(f"pairs[{mode}] step {step}/{steps} loss {loss:.3f} ({time.time() - t0:.0f}s)")
     return llm, projs, time.time() - t0
 
 

@@ -249,6 +249,16 @@ def lm_loss(llm: LlamaForCausalLM, seqs, vis: torch.Tensor = None) -> torch.Tens
     return (tok.sum(1) / n).mean()
 
 
+def optimise(llm: LlamaForCausalLM, seqs, vis: torch.Tensor, opt, params) -> float:
+    """One step of stages 2 and 3: the per-row loss, gradients clipped at 1, AdamW. Returns the loss."""
+    loss = lm_loss(llm, seqs, vis)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    return loss.item()
+
+
 # stage `llm` of train.py; bounds.py pre-trains the reader LLM of its variants with it (same recipe)
 def stage_llm(c: Ctx):
     seed_all(SEED + 5)

@@ -46,7 +46,7 @@ from twinlens_train.images import save_png
 from twinlens_train.mini_world.export import stage_eval, stage_export
 from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, RECIPES, SEED, SHIPPED_RECIPE, TUNE_LR, Ctx,
                                               SeqCache,
-                                              Standardize, expand_image, lm_loss, load_features, log, lr_at,
+                                              Standardize, expand_image, lm_loss, load_features, log, lr_at, optimise,
                                               new_llm, seed_all, splice, stage_llm, visual)
 from twinlens_train.mini_world.pairs import stage_pairdata, stage_pairs
 from twinlens_train.mini_world.report import stage_report
@@ -414,14 +414,9 @@ def stage_tune(c: Ctx, modes=None):
                 imgs = torch.cat([imgs, den])
                 diff = torch.cat([diff, feats["uncond"][den].float()])
                 seqs += [sc.get(DETAIL, d["dense"][i]) for i in den.tolist()]
-            vis = visual(mode, projs, feats["clip"][imgs].float(), diff)
-            loss = lm_loss(llm, seqs, vis)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            loss = optimise(llm, seqs, visual(mode, projs, feats["clip"][imgs].float(), diff), opt, params)
             if step % 100 == 0 or step == steps - 1:
-                log(f"tune[{mode}] step {step}/{steps} loss {loss.item():.3f} ({time.time() - t0:.0f}s)")
+                log(f"tune[{mode}] step {step}/{steps} loss {loss:.3f} ({time.time() - t0:.0f}s)")
         # projectors are saved FOLDED (raw-feature inputs): what eval_reference.py and the export use
         torch.save({"llm": llm.state_dict(), "projectors": save_projs(projs, PROJ_KEYS[mode]), "steps": steps,
                     "seconds": round(time.time() - t0, 1)}, ck)
