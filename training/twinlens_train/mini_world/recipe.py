@@ -94,8 +94,9 @@ class Ctx:
         self.quick = quick
         self.recipe = recipe
         self.cfg = QUICK if quick else RECIPES[recipe]
-        # the shipped recipe's folder keeps its historic name; another recipe gets its own
-        self.work = work or os.path.join(WORK, "quick" if quick else "full" if recipe == SHIPPED_RECIPE else recipe)
+        # v2.2's folder keeps its historic name; every other recipe has its own (not tied to SHIPPED_RECIPE, so
+        # shipping another recipe does not point it at v2.2's checkpoints)
+        self.work = work or os.path.join(WORK, "quick" if quick else "full" if recipe == "v2.2" else recipe)
         self.pack = pack
         os.makedirs(self.work, exist_ok=True)
         self.ttok_json, self.ltok_json = text_tok_json(), llm_tok_json()
