@@ -63,3 +63,12 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.load(open(tmp_path / "tap" / "tap-experiment.json"))
     assert res["tap"] == "U-L1-R1-B0-Cross-Q" and res["pairs"] > 0 and 0 <= res["pair_acc"] <= 100
+    # a per-mode stage is done only when every mode's checkpoint is there, whatever its marker says (a worker
+    # that finished first used to write it): a lost checkpoint is trained again, the others are kept
+    os.remove(work / "tune-leaky.pt")
+    kept = os.path.getmtime(work / "tune-clip.pt")
+    r = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.train", "--quick", "--work", str(work),
+                        "--pack", str(pack), "--stage", "tune"], cwd=os.path.join(REPO, "training"),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert os.path.isfile(work / "tune-leaky.pt") and os.path.getmtime(work / "tune-clip.pt") == kept

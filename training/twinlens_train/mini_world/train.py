@@ -453,25 +453,40 @@ STAGE_FNS = {"data": stage_data, "clip": stage_clip, "vae": stage_vae, "unet": s
 assert list(STAGE_FNS) == STAGES
 
 
+PER_MODE = ("tune", "pairs")  # stages that write one checkpoint per mode
+
+
+def stage_done(c: Ctx, name: str) -> bool:
+    """The stage's marker, and for the per-mode stages every mode's checkpoint too: a worker that wrote the
+    marker before the others finished (before this check existed) must not make a resumed run skip them."""
+    if not os.path.exists(c.path(f"done-{name}")):
+        return False
+    return name not in PER_MODE or all(os.path.exists(c.path(f"{name}-{m}.pt")) for m in MODES)
+
+
 def run_stage(c: Ctx, name: str, force: bool):
     marker = c.path(f"done-{name}")
-    if os.path.exists(marker) and not force:
+    if stage_done(c, name) and not force:
         log(f"stage {name}: done earlier, skipped")
         return
     if name in ("pairdata", "pairs") and not c.cfg.get("pair_steps"):
         log(f"stage {name}: not in recipe {c.recipe} (pair_steps 0), skipped")
         return
-    if force and name in ("tune", "pairs"):
+    if force and name in PER_MODE:
         only = os.environ.get("MW_MODES")  # with MW_MODES, --force retrains only those modes
         for m in (only.split(",") if only else MODES):
             if os.path.exists(c.path(f"{name}-{m}.pt")):
                 os.remove(c.path(f"{name}-{m}.pt"))
     log(f"stage {name}: start")
     t0 = time.time()
-    if name in ("tune", "pairs") and c.jobs > 1 and not os.environ.get("MW_MODES"):
+    partial = name in PER_MODE and os.environ.get("MW_MODES")  # a worker, or a run limited to some modes
+    if name in PER_MODE and c.jobs > 1 and not partial:
         stage_tune_parallel(c, c.jobs, c.child_argv, name)
     else:
         STAGE_FNS[name](c)
+    if partial:
+        log(f"stage {name}: {os.environ['MW_MODES']} done in {time.time() - t0:.0f}s (the stage is done when every mode is)")
+        return
     dt = time.time() - t0
     c.times[name] = round(dt, 1)
     c.save_json("times.json", c.times)
