@@ -13,7 +13,7 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     work, pack = tmp_path / "work", tmp_path / "pack"
     has_engine = shutil.which("npx") and os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node"))
     # stage report runs the TypeScript engine; without node_modules every other stage still runs
-    stages = [] if has_engine else [a for s in ["data", "clip", "vae", "unet", "features", "llm", "align", "tune",
+    stages = [] if has_engine else [a for s in ["data", "llm", "clip", "vae", "unet", "features", "align", "tune",
                                                 "pairdata", "pairs", "export", "eval"] for a in ("--stage", s)]
     r = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.train", "--quick", "--work", str(work),
                         "--pack", str(pack)] + stages, cwd=os.path.join(REPO, "training"), capture_output=True,
@@ -48,6 +48,12 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     for name in ("eval.json", "eval-pairs.json", "leakage.json", "agreement.json", "bounds.json"):
         assert os.path.isfile(pack / name), name
     rep = json.load(open(pack / "bounds.json"))
+    # its three parts started in the background as soon as their inputs existed: the readers right after stage
+    # llm (before the encoders), the probes after stage features; report waited for them and merged them
+    log = r.stdout
+    assert log.index("bounds[blind] in the background") < log.index("stage clip: start")
+    assert log.index("stage features: start") < log.index("bounds[probes] in the background") < log.index("stage align: start")
+    assert all(os.path.isfile(work / f"bounds-{p}.json") for p in ("blind", "oracle", "probes"))
     assert {"blind", "oracle", "majority (no training)"} <= set(rep["readers"])
     assert rep["readers"]["oracle"]["all"]["n"] > 0 and rep["readers"]["oracle"]["steps"] == 3
     assert {"chance", "clip", "pixels", "unet t=50"} <= set(rep["probes"])

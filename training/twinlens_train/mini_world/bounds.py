@@ -27,7 +27,7 @@ import json
 import math
 import os
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -49,27 +49,42 @@ def wilson(k: int, n: int, z: float = 1.96):
     return (max(0.0, c - h), min(1.0, c + h))
 
 
-class Sources:
-    """Visual tokens per reader: fn(image indices, qa indices or None) -> [b, N, D] float32."""
+def blind_shape(c: recipe.Ctx):
+    """(tokens, channels) of the blind reader's zero tokens: the CLIP grid (penultimate layer, CLS dropped), known
+    from the config, so the blind and oracle readers need only stages data and llm (train.py starts them in the
+    background right after stage llm, while the encoders train)."""
+    v = c.mc["vision"]
+    return (v.image_size // v.patch_size) ** 2, v.hidden_size
 
-    def __init__(self, c: recipe.Ctx, feats: Dict[str, torch.Tensor]):
+
+class Sources:
+    """Visual tokens per reader: fn(image indices, qa indices or None) -> [b, N, D] float32. feats (the features
+    stage's output) may be None for the blind and oracle readers."""
+
+    def __init__(self, c: recipe.Ctx, feats: Optional[Dict[str, torch.Tensor]]):
         self.c, self.feats = c, feats
         self.scene_tok = torch.from_numpy(oracle.scene_tokens(oracle.data_scenes(c.cfg)))
         if len(self.scene_tok) != len(c.data()["images"]):
             raise SystemExit(f"oracle: {len(self.scene_tok)} scenes regenerated but data.npz has "
                              f"{len(c.data()['images'])} images: the world code changed since stage data")
         self.g = None
+        if feats is not None and tuple(feats["clip"].shape[1:]) != blind_shape(c):
+            raise SystemExit(f"bounds: CLIP features are {tuple(feats['clip'].shape[1:])}, the config says "
+                             f"{blind_shape(c)}: rerun stage features")
 
     def dim(self, reader: str) -> int:
-        return {"blind": self.feats["clip"].shape[-1], "oracle": oracle.TOKEN_DIM,
-                "clip": self.feats["clip"].shape[-1], "diffusion": self.feats["uncond"].shape[-1]}[reader]
+        if reader == "blind":
+            return blind_shape(c=self.c)[1]
+        if reader == "oracle":
+            return oracle.TOKEN_DIM
+        return {"clip": self.feats["clip"].shape[-1], "diffusion": self.feats["uncond"].shape[-1]}[reader]
 
     def fn(self, reader: str, dropout_gen: torch.Generator) -> Callable:
         f = self.feats
 
         def get(imgs: torch.Tensor, qas):
             if reader == "blind":
-                return torch.zeros(len(imgs), f["clip"].shape[1], f["clip"].shape[2])
+                return torch.zeros(len(imgs), *blind_shape(self.c))
             if reader == "oracle":
                 return self.scene_tok[imgs]
             if reader == "clip":
@@ -200,7 +215,7 @@ def score_heldout(c: recipe.Ctx, reader: str, llm, proj, src: Sources) -> dict:
     if reader == "oracle":
         tok = torch.from_numpy(oracle.scene_tokens([x["scene"] for x in its]))
     else:
-        tok = torch.zeros(len(its), src.feats["clip"].shape[1], src.feats["clip"].shape[2])
+        tok = torch.zeros(len(its), *blind_shape(c))
     vis_all = proj(tok)
     oks = []
     for x, v in zip(its, vis_all):
@@ -319,7 +334,7 @@ def variant_ctx(c: recipe.Ctx, width: int, layers: int, image_last: bool) -> rec
     for f in ("data.npz", "data.json", "features.npz"):
         if not os.path.exists(os.path.join(sub, f)):
             os.symlink(c.path(f), os.path.join(sub, f))
-    c2 = recipe.Ctx(c.quick, c.pack, sub)
+    c2 = recipe.Ctx(c.quick, c.pack, sub, c.recipe)
     c2.cfg = dict(c2.cfg, image_last=image_last)
     heads = max(2, width // 32)
     c2.mc["llm"] = dataclasses.replace(base, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
@@ -340,6 +355,8 @@ def main():
     ap.add_argument("--t-list", default="10,50,100,250,500")
     ap.add_argument("--probe-images", type=int, default=3000, help="training images for the probes")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--recipe", default=recipe.SHIPPED_RECIPE, choices=sorted(recipe.RECIPES),
+                    help="the recipe the work folder was trained with (its tap, fold and steps; default the shipped one)")
     ap.add_argument("--llm-width", type=int, default=None, help="reader LLM width (default: the recipe's)")
     ap.add_argument("--llm-layers", type=int, default=None, help="reader LLM layers (default: the recipe's)")
     ap.add_argument("--lr", type=float, default=recipe.TUNE_LR, help="reader learning rate (default: the recipe's)")
@@ -350,13 +367,15 @@ def main():
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    c = recipe.Ctx(args.quick, os.path.join(args.work, "pack"), os.path.abspath(args.work))
+    c = recipe.Ctx(args.quick, os.path.join(args.work, "pack"), os.path.abspath(args.work), args.recipe)
     out_path = args.out or c.path("bounds.json")
     rep = json.load(open(out_path)) if os.path.exists(out_path) else {}
-    feats = recipe.load_features(c)
+    readers = [r for r in args.readers.split(",") if r]
+    # the blind and oracle readers need no encoder features (so they can run before stage features exists)
+    needs_feats = args.probes or args.small_probes or any(r in ("clip", "diffusion") for r in readers)
+    feats = recipe.load_features(c) if needs_feats else None
     rep["majority"] = majority_floor(c)
     steps = args.steps or c.cfg["tune_steps"]
-    readers = [r for r in args.readers.split(",") if r]
     for r in readers:
         if r not in READERS:
             raise SystemExit(f"unknown reader '{r}' (choose from {', '.join(READERS)})")

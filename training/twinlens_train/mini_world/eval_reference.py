@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from twinlens_train.images import load_png
-from twinlens_train.mini_world.recipe import (MODES, PROJ_KEYS, Ctx, expand_image, final_checkpoint, prompt_token_ids,
+from twinlens_train.mini_world.recipe import (MODES, PROJ_KEYS, RECIPES, SHIPPED_RECIPE, Ctx, expand_image, final_checkpoint, prompt_token_ids,
                                               splice, visual)
 from twinlens_train.models import LlamaForCausalLM
 from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate
@@ -165,11 +165,13 @@ def main():
     ap.add_argument("--pack", default=None)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--work", default=None)
+    ap.add_argument("--recipe", default=SHIPPED_RECIPE, choices=sorted(RECIPES),
+                    help="the recipe the work folder was trained with (default the shipped one)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     pack = args.pack or (os.path.join(WORK, "quick", "pack") if args.quick
                          else os.path.join(REPO, "models", "mini-world"))
-    res = evaluate(Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work)), write=True,
+    res = evaluate(Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work), args.recipe), write=True,
                    limit=args.limit)
     print(json.dumps({m: {"all": v["test_accuracy"].get("all"), "pairs": v["pair_accuracy"]}
                       for m, v in res["modes"].items()}, indent=1))

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from twinlens_train import world
-from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, SEED, Ctx, SeqCache, Standardize,
+from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, RECIPES, SEED, SHIPPED_RECIPE, Ctx, SeqCache, Standardize,
                                               expand_image, load_features, log, lr_at, new_llm, optimise, seed_all,
                                               splice, visual)
 from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate
@@ -227,9 +227,11 @@ def main():
     ap.add_argument("--set", action="append", default=[], help="override a recipe size, e.g. pair_bs=8")
     ap.add_argument("--out", required=True, help="a JSON file the validation scores are appended to")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--recipe", default=SHIPPED_RECIPE, choices=sorted(RECIPES),
+                    help="the recipe the work folder was trained with (default the shipped one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    c = Ctx(False, os.path.join(args.work, "pack"), os.path.abspath(args.work))
+    c = Ctx(False, os.path.join(args.work, "pack"), os.path.abspath(args.work), args.recipe)
     for kv in args.set:
         key, val = kv.split("=")
         kind = type(c.cfg[key])

@@ -4,7 +4,8 @@
   1. the TypeScript engine's eval over the test + pairs suites  (<pack>/eval.json, eval-pairs.json)
   2. the leakage probe, caption task, s = 1, 1.5, 4               (<pack>/leakage.json)
   3. TS engine vs PyTorch greedy answers (agreement.py)           (<pack>/agreement.json)
-  4. the bounds on the validation split (bounds.py)               (<pack>/bounds.json)
+  4. the bounds on the validation split (bounds.py; its three parts usually ran in the background during
+     training, see BOUNDS_PARTS)                                 (<pack>/bounds.json)
   5. for the shipped pack only: the sample answers (samples.py, assets/samples) and the model card
      tables (model_card.py)
 
@@ -34,6 +35,89 @@ def _run(cmd, env=None):
     subprocess.run(cmd, cwd=REPO, check=True, env=module_env(env))
 
 
+# ---- the bounds (bounds.py): three parts, each a process of one torch thread, written into the work folder.
+# The blind and oracle readers need only stages data and llm, the probes the encoders and stage features; each
+# part is reused while it is newer than its inputs. train.py starts each part in the background (nice 19) as soon
+# as its inputs exist, so the readers (16000 steps each, the longest single jobs of the run) use the core that the
+# one-process stages clip .. features leave idle, and yield to stage 2's two workers; stage report then waits for
+# them and merges. Nothing in a part depends on when it ran.
+BOUNDS_PARTS = {
+    "blind": (["--readers", "blind"], ("data.json", "llm0.pt")),
+    "oracle": (["--readers", "oracle"], ("data.json", "llm0.pt")),
+    "probes": (["--probes", "--small-probes"], ("data.json", "clip.pt", "vae.pt", "unet.pt", "features.npz")),
+}
+_background = {}  # part -> Popen, started by start_bounds_early in this process
+
+
+def _part_path(c, part: str) -> str:
+    return os.path.join(c.work, f"bounds-{part}.json")
+
+
+def _part_cmd(c, part: str):
+    extra = ["--quick", "--steps", "3", "--probe-images", "30", "--t-list", "50"] if c.quick else []
+    return module_cmd("twinlens_train.mini_world.bounds", "--work", c.work, "--recipe", c.recipe,
+                      *BOUNDS_PARTS[part][0], "--out", _part_path(c, part), *extra)
+
+
+def _part_state(c, part: str) -> str:
+    """"fresh" (reusable), "ready" (inputs exist, part missing or stale) or "waiting" (inputs missing)."""
+    inputs = [os.path.join(c.work, f) for f in BOUNDS_PARTS[part][1]]
+    if not all(os.path.exists(f) for f in inputs):
+        return "waiting"
+    out = _part_path(c, part)
+    fresh = os.path.exists(out) and os.path.getmtime(out) >= max(os.path.getmtime(f) for f in inputs)
+    return "fresh" if fresh else "ready"
+
+
+def _start(c, part: str, nice: bool) -> subprocess.Popen:
+    out = _part_path(c, part)
+    if os.path.exists(out):
+        os.remove(out)  # bounds merges into an existing report; start this part afresh
+    log = open(os.path.join(c.work, f"bounds-{part}.log"), "w")
+    print(time.strftime("%H:%M:%S"), f"bounds[{part}]{' in the background' if nice else ''}: "
+          f"{' '.join(_part_cmd(c, part))} (log {log.name})", flush=True)
+    return subprocess.Popen(_part_cmd(c, part), cwd=REPO, env=module_env(), stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=(lambda: os.nice(19)) if nice else None)
+
+
+def start_bounds_early(c) -> None:
+    """Start every bounds part whose inputs now exist and that is neither fresh nor running (train.py calls this
+    after each stage of a run that ends with stage report)."""
+    for part in BOUNDS_PARTS:
+        if part not in _background and _part_state(c, part) == "ready":
+            _background[part] = _start(c, part, nice=True)
+
+
+def stop_background() -> None:
+    """A run that stops early (a stage failed, Ctrl-C) does not leave bounds processes behind."""
+    for p in _background.values():
+        if p.poll() is None:
+            p.terminate()
+    _background.clear()
+
+
+def bounds_report(c) -> None:
+    procs = {}
+    for part in BOUNDS_PARTS:
+        p = _background.get(part)
+        if p is not None and p.poll() is None:
+            print(time.strftime("%H:%M:%S"), f"report: waiting for bounds[{part}] (started in the background)",
+                  flush=True)
+            procs[part] = p
+        elif _part_state(c, part) != "fresh":
+            procs[part] = _start(c, part, nice=False)  # missing, stale or failed in the background: run it now
+    failed = [part for part, p in procs.items() if p.wait() != 0 or _part_state(c, part) != "fresh"]
+    _background.clear()
+    if failed:
+        raise SystemExit(f"stage report: bounds {', '.join(failed)} failed (see "
+                         f"{', '.join(os.path.join(c.work, f'bounds-{x}.log') for x in failed)})")
+    parts = {part: json.load(open(_part_path(c, part))) for part in BOUNDS_PARTS}
+    rep = dict(parts["probes"])
+    rep["readers"] = {**parts["blind"]["readers"], **parts["oracle"]["readers"]}
+    with open(os.path.join(c.pack, "bounds.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+
+
 def stage_report(c) -> None:
     if shutil.which("npx") is None or not os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node")):
         raise SystemExit("stage report needs the TypeScript engine: run `ONNXRUNTIME_NODE_INSTALL=skip npm ci` first")
@@ -61,27 +145,7 @@ def stage_report(c) -> None:
         _run(module_cmd("twinlens_train.mini_world.agreement", "--n", "8" if c.quick else "500", "--work", work,
                         "--pack", pack))
     if not _fresh(os.path.join(pack, "bounds.json"), pack):
-        # two processes (one per core): the blind reader, and the oracle reader + probes; then one report
-        extra = (["--quick", "--steps", "3", "--probe-images", "30", "--t-list", "50"] if c.quick else [])
-        parts = [os.path.join(work, f"bounds-{k}.json") for k in ("blind", "oracle")]
-        # The bounds depend on the work folder (data, features, stage-0 LLM), not on stage 2 or the export:
-        # a part newer than those inputs is reused (it may have run beside stage 2).
-        inputs = max(os.path.getmtime(os.path.join(work, f)) for f in ("data.json", "features.npz", "llm0.pt"))
-        bounds = "twinlens_train.mini_world.bounds"
-        cmds = [module_cmd(bounds, "--work", work, "--readers", "blind", "--out", parts[0], *extra),
-                module_cmd(bounds, "--work", work, "--readers", "oracle", "--probes", "--small-probes", "--out", parts[1],
-                           *extra)]
-        todo = [(cmd, p) for cmd, p in zip(cmds, parts) if not (os.path.exists(p) and os.path.getmtime(p) >= inputs)]
-        for _, p in todo:
-            if os.path.exists(p):
-                os.remove(p)  # bounds merges into an existing report; start this part afresh
-        procs = [subprocess.Popen(cmd, cwd=REPO, env=module_env()) for cmd, _ in todo]
-        if any(p.wait() != 0 for p in procs):
-            raise SystemExit("stage report: bounds failed (see its output above)")
-        rep = json.load(open(parts[1]))
-        rep["readers"] = {**json.load(open(parts[0]))["readers"], **rep["readers"]}
-        with open(os.path.join(pack, "bounds.json"), "w") as f:
-            json.dump(rep, f, indent=1)
+        bounds_report(c)
     if os.path.realpath(pack) == os.path.realpath(SHIPPED):
         _run(module_cmd("twinlens_train.mini_world.samples", "--pack", pack))
         _run(module_cmd("twinlens_train.mini_world.model_card"), env={"MW_WORK": work})

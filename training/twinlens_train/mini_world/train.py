@@ -49,6 +49,7 @@ from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS
                                               Standardize, expand_image, lm_loss, load_features, log, lr_at, optimise,
                                               new_llm, seed_all, splice, stage_llm, visual)
 from twinlens_train.mini_world.pairs import stage_pairdata, stage_pairs
+from twinlens_train.mini_world import report
 from twinlens_train.mini_world.report import stage_report
 from twinlens_train.models import CLIPTextModel, CLIPVisionModelWithProjection, UNet2DConditionModel, VAEEncoder
 from twinlens_train.mw_models import (GUIDANCE, FeatureExtractor, VAEDecoder, build_projectors, clip_penultimate,
@@ -58,7 +59,9 @@ from twinlens_train.schedule import alphas_cumprod
 from twinlens_train.tokenizer import prompt_ids
 
 
-STAGES = ["data", "clip", "vae", "unet", "features", "llm", "align", "tune", "pairdata", "pairs", "export", "eval", "report"]
+# `llm` (the stage-0 LLM) needs only `data`; it runs second so that the bounds' blind and oracle readers, which
+# need nothing else, can start in the background while the encoders train (report.start_bounds_early)
+STAGES = ["data", "llm", "clip", "vae", "unet", "features", "align", "tune", "pairdata", "pairs", "export", "eval", "report"]
 
 
 # ------------------------------------------------------------------ data
@@ -447,8 +450,8 @@ def val_acc(c: Ctx, mode, llm, projs, feats):
 
 
 # ------------------------------------------------------------------ main
-STAGE_FNS = {"data": stage_data, "clip": stage_clip, "vae": stage_vae, "unet": stage_unet, "features": stage_features,
-             "llm": stage_llm, "align": stage_align, "tune": stage_tune, "pairdata": stage_pairdata, "pairs": stage_pairs,
+STAGE_FNS = {"data": stage_data, "llm": stage_llm, "clip": stage_clip, "vae": stage_vae, "unet": stage_unet,
+             "features": stage_features, "align": stage_align, "tune": stage_tune, "pairdata": stage_pairdata, "pairs": stage_pairs,
              "export": stage_export, "eval": stage_eval, "report": stage_report}
 assert list(STAGE_FNS) == STAGES
 
@@ -520,8 +523,14 @@ def main():
     c.child_argv = ["--pack", c.pack, "--work", c.work, "--threads", str(args.threads), "--recipe", args.recipe] + \
         (["--quick"] if args.quick else []) + (["--force"] if args.force else [])
     stages = args.stage or (STAGES[STAGES.index(args.from_stage):] if args.from_stage else STAGES)
-    for s in stages:
-        run_stage(c, s, args.force)
+    early = "report" in stages and not os.environ.get("MW_MODES")  # not in stage-2/3 workers
+    try:
+        for s in stages:
+            if early and s != "report":
+                report.start_bounds_early(c)
+            run_stage(c, s, args.force)
+    finally:
+        report.stop_background()  # only still-running ones: report waited for them
     log("finished", json.dumps(c.times))
 
 
