@@ -45,14 +45,19 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     if not has_engine:
         return
     # stage report: the TS engine's eval, leakage, agreement and the bounds, all on the exported pack
-    for name in ("eval.json", "eval-pairs.json", "leakage.json", "agreement.json", "bounds.json"):
+    for name in ("eval.json", "eval-pairs.json", "eval-s.json", "leakage.json", "prompt-effect.json", "agreement.json",
+                 "bounds.json"):
         assert os.path.isfile(pack / name), name
+    pe = json.load(open(pack / "prompt-effect.json"))["taps"]  # the quick recipe's tap and the cross-attention query
+    assert set(pe) == {"U-L2-R2-Res-Out", "U-L1-R1-B0-Cross-Q"} and all(0 < v["own caption"] for v in pe.values())
     rep = json.load(open(pack / "bounds.json"))
-    # its three parts started in the background as soon as their inputs existed: the readers right after stage
-    # llm (before the encoders), the probes after stage features; report waited for them and merged them
+    # its three parts started in the background: the blind reader right after stage llm (before the encoders),
+    # the oracle reader and the probes after stage features; report waited for them and merged them
     log = r.stdout
     assert log.index("bounds[blind] in the background") < log.index("stage clip: start")
-    assert log.index("stage features: start") < log.index("bounds[probes] in the background") < log.index("stage align: start")
+    for part in ("oracle", "probes"):  # the oracle reader waits for stage features, leaving the blind one a core
+        assert log.index("stage features: start") < log.index(f"bounds[{part}] in the background") < \
+            log.index("stage align: start")
     assert all(os.path.isfile(work / f"bounds-{p}.json") for p in ("blind", "oracle", "probes"))
     assert {"blind", "oracle", "majority (no training)"} <= set(rep["readers"])
     assert rep["readers"]["oracle"]["all"]["n"] > 0 and rep["readers"]["oracle"]["steps"] == 3

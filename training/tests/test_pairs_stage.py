@@ -1,11 +1,17 @@
 """Stage 3 (twinlens_train.mini_world.pairs): its data are new scenes, and a stage-2 checkpoint's folded
-projector is taken back to its training form without changing what it computes."""
+projector is taken back to its training form without changing what it computes; the shipped pack is the shipped
+recipe."""
+import json
+import os
+
 import torch
 
 from twinlens_train import world
 from twinlens_train.mini_world.pairs import unfolded
 from twinlens_train.mini_world.recipe import FULL, QUICK, RECIPES, SHIPPED_RECIPE, Standardize
 from twinlens_train.models.projectors import MlpProjector, ProjectorConfig
+
+from conftest import REPO
 
 
 def test_unfold_inverts_the_fold():
@@ -29,6 +35,14 @@ def test_pair_data_are_new_scenes():
     assert not any(p["image_a"].tobytes() in seen for p in more)
 
 
-def test_the_shipped_recipe_has_no_stage_3():
-    assert RECIPES[SHIPPED_RECIPE] is FULL and not FULL["pair_steps"]
-    assert RECIPES["v3"]["pair_steps"] > 0 and QUICK["pair_steps"] > 0
+def test_the_shipped_pack_is_the_shipped_recipe():
+    # models/mini-world was exported by SHIPPED_RECIPE: its diffusion-reading modes read that recipe's tap, folded
+    # as it says, and a recipe with stage 3 exported its stage-3 checkpoints (the stage-3 row of the card)
+    cfg = RECIPES[SHIPPED_RECIPE]
+    assert cfg["pair_steps"] > 0 and not FULL["pair_steps"] and QUICK["pair_steps"] > 0
+    m = json.load(open(os.path.join(REPO, "models", "mini-world", "pack.json")))
+    assert m["diffusion"]["defaults"]["tap"] == cfg["tap"]
+    for name, mode in m["modes"].items():
+        if "diffusion" in mode["inputs"]:
+            assert mode["diffusion"]["tap"] == cfg["tap"], name
+            assert mode.get("diffusionFold", 1) == cfg["fold"], name

@@ -16,7 +16,8 @@ import os
 import subprocess
 import sys
 
-from twinlens_train.paths import REPO, WORK
+from twinlens_train.mini_world.recipe import SHIPPED_RECIPE
+from twinlens_train.paths import REPO, WORK, recipe_work
 
 MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
 
@@ -30,9 +31,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--pack", default=None)
-    ap.add_argument("--work", default=None, help="checkpoint folder of the run (default training/.work/full)")
+    ap.add_argument("--work", default=None, help="checkpoint folder of the run (default: the shipped recipe's)")
     args = ap.parse_args()
-    work = args.work or os.path.join(WORK, "quick" if args.quick else "full")
+    work = args.work or (os.path.join(WORK, "quick") if args.quick else recipe_work(SHIPPED_RECIPE))
     pack = os.path.abspath(args.pack or (os.path.join(work, "pack") if args.quick
                                          else os.path.join(REPO, "models", "mini-world")))
     preds = json.load(open(os.path.join(work, "predictions-python.json")))

@@ -206,11 +206,25 @@ def leakage(pack: str) -> List[str]:
     return out
 
 
+def prompt_effect(pack: str) -> List[str]:
+    pe = _load(os.path.join(pack, "prompt-effect.json"))
+    if not pe:
+        return []
+    out = [f"\nHow much the SD prompt moves each tap (`prompt_effect.py`: median ‖f_c − f_u‖ / ‖f_u‖ over "
+           f"{pe['images']} validation images, t = {pe['t']}; a tap the prompt barely moves has little of it to leak):\n",
+           "| tap | own caption | mismatched caption |", "|---|---|---|"]
+    for tap, r in pe["taps"].items():
+        out.append(f"| {tap} | {100 * r['own caption']:.1f} % | {100 * r['mismatched caption']:.1f} % |")
+    return out
+
+
 def all_tables(pack: str, work: str) -> str:
     tap = json.load(open(os.path.join(pack, "pack.json")))["diffusion"]["defaults"]["tap"]
     parts = table1(pack, work) + fine_detail(pack) + bounds(pack) + \
         sweep(pack, "eval-t.json", "t", "t sweep (projectors trained at t = 50, evaluated at each t)") + \
+        sweep(pack, "eval-s.json", "guidance", "Guidance sweep (s = 0: unconditional features, the question not "
+              "heard; projectors trained at s = 4, the dropout-trained ones also on 30 % of s = 0 questions; leaky on none)") + \
         sweep(pack, "eval-tap.json", "tap", f"Tap sweep (projectors trained on {tap}, evaluated on "
               "other taps of the same width: a check of how tap-specific they are, not a retraining)") + \
-        leakage(pack)
+        leakage(pack) + prompt_effect(pack)
     return "\n".join(parts) + "\n" if parts else ""

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Fill the measured tables of models/mini-world/README.md (between the <!-- tables --> markers)
-from eval-python.json, agreement.json, training/.work/full/times.json and the file sizes.
+from eval-python.json, agreement.json, the work folder's times.json and checkpoints, and the file sizes.
 
     [MW_WORK=W] python -m twinlens_train.mini_world.model_card     (from training/)
 """
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from twinlens_train import paths
 from twinlens_train.mini_world import card_tables
+from twinlens_train.mini_world.recipe import SHIPPED_RECIPE
 
 PACK = os.path.join(paths.REPO, "models", "mini-world")
-WORK = os.environ.get("MW_WORK", os.path.join(paths.WORK, "full"))
+WORK = os.environ.get("MW_WORK", paths.recipe_work(SHIPPED_RECIPE))
 MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
 CATS = ["colour", "shape", "count", "position", "existence", "size"]
 
@@ -69,19 +71,39 @@ def tables() -> str:
         for k, v in t.items():
             out.append(f"| {k} | {v:.0f} |")
         out.append(f"| **total** | **{sum(t.values()):.0f}** |")
+        # a resumed stage's entry is its last part only; each mode's checkpoint keeps its own training time
+        rows = []
+        for m in MODES:
+            secs = [_ck_seconds(os.path.join(WORK, f"{st}-{m}.pt")) for st in ("tune", "pairs")]
+            if any(x is not None for x in secs):
+                rows.append(f"| {m} | " + " | ".join("—" if x is None else f"{x:.0f}" for x in secs) + " |")
+        if rows:
+            out.append("\nSeconds of training per mode, from its checkpoints (true also for a stage that was resumed; "
+                       "stages 2 and 3 run the modes in two worker processes, `fused` + `leaky` beside the other three):\n")
+            out.append("| mode | stage 2 | stage 3 |\n|---|---|---|")
+            out += rows
     out.append("\n### Files\n")
     out.append("| folder | MB |\n|---|---|")
     tot = 0
     for d in sorted(os.listdir(PACK)):
         p = os.path.join(PACK, d)
         if os.path.isdir(p):
-            s = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs_ in os.walk(p) for f in fs_)
+            # the engine's optimised-graph caches (*.twinlens-<hash>.onnx, git-ignored) are not part of the pack
+            s = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs_ in os.walk(p) for f in fs_
+                    if not re.search(r"\.twinlens-[0-9a-f]{16}\.onnx$", f))
             tot += s
             out.append(f"| {d}/ | {s / 1e6:.2f} |")
         else:
             tot += os.path.getsize(p)
     out.append(f"| **pack total** | **{tot / 1e6:.2f}** |")
     return "\n".join(out) + "\n"
+
+
+def _ck_seconds(path: str):
+    if not os.path.exists(path):
+        return None
+    import torch  # only here: the rest of the card needs no torch
+    return torch.load(path, weights_only=False).get("seconds")
 
 
 def main():

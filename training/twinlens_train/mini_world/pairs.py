@@ -29,7 +29,7 @@ import torch
 
 from twinlens_train import world
 from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, RECIPES, SEED, SHIPPED_RECIPE, Ctx, SeqCache, Standardize,
-                                              expand_image, load_features, log, lr_at, new_llm, optimise, seed_all,
+                                              expand_image, load_features, log, lr_at, new_llm, optimise, seed_all, seed_shift,
                                               splice, visual)
 from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate
 
@@ -104,8 +104,8 @@ def train_mode(c: Ctx, mode: str, steps: int, lr: float, k: int):
     llm.model.embed_tokens.weight.requires_grad_(False)
     params = [p for kk in PROJ_KEYS[mode] for p in projs[kk].parameters()] + \
              [p for p in llm.parameters() if p.requires_grad]
-    seed_all(SEED + 60 + k)
-    g = torch.Generator().manual_seed(SEED + 60 + k)
+    seed_all(SEED + 60 + k + seed_shift())
+    g = torch.Generator().manual_seed(SEED + 60 + k + seed_shift())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sc = SeqCache(c)
     cfg = c.cfg

@@ -1,8 +1,9 @@
 """The mini-world recipe: what the stages of train.py share with the modules that read their checkpoints
 (export, eval_reference, bounds). Imports nothing of the mini_world package, so every module can import it.
 
-  FULL / QUICK          sizes and steps of a full run (the shipped recipe, v2.2) and of the --quick smoke run
-  V3, RECIPES, SHIPPED_RECIPE  the next recipe (encoders trained longer, stage 3 pair curriculum), by name
+  FULL / QUICK          sizes and steps of recipe v2.2 (the previous one) and of the --quick smoke run
+  V3, RECIPES, SHIPPED_RECIPE  the shipped recipe (encoders trained longer, a folded 16x16 tap, stage 3 pair
+                        curriculum); recipes by name
   MODES, PROJ_KEYS      the answer modes and the projectors each one trains
   SEED, TUNE_LR, DESCRIBE, DETAIL, log, seed_all, lr_at
   final_checkpoint      the stage-2 or stage-3 checkpoint of a mode, as the recipe says
@@ -28,7 +29,7 @@ from twinlens_train.models import (CLIPTextModel, CLIPVisionModelWithProjection,
                                    UNet2DConditionModel, VAEEncoder)
 from twinlens_train.mw_models import FeatureExtractor, configs, llm_tok_json, text_tok_json
 from twinlens_train.pipeline import SD_TAPS
-from twinlens_train.paths import WORK
+from twinlens_train.paths import WORK, recipe_work
 from twinlens_train.tokenizer import ReferenceTokenizer, render_chat
 
 MODES = ["clip", "diffusion", "fused", "fused-xattn", "leaky"]
@@ -53,7 +54,7 @@ FULL = dict(n_train=4000, n_val=100, q_per_scene=6, n_train_pairs=400, n_val_pai
             image_last=True, tap="U-L1-R1-B0-Cross-Q", fold=1,
             tap_sweep=["U-L1-R1-B0-Cross-Q", "U-L1-R2-B0-Cross-Q", "D-L2-R0-B0-Cross-Q", "U-L1-R1-B0-Out"], pair_extra=2000, pair_val=200, pair_steps=0, pair_lr=5e-4, pair_bs=8, pair_qa_bs=16,
             pair_cap_bs=4, pair_dense_bs=8)
-# v3 (not yet shipped; `train --recipe v3`): the encoder side and a pair curriculum, decided on the validation
+# v3 (shipped since 2026-12-03): the encoder side and a pair curriculum, decided on the validation
 # split (experiments in the model card's "v3" section). Small-object probes of the v2.2 encoders (bounds.py
 # --small-probes; colour / shape of the small objects from the token under their centre, MLP probe): raw pixels
 # 99.6 / 95.5 %, VAE latents 99.6 / 79.9 %, the 8x8 Cross-Q tap 75.4 / 46.0 % (shape at chance), the 16x16 resnet
@@ -67,7 +68,7 @@ FULL = dict(n_train=4000, n_val=100, q_per_scene=6, n_train_pairs=400, n_val_pai
 V3 = dict(FULL, vae_steps=1500, unet_steps=3000, tap="U-L2-R2-Res-Out", fold=2,
           tap_sweep=["U-L2-R2-Res-Out", "U-L2-R1-Res-Out", "U-L2-R0-Res-Out"], pair_steps=2000)
 RECIPES = {"v2.2": FULL, "v3": V3}
-SHIPPED_RECIPE = "v2.2"  # the recipe models/mini-world was trained with
+SHIPPED_RECIPE = "v3"  # the recipe models/mini-world was trained with (tests/test_pairs_stage.py checks pack.json)
 
 QUICK = dict(n_train=48, n_val=12, q_per_scene=3, n_train_pairs=8, n_val_pairs=4, n_test=12, n_test_pairs=4,
              clip_steps=3, clip_bs=16, vae_steps=3, vae_bs=8, unet_steps=3, unet_bs=8,
@@ -75,6 +76,12 @@ QUICK = dict(n_train=48, n_val=12, q_per_scene=3, n_train_pairs=8, n_val_pairs=4
              tap_sweep=["U-L2-R2-Res-Out", "U-L2-R1-Res-Out"],
              pair_extra=6, pair_val=4, pair_steps=3, pair_lr=5e-4, pair_bs=2, pair_qa_bs=4, pair_cap_bs=1,
              pair_dense_bs=2)
+
+
+def seed_shift() -> int:
+    """MW_SEED_SHIFT (experiments only; 0 in the recipe): added to the seed of each mode's stages 2 and 3, to measure
+    how much of a difference between two modes a reader's seed alone makes."""
+    return int(os.environ.get("MW_SEED_SHIFT", "0"))
 
 
 def log(*a):
@@ -96,7 +103,7 @@ class Ctx:
         self.cfg = QUICK if quick else RECIPES[recipe]
         # v2.2's folder keeps its historic name; every other recipe has its own (not tied to SHIPPED_RECIPE, so
         # shipping another recipe does not point it at v2.2's checkpoints)
-        self.work = work or os.path.join(WORK, "quick" if quick else "full" if recipe == "v2.2" else recipe)
+        self.work = work or (os.path.join(WORK, "quick") if quick else recipe_work(recipe))
         self.pack = pack
         os.makedirs(self.work, exist_ok=True)
         self.ttok_json, self.ltok_json = text_tok_json(), llm_tok_json()

@@ -3,7 +3,8 @@
 
   1. the TypeScript engine's eval over the test + pairs suites  (<pack>/eval.json, eval-pairs.json)
   2. the leakage probe, caption task, s = 1, 1.5, 4               (<pack>/leakage.json)
-  3. TS engine vs PyTorch greedy answers (agreement.py)           (<pack>/agreement.json)
+  3. how much the SD prompt moves the tap (prompt_effect.py)      (<pack>/prompt-effect.json)
+     TS engine vs PyTorch greedy answers (agreement.py)           (<pack>/agreement.json)
   4. the bounds on the validation split (bounds.py; its three parts usually ran in the background during
      training, see BOUNDS_PARTS)                                 (<pack>/bounds.json)
   5. for the shipped pack only: the sample answers (samples.py, assets/samples) and the model card
@@ -38,13 +39,17 @@ def _run(cmd, env=None):
 # ---- the bounds (bounds.py): three parts, each a process of one torch thread, written into the work folder.
 # The blind and oracle readers need only stages data and llm, the probes the encoders and stage features; each
 # part is reused while it is newer than its inputs. train.py starts each part in the background (nice 19) as soon
-# as its inputs exist, so the readers (16000 steps each, the longest single jobs of the run) use the core that the
-# one-process stages clip .. features leave idle, and yield to stage 2's two workers; stage report then waits for
-# them and merges. Nothing in a part depends on when it ran.
+# as it may (below), so the readers (16000 steps each, the longest single jobs of the run) use the core that the
+# one-process stages clip .. features leave idle and the gaps of stages 2 and 3, and yield to their two workers;
+# stage report then waits for them and merges. Nothing in a part depends on when it ran.
+#   part: (bounds.py arguments, inputs (the part is stale when one is newer), files that must exist before it
+#          starts early). The oracle reader waits for stage features although it does not read it: the blind
+#          reader (64 tokens a row, the slowest part) then has the idle core to itself while the encoders train,
+#          and the faster oracle reader and the probes fill the gaps of stages 2 and 3.
 BOUNDS_PARTS = {
-    "blind": (["--readers", "blind"], ("data.json", "llm0.pt")),
-    "oracle": (["--readers", "oracle"], ("data.json", "llm0.pt")),
-    "probes": (["--probes", "--small-probes"], ("data.json", "clip.pt", "vae.pt", "unet.pt", "features.npz")),
+    "blind": (["--readers", "blind"], ("data.json", "llm0.pt"), ()),
+    "oracle": (["--readers", "oracle"], ("data.json", "llm0.pt"), ("features.npz",)),
+    "probes": (["--probes", "--small-probes"], ("data.json", "clip.pt", "vae.pt", "unet.pt", "features.npz"), ()),
 }
 _background = {}  # part -> Popen, started by start_bounds_early in this process
 
@@ -83,8 +88,9 @@ def _start(c, part: str, nice: bool) -> subprocess.Popen:
 def start_bounds_early(c) -> None:
     """Start every bounds part whose inputs now exist and that is neither fresh nor running (train.py calls this
     after each stage of a run that ends with stage report)."""
-    for part in BOUNDS_PARTS:
-        if part not in _background and _part_state(c, part) == "ready":
+    for part, (_, _, after) in BOUNDS_PARTS.items():
+        if part not in _background and _part_state(c, part) == "ready" and \
+                all(os.path.exists(os.path.join(c.work, f)) for f in after):
             _background[part] = _start(c, part, nice=True)
 
 
@@ -133,14 +139,22 @@ def stage_report(c) -> None:
     # t and tap sweeps of the diffusion-reading modes (projectors trained at t = 50 on the recipe's tap; the
     # other taps of the sweep have its grid and width, so the same projectors can read them)
     sweeps = {"eval-t.json": "t=10,50,100,250,500", "eval-tap.json": "tap=" + ",".join(c.cfg["tap_sweep"])}
+    # and the guidance sweep (s = 0: unconditional features, the question unheard), with leaky (no prompt dropout)
+    sweeps["eval-s.json"] = "guidance=0,1,4"
     for out, spec in sweeps.items():
+        modes = "diffusion,fused,fused-xattn" + (",leaky" if out == "eval-s.json" else "")
         if not _fresh(os.path.join(pack, out), pack):
-            _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-test", "--modes", "diffusion,fused,fused-xattn",
+            _run(tw + ["eval", "--pack", pack, "--suite", "mini-world-test", "--modes", modes,
                        "--sweep", spec, "--max-tokens", "8", "--fresh", "--out", os.path.join(pack, out)] + quick)
     if not _fresh(os.path.join(pack, "leakage.json"), pack):
         _run(tw + ["leakage", "--pack", pack, "--suite", "mini-world-test", "--task", "caption", "--guidance",
                    "1,1.5,4", "--limit", "8" if c.quick else "60", "--max-tokens", "12", "--summary-only",
                    "--out", os.path.join(pack, "leakage.json")])
+    # how much the SD prompt moves the recipe's tap and the cross-attention query (explains the leakage probe)
+    if not _fresh(os.path.join(pack, "prompt-effect.json"), pack):
+        taps = ",".join(dict.fromkeys([c.cfg["tap"], "U-L1-R1-B0-Cross-Q"]))
+        _run(module_cmd("twinlens_train.mini_world.prompt_effect", "--work", work, "--recipe", c.recipe, "--taps", taps,
+                        "--out", os.path.join(pack, "prompt-effect.json"), *(["--quick", "--n", "4"] if c.quick else [])))
     if not _fresh(os.path.join(pack, "agreement.json"), pack):
         _run(module_cmd("twinlens_train.mini_world.agreement", "--n", "8" if c.quick else "500", "--work", work,
                         "--pack", pack))

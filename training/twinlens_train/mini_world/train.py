@@ -47,7 +47,7 @@ from twinlens_train.mini_world.export import stage_eval, stage_export
 from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, RECIPES, SEED, SHIPPED_RECIPE, TUNE_LR, Ctx,
                                               SeqCache,
                                               Standardize, expand_image, lm_loss, load_features, log, lr_at, optimise,
-                                              new_llm, seed_all, splice, stage_llm, visual)
+                                              new_llm, seed_all, seed_shift, splice, stage_llm, visual)
 from twinlens_train.mini_world.pairs import stage_pairdata, stage_pairs
 from twinlens_train.mini_world import report
 from twinlens_train.mini_world.report import stage_report
@@ -59,8 +59,8 @@ from twinlens_train.schedule import alphas_cumprod
 from twinlens_train.tokenizer import prompt_ids
 
 
-# `llm` (the stage-0 LLM) needs only `data`; it runs second so that the bounds' blind and oracle readers, which
-# need nothing else, can start in the background while the encoders train (report.start_bounds_early)
+# `llm` (the stage-0 LLM) needs only `data`; it runs second so that the bounds' blind reader, which needs nothing
+# else, can start in the background while the encoders train (report.start_bounds_early, report.BOUNDS_PARTS)
 STAGES = ["data", "llm", "clip", "vae", "unet", "features", "align", "tune", "pairdata", "pairs", "export", "eval", "report"]
 
 
@@ -378,7 +378,7 @@ def stage_tune(c: Ctx, modes=None):
         if os.path.exists(ck):
             log(f"tune[{mode}] exists, skipped")
             continue
-        seed_all(SEED + 20 + k)
+        seed_all(SEED + 20 + k + seed_shift())
         projs = standardized(build_projectors(c.mc["vision"].hidden_size, feats["uncond"].shape[-1], H), al["stats"])
         src = {"clip": "clip", "diffusion": "diffusion", "fused": None, "fused-xattn": "fused-xattn",
                "leaky": "leaky"}[mode]
@@ -389,7 +389,7 @@ def stage_tune(c: Ctx, modes=None):
         params = [p for kk in PROJ_KEYS[mode] for p in projs[kk].parameters()] + \
                  [p for p in llm.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=TUNE_LR, weight_decay=0.01)
-        g = torch.Generator().manual_seed(SEED + 20 + k)
+        g = torch.Generator().manual_seed(SEED + 20 + k + seed_shift())
         steps, bs = int(os.environ.get("MW_TUNE_STEPS", c.cfg["tune_steps"])), c.cfg["tune_bs"]
         dropout = 0.0 if mode in ("leaky", "clip") else 0.3
         t0 = time.time()
