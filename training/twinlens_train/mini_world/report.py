@@ -103,17 +103,15 @@ def stop_background() -> None:
 
 
 def bounds_report(c) -> None:
-    procs = {}
-    for part in BOUNDS_PARTS:
-        p = _background.get(part)
-        if p is not None and p.poll() is None:
+    for part, p in _background.items():
+        if p.poll() is None:
             print(time.strftime("%H:%M:%S"), f"report: waiting for bounds[{part}] (started in the background)",
                   flush=True)
-            procs[part] = p
-        elif _part_state(c, part) != "fresh":
-            procs[part] = _start(c, part, nice=False)  # missing, stale or failed in the background: run it now
-    failed = [part for part, p in procs.items() if p.wait() != 0 or _part_state(c, part) != "fresh"]
+            p.wait()
     _background.clear()
+    # missing, failed, or made stale while it ran (a stage it reads was rerun with --force): run it now
+    procs = {part: _start(c, part, nice=False) for part in BOUNDS_PARTS if _part_state(c, part) != "fresh"}
+    failed = [part for part, p in procs.items() if p.wait() != 0 or _part_state(c, part) != "fresh"]
     if failed:
         raise SystemExit(f"stage report: bounds {', '.join(failed)} failed (see "
                          f"{', '.join(os.path.join(c.work, f'bounds-{x}.log') for x in failed)})")
