@@ -51,8 +51,8 @@ def wilson(k: int, n: int, z: float = 1.96):
 
 def blind_shape(c: recipe.Ctx):
     """(tokens, channels) of the blind reader's zero tokens: the CLIP grid (penultimate layer, CLS dropped), known
-    from the config, so the blind and oracle readers need only stages data and llm (train.py starts them in the
-    background right after stage llm, while the encoders train)."""
+    from the config, so the blind and oracle readers need only stages data and llm (train.py starts the blind one in
+    the background right after stage llm, while the encoders train; report.BOUNDS_PARTS)."""
     v = c.mc["vision"]
     return (v.image_size // v.patch_size) ** 2, v.hidden_size
 

@@ -11,6 +11,8 @@ import os
 import re
 import sys
 
+import torch
+
 from twinlens_train import paths
 from twinlens_train.mini_world import card_tables
 from twinlens_train.mini_world.recipe import SHIPPED_RECIPE
@@ -102,7 +104,6 @@ def tables() -> str:
 def _ck_seconds(path: str):
     if not os.path.exists(path):
         return None
-    import torch  # only here: the rest of the card needs no torch
     return torch.load(path, weights_only=False).get("seconds")
 
 
