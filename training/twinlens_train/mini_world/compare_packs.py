@@ -98,7 +98,7 @@ def compare_packs(first: Path, second: Path) -> tuple[list[str], list[str]]:
         if (first / name).exists() and (second / name).exists():
             checked.append(name)
             problems += compare_eval(first / name, second / name)
-    for name, keys in (("eval-python.json", ("modes",)), ("bounds.json", ("majority", "readers", "probes"))):
+    for name, keys in (("eval-python.json", ("modes",)), ("bounds.json", ("majority", "readers", "probes", "small_probes"))):
         if (first / name).exists() and (second / name).exists():
             checked.append(name)
             problems += compare_json(first / name, second / name, keys)
