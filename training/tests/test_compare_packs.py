@@ -50,3 +50,13 @@ def test_a_folder_without_pack_json_is_refused(tmp_path, capsys):
     a = _pack(tmp_path / "a", [[1]], "red")
     assert compare_packs.main([str(a), str(tmp_path)]) == 2
     assert "no pack.json" in capsys.readouterr().err
+
+
+def test_either_a_second_pack_or_a_work_folder(tmp_path, capsys):
+    a = _pack(tmp_path / "a", [[1]], "red")
+    assert compare_packs.main([str(a)]) == 2
+    assert "either a second pack folder or --work" in capsys.readouterr().err
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "llm0.pt").write_bytes(b"")
+    assert compare_packs.main([str(a), "--work", str(tmp_path / "work")]) == 2
+    assert "has no clip.pt, vae.pt, unet.pt: run stages data" in capsys.readouterr().err

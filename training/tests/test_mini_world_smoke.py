@@ -37,6 +37,10 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
         assert all({"id", "image", "question", "answer", "category"} <= set(x) for x in lines)
     ev = json.load(open(pack / "eval-python.json"))
     assert set(ev["modes"]) == set(m["modes"])
+    # the encoders exported again from the work folder are the pack's, weight for weight (compare_packs --work)
+    from twinlens_train.mini_world import compare_packs
+    checked, problems = compare_packs.compare_encoders(pack, work, "v3", quick=True)
+    assert problems == [] and len(checked) == 6
     if shutil.which("npx") and os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node")):
         v = subprocess.run(["npx", "twinlens", "packs", "validate", str(pack)], cwd=REPO, capture_output=True,
                            text=True)

@@ -55,6 +55,9 @@ def compare_graph(a: Path, b: Path) -> list[str]:
         elif not np.array_equal(x, y):
             diff = np.abs(x.astype(np.float64) - y.astype(np.float64)).max()
             problems.append(f"weight {name}: max |difference| {diff:.3g}")
+    if len(problems) > 3:  # a retrained graph differs everywhere: one line says how much
+        largest = max(problems, key=lambda p: float(p.rsplit(" ", 1)[1]) if "max |difference|" in p else 0.0)
+        return [f"{len(problems)} of {len(set(wa) | set(wb))} weights differ; largest: {largest}"]
     return problems
 
 
@@ -105,16 +108,59 @@ def compare_packs(first: Path, second: Path) -> tuple[list[str], list[str]]:
     return checked, problems
 
 
+# What stage 1 and stage `llm` train: export_encoders writes them, so a run can be checked before stage 2 ends.
+ENCODER_GRAPHS = ("vae_encoder/model.onnx", "text_encoder/model.onnx", "unet/model.onnx", "clip/vision_model.onnx",
+                  "llm/embed_tokens.onnx")
+
+
+def compare_encoders(pack: Path, work: Path, recipe: str, quick: bool) -> tuple[list[str], list[str]]:
+    """Exports the encoders trained in a work folder (stages data … features) to a temporary folder and compares
+    them, and the latent scale, with the pack's."""
+    import tempfile
+
+    from twinlens_train.mini_world.export import export_encoders
+    from twinlens_train.mini_world.recipe import Ctx
+
+    with tempfile.TemporaryDirectory(prefix="twinlens-encoders-") as tmp:
+        c = Ctx(quick, tmp, str(work.resolve()), recipe)
+        scale = export_encoders(c, tmp)
+        checked, problems = [], []
+        for rel in ENCODER_GRAPHS:
+            checked.append(rel)
+            problems += [f"{rel}: {p}" for p in compare_graph(pack / rel, Path(tmp) / rel)]
+    shipped = json.loads((pack / "pack.json").read_text())["diffusion"]["latentScale"]
+    checked.append("pack.json latentScale")
+    if round(scale, 6) != shipped:  # pack.json keeps 6 decimals
+        problems.append(f"pack.json: latentScale {shipped} vs {round(scale, 6)}")
+    return checked, problems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("first", type=Path, help="a pack folder, e.g. models/mini-world")
-    ap.add_argument("second", type=Path, help="the pack to compare it with")
+    ap.add_argument("second", type=Path, nargs="?", help="the pack to compare it with")
+    ap.add_argument("--work", type=Path, help="instead of a second pack: a training work folder whose stages data … "
+                                              "features are done; compares the encoders they trained")
+    ap.add_argument("--recipe", default=None, help="the work folder's recipe (default: the shipped one)")
+    ap.add_argument("--quick", action="store_true", help="the work folder is a --quick run")
     args = ap.parse_args(argv)
+    if (args.second is None) == (args.work is None):
+        print("pass either a second pack folder or --work <training work folder>", file=sys.stderr)
+        return 2
     for p in (args.first, args.second):
-        if not (p / "pack.json").is_file():
+        if p is not None and not (p / "pack.json").is_file():
             print(f"{p} is not a pack folder (no pack.json); pass the folder that holds pack.json", file=sys.stderr)
             return 2
-    checked, problems = compare_packs(args.first, args.second)
+    if args.work is not None:
+        missing = [f for f in ("llm0.pt", "clip.pt", "vae.pt", "unet.pt") if not (args.work / f).is_file()]
+        if missing:
+            print(f"{args.work} has no {', '.join(missing)}: run stages data … unet there first", file=sys.stderr)
+            return 2
+        from twinlens_train.mini_world.recipe import SHIPPED_RECIPE
+
+        checked, problems = compare_encoders(args.first, args.work, args.recipe or SHIPPED_RECIPE, args.quick)
+    else:
+        checked, problems = compare_packs(args.first, args.second)
     print(f"compared {len(checked)} files: {', '.join(checked)}")
     for p in problems:
         print("DIFFERS", p)

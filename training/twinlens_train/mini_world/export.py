@@ -48,6 +48,14 @@ def stage_export(c) -> None:
     for d in MODEL_DIRS:
         if os.path.isdir(os.path.join(pack, d)):
             shutil.rmtree(os.path.join(pack, d))
+    scale = export_encoders(c, pack)
+    _export_modes_and_manifest(c, pack, scale)
+
+
+def export_encoders(c, pack: str) -> float:
+    """The parts every mode shares, trained by stage 1 (VAE, text encoder, UNet, CLIP) and stage `llm`
+    (embed_tokens, frozen afterwards), with their tokenizers and configs; returns the latent scale. Separate so
+    `compare_packs --work` can check a run's first stages against a pack long before stage 2 ends."""
     vae, scale = c.vae()
     text, vision, unet = c.text(), c.vision(), c.unet()
     # --- diffusion
@@ -90,6 +98,12 @@ def stage_export(c) -> None:
     export_embed_tokens(base.model.embed_tokens, f"{pack}/llm/embed_tokens.onnx", (2, 5, 6))
     write_json(f"{pack}/llm/tokenizer.json", c.ltok_json)
     write_json(f"{pack}/llm/tokenizer_config.json", llm_tokenizer_config())
+    return scale
+
+
+def _export_modes_and_manifest(c, pack: str, scale: float) -> None:
+    """One decoder and its projectors per answer mode (their final checkpoints), then pack.json."""
+    lc = c.mc["llm"]
     H = lc.hidden_size
     Dc = c.mc["vision"].hidden_size
     Dd = c.diffusion_dim()
