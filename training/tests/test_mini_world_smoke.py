@@ -41,6 +41,15 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     from twinlens_train.mini_world import compare_packs
     checked, problems = compare_packs.compare_encoders(pack, work, "v3", quick=True)
     assert problems == [] and len(checked) == 6
+    # a partial evaluation (some modes, results elsewhere) gives those modes' numbers and leaves the pack alone
+    out = tmp_path / "partial.json"
+    r = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.eval_reference", "--quick", "--work", str(work),
+                        "--pack", str(pack), "--modes", "clip,fused", "--out", str(out)],
+                       cwd=os.path.join(REPO, "training"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    part = json.load(open(out))["modes"]
+    assert set(part) == {"clip", "fused"} and all(part[k] == ev["modes"][k] for k in part)
+    assert json.load(open(pack / "eval-python.json")) == ev
     if shutil.which("npx") and os.path.isdir(os.path.join(REPO, "node_modules", "onnxruntime-node")):
         v = subprocess.run(["npx", "twinlens", "packs", "validate", str(pack)], cwd=REPO, capture_output=True,
                            text=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch reference evaluation of the mini-world pack on its test suites.
 
-    python -m twinlens_train.mini_world.eval_reference [--quick] [--limit N]     (from training/)
+    python -m twinlens_train.mini_world.eval_reference [--quick] [--limit N] [--modes clip,fused --out FILE]
+                                                                                  (from training/)
 
 Reads <pack>/suites/mini-world-{test,pairs}.jsonl, answers every item with every
 mode exactly as the engine does (greedy, CLIP penultimate tokens, UNet tap at t=50,
@@ -78,8 +79,10 @@ def cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
-def evaluate(c, write: bool = True, limit: int = 0) -> dict:
+def evaluate(c, write: bool = True, limit: int = 0, modes=None) -> dict:
+    """Every mode (or `modes`) on both suites; write=True writes eval-python.json into the pack."""
     t0 = time.time()
+    modes = list(modes or MODES)
     items = [it for s in SUITES for it in load_suite(c.pack, s)]
     if limit:
         items = items[:limit]
@@ -94,7 +97,7 @@ def evaluate(c, write: bool = True, limit: int = 0) -> dict:
     diff = torch.from_numpy(guided)
     H = c.mc["llm"].hidden_size
     preds = {}
-    for mode in MODES:
+    for mode in modes:
         ck = torch.load(c.path(final_checkpoint(c, mode)))
         llm = LlamaForCausalLM(c.mc["llm"])
         llm.load_state_dict(ck["llm"])
@@ -110,7 +113,7 @@ def evaluate(c, write: bool = True, limit: int = 0) -> dict:
            "settings": {"t": 50, "guidance": GUIDANCE, "tap": c.cfg["tap"], "fold": c.cfg["fold"], "seed": 0, "prompt": "question",
                         "decoding": "greedy"},
            "source": "PyTorch checkpoints (twinlens_train.mini_world.eval_reference), not the ONNX engine"}
-    for mode in MODES:
+    for mode in modes:
         r = {"test": defaultdict(lambda: [0, 0]), "pairs_items": [0, 0]}
         by_pair = defaultdict(list)
         for it, p in zip(items, preds[mode]):
@@ -154,7 +157,7 @@ def evaluate(c, write: bool = True, limit: int = 0) -> dict:
             json.dump(res, f, indent=2)
         with open(c.path("predictions-python.json"), "w") as f:
             json.dump([{"id": it["id"], "suite": it["suite"], "image": it["image_path"], "question": it["question"],
-                        "answer": it["answer"], **{m: preds[m][i] for m in MODES}} for i, it in enumerate(items)],
+                        "answer": it["answer"], **{m: preds[m][i] for m in modes}} for i, it in enumerate(items)],
                       f, indent=1)
     return res
 
@@ -167,12 +170,23 @@ def main():
     ap.add_argument("--work", default=None)
     ap.add_argument("--recipe", default=SHIPPED_RECIPE, choices=sorted(RECIPES),
                     help="the recipe the work folder was trained with (default the shipped one)")
+    ap.add_argument("--modes", default=None, help="comma-separated answer modes (default all), e.g. the ones a "
+                                                  "partial run has trained")
+    ap.add_argument("--out", default=None, help="write the results here instead of <pack>/eval-python.json (the "
+                                                "pack then only supplies the suites)")
     args = ap.parse_args()
+    modes = args.modes.split(",") if args.modes else None
+    unknown = sorted(set(modes or []) - set(MODES))
+    if unknown:
+        ap.error(f"unknown mode(s) {', '.join(unknown)}; the modes are {', '.join(MODES)}")
     torch.set_num_threads(2)
     pack = args.pack or (os.path.join(WORK, "quick", "pack") if args.quick
                          else os.path.join(REPO, "models", "mini-world"))
-    res = evaluate(Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work), args.recipe), write=True,
-                   limit=args.limit)
+    res = evaluate(Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work), args.recipe),
+                   write=not args.out, limit=args.limit, modes=modes)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(res, f, indent=2)
     print(json.dumps({m: {"all": v["test_accuracy"].get("all"), "pairs": v["pair_accuracy"]}
                       for m, v in res["modes"].items()}, indent=1))
     print(json.dumps(res["pair_feature_similarity"]))
