@@ -43,10 +43,10 @@ def test_quick_pipeline_exports_a_valid_pack(tmp_path):
     assert problems == [] and len(checked) == 6
     # a partial evaluation (some modes, results elsewhere) gives those modes' numbers and leaves the pack alone
     out = tmp_path / "partial.json"
-    r = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.eval_reference", "--quick", "--work", str(work),
-                        "--pack", str(pack), "--modes", "clip,fused", "--out", str(out)],
-                       cwd=os.path.join(REPO, "training"), capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    sub = subprocess.run([sys.executable, "-m", "twinlens_train.mini_world.eval_reference", "--quick", "--work",
+                          str(work), "--pack", str(pack), "--modes", "clip,fused", "--out", str(out)],
+                         cwd=os.path.join(REPO, "training"), capture_output=True, text=True)
+    assert sub.returncode == 0, sub.stdout[-3000:] + sub.stderr[-3000:]
     part = json.load(open(out))["modes"]
     assert set(part) == {"clip", "fused"} and all(part[k] == ev["modes"][k] for k in part)
     assert json.load(open(pack / "eval-python.json")) == ev

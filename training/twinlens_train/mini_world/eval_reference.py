@@ -174,12 +174,14 @@ def main():
                                                   "partial run has trained")
     ap.add_argument("--out", default=None, help="write the results here instead of <pack>/eval-python.json (the "
                                                 "pack then only supplies the suites)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1, as stage eval: the pack's numbers were computed on one)")
     args = ap.parse_args()
     modes = args.modes.split(",") if args.modes else None
     unknown = sorted(set(modes or []) - set(MODES))
     if unknown:
         ap.error(f"unknown mode(s) {', '.join(unknown)}; the modes are {', '.join(MODES)}")
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     pack = args.pack or (os.path.join(WORK, "quick", "pack") if args.quick
                          else os.path.join(REPO, "models", "mini-world"))
     res = evaluate(Ctx(args.quick, os.path.abspath(pack), args.work and os.path.abspath(args.work), args.recipe),
