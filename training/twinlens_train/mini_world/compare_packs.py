@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,7 @@ ENCODER_GRAPHS = ("vae_encoder/model.onnx", "text_encoder/model.onnx", "unet/mod
 def compare_encoders(pack: Path, work: Path, recipe: str, quick: bool) -> tuple[list[str], list[str]]:
     """Exports the encoders trained in a work folder (stages data … features) to a temporary folder and compares
     them, and the latent scale, with the pack's."""
-    import tempfile
-
+    # torch and the training code load only for --work: comparing two packs needs neither
     from twinlens_train.mini_world.export import export_encoders
     from twinlens_train.mini_world.recipe import Ctx
 
