@@ -115,7 +115,7 @@ ENCODER_GRAPHS = ("vae_encoder/model.onnx", "text_encoder/model.onnx", "unet/mod
 
 
 def compare_encoders(pack: Path, work: Path, recipe: str, quick: bool) -> tuple[list[str], list[str]]:
-    """Exports the encoders trained in a work folder (stages data … features) to a temporary folder and compares
+    """Exports the encoders trained in a work folder (stages data … unet) to a temporary folder and compares
     them, and the latent scale, with the pack's."""
     # torch and the training code load only for --work: comparing two packs needs neither
     from twinlens_train.mini_world.export import export_encoders
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("first", type=Path, help="a pack folder, e.g. models/mini-world")
     ap.add_argument("second", type=Path, nargs="?", help="the pack to compare it with")
     ap.add_argument("--work", type=Path, help="instead of a second pack: a training work folder whose stages data … "
-                                              "features are done; compares the encoders they trained")
+                                              "unet are done; compares the encoders they trained")
     ap.add_argument("--recipe", default=None, help="the work folder's recipe (default: the shipped one)")
     ap.add_argument("--quick", action="store_true", help="the work folder is a --quick run")
     args = ap.parse_args(argv)
@@ -156,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"{args.work} has no {', '.join(missing)}: run stages data … unet there first", file=sys.stderr)
             return 2
-        from twinlens_train.mini_world.recipe import SHIPPED_RECIPE
+        from twinlens_train.mini_world.recipe import RECIPES, SHIPPED_RECIPE
 
+        if args.recipe is not None and args.recipe not in RECIPES:
+            print(f"unknown recipe {args.recipe}; the recipes are {', '.join(sorted(RECIPES))}", file=sys.stderr)
+            return 2
         checked, problems = compare_encoders(args.first, args.work, args.recipe or SHIPPED_RECIPE, args.quick)
     else:
         checked, problems = compare_packs(args.first, args.second)
