@@ -131,7 +131,8 @@ def train_reader(c: recipe.Ctx, reader: str, src: Sources, steps: int, seed: int
         seqs = [sc.get(d["qas"][i][1], d["qas"][i][2]) for i in sel.tolist()]
         seqs += [sc.get(recipe.DESCRIBE, d["captions"][i]) for i in cap.tolist()]
         seqs += [sc.get(recipe.DETAIL, d["dense"][i]) for i in den.tolist()]
-        loss = recipe.lm_loss(llm, seqs, proj(vis))
+        with recipe.reader_autocast(c):  # v4: bfloat16 like the modes' readers
+            loss = recipe.lm_loss(llm, seqs, proj(vis))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -29,7 +29,7 @@ import torch
 
 from twinlens_train import world
 from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, RECIPES, SEED, SHIPPED_RECIPE, Ctx, SeqCache, Standardize,
-                                              expand_image, load_features, log, lr_at, new_llm, optimise, seed_all, seed_shift,
+                                              expand_image, load_features, log, lr_at, new_llm, optimise, reader_autocast, seed_all, seed_shift,
                                               splice, visual)
 from twinlens_train.mw_models import GUIDANCE, build_projectors, clip_penultimate
 
@@ -146,7 +146,8 @@ def train_mode(c: Ctx, mode: str, steps: int, lr: float, k: int):
         diff_rows += [qd, cap_src[cap].float(), feats["uncond"][den].float()]
         seqs += [sc.get(DESCRIBE, d["captions"][i]) for i in cap.tolist()]
         seqs += [sc.get(DETAIL, d["dense"][i]) for i in den.tolist()]
-        loss = optimise(llm, seqs, visual(mode, projs, torch.cat(clip_rows), torch.cat(diff_rows)), opt, params)
+        loss = optimise(llm, seqs, lambda: visual(mode, projs, torch.cat(clip_rows), torch.cat(diff_rows)), opt, params,
+                        reader_autocast(c))
         if step % 100 == 0 or step == steps - 1:
             log(f"pairs[{mode}] step {step}/{steps} loss {loss:.3f} ({time.time() - t0:.0f}s)")
     return llm, projs, time.time() - t0

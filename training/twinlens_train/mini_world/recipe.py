@@ -4,12 +4,13 @@
   FULL / QUICK          sizes and steps of recipe v2.2 (the previous one) and of the --quick smoke run
   V3, RECIPES, SHIPPED_RECIPE  the shipped recipe (encoders trained longer, a folded 16x16 tap, stage 3 pair
                         curriculum); recipes by name
+  V4, reader_autocast   v3 with the reader stages under bfloat16 autocast (fits the 150-minute budget)
   MODES, PROJ_KEYS      the answer modes and the projectors each one trains
   SEED, TUNE_LR, DESCRIBE, DETAIL, log, seed_all, lr_at
   final_checkpoint      the stage-2 or stage-3 checkpoint of a mode, as the recipe says
   Ctx                   a run: its config, work folder (checkpoints), pack folder, tokenizers, model loaders
   load_features         the features stage's output
-  prompt_token_ids, expand_image, splice, SeqCache, lm_loss, visual, Standardize, new_llm
+  prompt_token_ids, expand_image, splice, SeqCache, lm_loss, optimise, visual, Standardize, new_llm
   stage_llm             stage `llm` (the stage-0 LLM), also the reader LLM of bounds' variants
 """
 from __future__ import annotations
@@ -67,7 +68,16 @@ FULL = dict(n_train=4000, n_val=100, q_per_scene=6, n_train_pairs=400, n_val_pai
 # accuracy 29.5 -> 34.0 % (2000 steps), ordinary questions 66.2 -> 69.2 %.
 V3 = dict(FULL, vae_steps=1500, unet_steps=3000, tap="U-L2-R2-Res-Out", fold=2,
           tap_sweep=["U-L2-R2-Res-Out", "U-L2-R1-Res-Out", "U-L2-R0-Res-Out"], pair_steps=2000)
-RECIPES = {"v2.2": FULL, "v3": V3}
+# v4: v3's sizes, steps and seeds with the reader stages (stage 2, stage 3, the bounds' blind and oracle readers)
+# run under bfloat16 autocast (reader_dtype; weights, optimiser state and the loss stay float32, the exported
+# ONNX graphs are float32 as before). v3 did not fit the 150-minute budget on two cores: measured on a 2-vCPU AMD
+# EPYC (Zen 4), its run from nothing needs ~2 h 50 min, stage 2 being ~4 core-hours. Every way to fewer steps
+# was ruled out by the bounds (the oracle reader learns count only between 12000 and 16000 steps), and exact-math
+# rewrites of the step gained < 10 % (bench: python -m twinlens_train.bench.reader_step); bf16 matrix products
+# made a stage-2 step 1.4-1.6x faster on that CPU (AVX512-BF16; Intel's AMX is faster still). CPUs without
+# native bf16 emulate it and run slower than float32: reader_autocast says so in the log.
+V4 = dict(V3, reader_dtype="bfloat16")
+RECIPES = {"v2.2": FULL, "v3": V3, "v4": V4}
 SHIPPED_RECIPE = "v3"  # the recipe models/mini-world was trained with (tests/test_pairs_stage.py checks pack.json)
 
 QUICK = dict(n_train=48, n_val=12, q_per_scene=3, n_train_pairs=8, n_val_pairs=4, n_test=12, n_test_pairs=4,
@@ -257,9 +267,26 @@ def lm_loss(llm: LlamaForCausalLM, seqs, vis: torch.Tensor = None) -> torch.Tens
     return (tok.sum(1) / n).mean()
 
 
-def optimise(llm: LlamaForCausalLM, seqs, vis: torch.Tensor, opt, params) -> float:
-    """One step of stages 2 and 3: the per-row loss, gradients clipped at 1, AdamW. Returns the loss."""
-    loss = lm_loss(llm, seqs, vis)
+_warned_bf16 = []
+
+
+def reader_autocast(c: "Ctx"):
+    """The forward pass of a reader step (projector + LLM) under bfloat16 autocast when the recipe says
+    reader_dtype "bfloat16" (v4), else a no-op context (v3 and earlier: float32, bit for bit as before)."""
+    on = c.cfg.get("reader_dtype") == "bfloat16"
+    if on and not _warned_bf16 and not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
+        _warned_bf16.append(True)
+        log("note: this CPU has neither AVX512-BF16 nor AMX; bfloat16 is emulated and the reader stages will run "
+            "slower than float32 (the recipe's numbers do not depend on it)")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=on)
+
+
+def optimise(llm: LlamaForCausalLM, seqs, vis_fn, opt, params, amp) -> float:
+    """One step of stages 2 and 3: the per-row loss, gradients clipped at 1, AdamW. Returns the loss.
+    vis_fn() gives the visual tokens; it and the LLM run inside `amp` (reader_autocast), the backward pass and the
+    optimiser outside it."""
+    with amp:
+        loss = lm_loss(llm, seqs, vis_fn())
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -47,7 +47,8 @@ from twinlens_train.mini_world.export import stage_eval, stage_export
 from twinlens_train.mini_world.recipe import (DESCRIBE, DETAIL, MODES, PROJ_KEYS, RECIPES, SEED, SHIPPED_RECIPE, TUNE_LR, Ctx,
                                               SeqCache,
                                               Standardize, expand_image, lm_loss, load_features, log, lr_at, optimise,
-                                              new_llm, seed_all, seed_shift, splice, stage_llm, visual)
+                                              new_llm, reader_autocast, seed_all, seed_shift, splice, stage_llm,
+                                              visual)
 from twinlens_train.mini_world.pairs import stage_pairdata, stage_pairs
 from twinlens_train.mini_world import report
 from twinlens_train.mini_world.report import stage_report
@@ -417,7 +418,8 @@ def stage_tune(c: Ctx, modes=None):
                 imgs = torch.cat([imgs, den])
                 diff = torch.cat([diff, feats["uncond"][den].float()])
                 seqs += [sc.get(DETAIL, d["dense"][i]) for i in den.tolist()]
-            loss = optimise(llm, seqs, visual(mode, projs, feats["clip"][imgs].float(), diff), opt, params)
+            loss = optimise(llm, seqs, lambda: visual(mode, projs, feats["clip"][imgs].float(), diff), opt, params,
+                            reader_autocast(c))
             if step % 100 == 0 or step == steps - 1:
                 log(f"tune[{mode}] step {step}/{steps} loss {loss:.3f} ({time.time() - t0:.0f}s)")
         # projectors are saved FOLDED (raw-feature inputs): what eval_reference.py and the export use
