@@ -4,7 +4,7 @@
   FULL / QUICK          sizes and steps of recipe v2.2 (the previous one) and of the --quick smoke run
   V3, RECIPES, SHIPPED_RECIPE  the shipped recipe (encoders trained longer, a folded 16x16 tap, stage 3 pair
                         curriculum); recipes by name
-  V4, reader_autocast   v3 with the reader stages under bfloat16 autocast (fits the 150-minute budget)
+  V4, reader_autocast   v3 with the reader stages under bfloat16 autocast (tried for the time budget; not shipped)
   MODES, PROJ_KEYS      the answer modes and the projectors each one trains
   SEED, TUNE_LR, DESCRIBE, DETAIL, log, seed_all, lr_at
   final_checkpoint      the stage-2 or stage-3 checkpoint of a mode, as the recipe says
@@ -68,14 +68,15 @@ FULL = dict(n_train=4000, n_val=100, q_per_scene=6, n_train_pairs=400, n_val_pai
 # accuracy 29.5 -> 34.0 % (2000 steps), ordinary questions 66.2 -> 69.2 %.
 V3 = dict(FULL, vae_steps=1500, unet_steps=3000, tap="U-L2-R2-Res-Out", fold=2,
           tap_sweep=["U-L2-R2-Res-Out", "U-L2-R1-Res-Out", "U-L2-R0-Res-Out"], pair_steps=2000)
-# v4: v3's sizes, steps and seeds with the reader stages (stage 2, stage 3, the bounds' blind and oracle readers)
-# run under bfloat16 autocast (reader_dtype; weights, optimiser state and the loss stay float32, the exported
-# ONNX graphs are float32 as before). v3 did not fit the 150-minute budget on two cores: measured on a 2-vCPU AMD
-# EPYC (Zen 4), its run from nothing needs ~2 h 50 min, stage 2 being ~4 core-hours. Every way to fewer steps
-# was ruled out by the bounds (the oracle reader learns count only between 12000 and 16000 steps), and exact-math
-# rewrites of the step gained < 10 % (bench: python -m twinlens_train.bench.reader_step); bf16 matrix products
-# made a stage-2 step 1.4-1.6x faster on that CPU (AVX512-BF16; Intel's AMX is faster still). CPUs without
-# native bf16 emulate it and run slower than float32: reader_autocast says so in the log.
+# v4 (tried, not shipped): v3's sizes, steps and seeds with the reader stages (stage 2, stage 3, the bounds' blind
+# and oracle readers) under bfloat16 autocast (reader_dtype; weights, optimiser state and the loss stay float32, the
+# exported ONNX graphs are float32 as before). v3 did not fit the 150-minute budget on two cores: on a 2-vCPU AMD
+# EPYC (Zen 4) its run from nothing needs ~2 h 50 min, stage 2 being ~4 core-hours. Fewer steps were ruled out by
+# the bounds (the oracle reader learns count only between 12000 and 16000 steps), and exact rewrites of the step
+# gained ~10 % or less (bench: python -m twinlens_train.bench.reader_step). In a run from nothing on that CPU v4's
+# stage 2 was 1.32-1.37x faster (a run ~2 h 30 min, at the budget), but its readers scored lower on validation
+# (clip 55.7 vs 61.8/62.7 %, fused 71.3 vs 82.0/75.2 %; model card, "Recipe v4"). CPUs without native bf16
+# emulate it and run slower than float32: reader_autocast says so in the log.
 V4 = dict(V3, reader_dtype="bfloat16")
 RECIPES = {"v2.2": FULL, "v3": V3, "v4": V4}
 SHIPPED_RECIPE = "v3"  # the recipe models/mini-world was trained with (tests/test_pairs_stage.py checks pack.json)
