@@ -278,7 +278,7 @@ def reader_autocast(c: "Ctx"):
     if on and not _warned_bf16 and not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()):
         _warned_bf16.append(True)
         log("note: this CPU has neither AVX512-BF16 nor AMX; bfloat16 is emulated and the reader stages will run "
-            "slower than float32 (the recipe's numbers do not depend on it)")
+            "slower than float32")
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=on)
 
 
